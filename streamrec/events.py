@@ -1,0 +1,297 @@
+"""The event contract: click events in, recommendation messages out.
+
+A click event is one JSON object (see ``schemas/click_event.schema.json``)::
+
+    {"event_id": "e1", "ts": 1700000000.0, "user": "u1", "item": "i9",
+     "type": "click", "value": 1.0, "context": {"device": "mobile"},
+     "item_attributes": {"genres": ["drama"]}, "rec_id": "r-..."}
+
+``parse_click`` turns raw bytes into a :class:`ClickEvent` or raises
+:class:`InvalidEvent` whose ``reason`` says what is wrong. It only ever uses
+``json.loads``; nothing from outside is unpickled or evaluated. Unknown extra
+fields are tolerated and dropped.
+
+Context and attribute values are flattened to scalars: strings, finite
+numbers, booleans, or lists of strings (multi-valued, e.g. genres).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_ID_CHARS = 256
+MAX_MAP_ENTRIES = 64
+MAX_LIST_ITEMS = 64
+MAX_VALUE_CHARS = 256
+MAX_VALUE_ABS = 1e9
+#: Accepted event-time range in seconds since the epoch (1990-01-01 .. 2100-01-01).
+TS_MIN = 631_152_000.0
+TS_MAX = 4_102_444_800.0
+
+EVENT_TYPES = frozenset(
+    {"click", "view", "purchase", "rating", "impression", "add_to_cart", "like", "skip"}
+)
+#: Types whose event is a positive interaction for learning.
+POSITIVE_TYPES = frozenset({"click", "view", "purchase", "rating", "add_to_cart", "like"})
+
+Scalar = str | float | bool | tuple[str, ...]
+
+
+class InvalidEvent(ValueError):
+    """Raised for input that breaks the contract; ``reason`` is a short code plus detail."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ClickEvent:
+    """One user-item interaction, validated."""
+
+    event_id: str
+    ts: float
+    user: str
+    item: str
+    type: str = "click"
+    value: float | None = None
+    context: Mapping[str, Scalar] = field(default_factory=dict)
+    item_attributes: Mapping[str, Scalar] = field(default_factory=dict)
+    rec_id: str | None = None
+
+    @property
+    def is_positive(self) -> bool:
+        """True when the event is a positive interaction (not an impression or skip)."""
+        return self.type in POSITIVE_TYPES
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as a JSON-ready dict in the contract's field names."""
+        out: dict[str, Any] = {
+            "event_id": self.event_id,
+            "ts": self.ts,
+            "user": self.user,
+            "item": self.item,
+            "type": self.type,
+        }
+        if self.value is not None:
+            out["value"] = self.value
+        if self.context:
+            out["context"] = {k: _jsonable(v) for k, v in self.context.items()}
+        if self.item_attributes:
+            out["item_attributes"] = {k: _jsonable(v) for k, v in self.item_attributes.items()}
+        if self.rec_id is not None:
+            out["rec_id"] = self.rec_id
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ItemMetadata:
+    """Item attributes arriving on their own topic: ``{"item": "i9", "attributes": {...}}``."""
+
+    item: str
+    attributes: Mapping[str, Scalar]
+
+
+def _jsonable(v: Scalar) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _reject_constant(name: str) -> float:
+    raise InvalidEvent(f"non_finite_number: {name} is not allowed")
+
+
+def load_json(raw: bytes | str | None) -> dict[str, Any]:
+    """Decode one JSON object with size, NaN and type guards."""
+    if raw is None:
+        raise InvalidEvent("empty_payload: message has no value")
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise InvalidEvent(f"payload_too_large: {len(raw)} bytes > {MAX_PAYLOAD_BYTES}")
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            raw = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidEvent(f"bad_encoding: not UTF-8 ({exc.reason})") from None
+    try:
+        obj = json.loads(raw, parse_constant=_reject_constant)
+    except InvalidEvent:
+        raise
+    except RecursionError:
+        raise InvalidEvent("too_deep: JSON nesting too deep") from None
+    except (ValueError, TypeError) as exc:
+        raise InvalidEvent(f"malformed_json: {str(exc)[:120]}") from None
+    if not isinstance(obj, dict):
+        raise InvalidEvent(f"not_an_object: top-level JSON is {type(obj).__name__}")
+    return obj
+
+
+def _id(obj: Mapping[str, Any], name: str, required: bool = True) -> str | None:
+    v = obj.get(name)
+    if v is None:
+        if required:
+            raise InvalidEvent(f"missing_field: {name}")
+        return None
+    if isinstance(v, bool) or not isinstance(v, (str, int)):
+        raise InvalidEvent(f"wrong_type: {name} must be a string or integer")
+    s = str(v)
+    if not s or len(s) > MAX_ID_CHARS:
+        raise InvalidEvent(f"bad_id: {name} must have 1..{MAX_ID_CHARS} characters")
+    if not s.isprintable():
+        raise InvalidEvent(f"bad_id: {name} has control characters")
+    return s
+
+
+def _number(v: Any, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise InvalidEvent(f"wrong_type: {name} must be a number")
+    try:
+        f = float(v)
+    except OverflowError:
+        raise InvalidEvent(f"out_of_range: {name} is too large") from None
+    if not math.isfinite(f):
+        raise InvalidEvent(f"non_finite_number: {name}")
+    return f
+
+
+def _scalar(v: Any, name: str) -> Scalar:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        if len(v) > MAX_VALUE_CHARS:
+            raise InvalidEvent(f"value_too_long: {name}")
+        return v
+    if isinstance(v, (int, float)):
+        f = _number(v, name)
+        if abs(f) > MAX_VALUE_ABS:
+            raise InvalidEvent(f"out_of_range: {name}")
+        return f
+    if isinstance(v, list):
+        if len(v) > MAX_LIST_ITEMS:
+            raise InvalidEvent(f"list_too_long: {name}")
+        out = []
+        for x in v:
+            if isinstance(x, bool) or not isinstance(x, (str, int)):
+                raise InvalidEvent(f"wrong_type: {name} list items must be strings")
+            s = str(x)
+            if len(s) > MAX_VALUE_CHARS:
+                raise InvalidEvent(f"value_too_long: {name}")
+            out.append(s)
+        return tuple(out)
+    raise InvalidEvent(f"wrong_type: {name} must be a string, number, boolean or list of strings")
+
+
+def _mapping(obj: Mapping[str, Any], name: str) -> dict[str, Scalar]:
+    v = obj.get(name)
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise InvalidEvent(f"wrong_type: {name} must be an object")
+    if len(v) > MAX_MAP_ENTRIES:
+        raise InvalidEvent(f"too_many_entries: {name} has {len(v)} > {MAX_MAP_ENTRIES}")
+    out: dict[str, Scalar] = {}
+    for k, x in v.items():
+        if len(k) > MAX_ID_CHARS:
+            raise InvalidEvent(f"bad_key: {name} key too long")
+        if x is None:
+            continue
+        out[k] = _scalar(x, f"{name}.{k}")
+    return out
+
+
+def event_from_dict(obj: Mapping[str, Any]) -> ClickEvent:
+    """Validate a decoded JSON object against the click-event contract."""
+    ts = _number(obj.get("ts") if "ts" in obj else _missing("ts"), "ts")
+    if not TS_MIN <= ts <= TS_MAX:
+        raise InvalidEvent(f"ts_out_of_range: {ts} not in [{TS_MIN:.0f}, {TS_MAX:.0f}]")
+    etype = obj.get("type", "click")
+    if not isinstance(etype, str):
+        raise InvalidEvent("wrong_type: type must be a string")
+    if etype not in EVENT_TYPES:
+        raise InvalidEvent(f"unknown_type: {etype[:40]!r}; expected one of {sorted(EVENT_TYPES)}")
+    value = obj.get("value")
+    if value is not None:
+        value = _number(value, "value")
+        if abs(value) > MAX_VALUE_ABS:
+            raise InvalidEvent("out_of_range: value")
+    return ClickEvent(
+        event_id=_id(obj, "event_id"),  # type: ignore[arg-type]
+        ts=ts,
+        user=_id(obj, "user"),  # type: ignore[arg-type]
+        item=_id(obj, "item"),  # type: ignore[arg-type]
+        type=etype,
+        value=value,
+        context=_mapping(obj, "context"),
+        item_attributes=_mapping(obj, "item_attributes"),
+        rec_id=_id(obj, "rec_id", required=False),
+    )
+
+
+def _missing(name: str) -> Any:
+    raise InvalidEvent(f"missing_field: {name}")
+
+
+def parse_click(raw: bytes | str | None) -> ClickEvent:
+    """Parse and validate one click event; raises :class:`InvalidEvent`."""
+    return event_from_dict(load_json(raw))
+
+
+def parse_item_metadata(raw: bytes | str | None) -> ItemMetadata:
+    """Parse ``{"item": ..., "attributes": {...}}``; raises :class:`InvalidEvent`."""
+    obj = load_json(raw)
+    return ItemMetadata(item=_id(obj, "item"), attributes=_mapping(obj, "attributes"))  # type: ignore[arg-type]
+
+
+def rec_id_for(event_id: str, salt: str = "") -> str:
+    """Deterministic recommendation id: the same event always gets the same id."""
+    return "r-" + hashlib.blake2b(f"{salt}|{event_id}".encode(), digest_size=12).hexdigest()
+
+
+def stable_seed(*parts: str) -> int:
+    """A 63-bit seed from strings, stable across processes (unlike ``hash``)."""
+    h = hashlib.blake2b("|".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def recommendation_message(
+    event: ClickEvent,
+    items: list[tuple[str, float, float]],
+    policy: str,
+    model_version: str,
+    latency_ms: float,
+    arm: str | None = None,
+) -> dict[str, Any]:
+    """The outgoing message; ``items`` is ``[(item, score, propensity), ...]`` best first."""
+    msg: dict[str, Any] = {
+        "rec_id": rec_id_for(event.event_id),
+        "event_id": event.event_id,
+        "user": event.user,
+        "ts": event.ts,
+        "items": [
+            {"item": i, "score": round(float(s), 6), "propensity": round(float(p), 6)}
+            for i, s, p in items
+        ],
+        "policy": policy,
+        "model_version": model_version,
+        "latency_ms": round(float(latency_ms), 3),
+    }
+    if arm is not None:
+        msg["arm"] = arm
+    return msg
+
+
+def dead_letter(raw: bytes | str | None, reason: str, source: str = "") -> dict[str, Any]:
+    """A dead-letter record: the reason and the raw payload (decoded lossily, truncated)."""
+    if isinstance(raw, (bytes, bytearray)):
+        text = bytes(raw[:4096]).decode("utf-8", errors="replace")
+    else:
+        text = (raw or "")[:4096]
+    return {"reason": reason, "source": source, "raw": text, "raw_bytes": len(raw or b"")}
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON bytes (no NaN allowed)."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode()
