@@ -1,0 +1,36 @@
+"""Prometheus metrics of the recommendation flow (``streamrec run --metrics-port``).
+
+Exported on the default registry, next to Bytewax's own metrics.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
+
+EVENTS = Counter("streamrec_events", "Valid click events processed", ["kind"])
+DEAD_LETTERS = Counter("streamrec_dead_letters", "Inputs sent to the dead-letter topic", ["reason"])
+RECOMMENDATIONS = Counter("streamrec_recommendations", "Recommendation messages produced", ["arm"])
+REWARDS = Counter("streamrec_rewards", "Reward-join outcomes", ["outcome"])
+LATENCY = Histogram(
+    "streamrec_event_latency_seconds",
+    "Broker timestamp of the event to its recommendation being produced",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+PROCESSING = Histogram(
+    "streamrec_batch_processing_seconds_per_event",
+    "Engine processing time per event (batch time / batch size)",
+    buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2),
+)
+EVENTS_PER_SECOND = Gauge("streamrec_events_per_second", "Events/s over the last batch window")
+HIT_RATE = Gauge("streamrec_online_hit_rate", "Share of clicks that were in the served top-k")
+LOSS = Gauge("streamrec_online_logloss", "Running mean log-loss of the learner")
+DRIFT = Gauge("streamrec_drift_detected", "1 while a drift was detected recently")
+DRIFTS = Gauge("streamrec_drifts_total", "Drifts detected since start")
+STATE_BYTES = Gauge("streamrec_state_size_bytes", "Bytes of the RocksDB model state on disk")
+MODEL_VERSION = Info("streamrec_model", "Model version currently serving")
+
+
+def serve(port: int) -> None:
+    """Start the HTTP endpoint on ``port`` (0 = off)."""
+    if port:
+        start_http_server(port, addr="127.0.0.1")

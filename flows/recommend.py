@@ -1,0 +1,92 @@
+"""The recommendation dataflow: clicks topic -> engine -> recommendations, rewards, dead letters.
+
+Run it with Bytewax's runner (configuration from ``STREAMREC_*`` variables, see
+:mod:`streamrec.config`)::
+
+    python -m bytewax.run flows.recommend -r STATE/recovery -s 2
+
+or with ``streamrec run --brokers ... --in clicks --out recommendations --state DIR``,
+which also initialises the recovery store and the metrics endpoint.
+
+Wiring::
+
+    kafka(in [, items]) -> parse -> valid? --no--> dead letters ----------------+
+                                       |yes                                      |
+                                       v                                         v
+                           key "model" -> engine (stateful_batch) -> to_kafka -> kafka sink
+"""
+
+from __future__ import annotations
+
+import functools
+
+import bytewax.operators as op
+from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
+from bytewax.dataflow import Dataflow
+from confluent_kafka import OFFSET_BEGINNING
+
+from flows import metrics
+from flows.parse import Arrival, DeadLetter, parse_message
+from streamrec.config import RunConfig
+from streamrec.events import dumps
+
+MODEL_KEY = "model"
+
+
+def _route(cfg: RunConfig, item: tuple[str, str, dict]) -> KafkaSinkMessage:
+    kind, key, value = item
+    topic = cfg.out_topic if kind == "rec" else cfg.rewards_topic
+    return KafkaSinkMessage(key=key.encode(), value=dumps(value), topic=topic)
+
+
+def _dead_letter_message(cfg: RunConfig, dl: DeadLetter) -> KafkaSinkMessage:
+    metrics.DEAD_LETTERS.labels(dl.reason.split(":", 1)[0]).inc()
+    return KafkaSinkMessage(key=None, value=dumps(dl.to_dict()), topic=cfg.dlq_topic)
+
+
+def _kafka_error(cfg: RunConfig, err) -> KafkaSinkMessage:
+    return _dead_letter_message(cfg, DeadLetter(f"kafka_error: {err.err}", err.msg.value, err.msg.topic))
+
+
+def _build_engine(cfg: RunConfig, resume_state):
+    from flows.engine_step import EngineLogic  # imported late: loads numba kernels
+
+    return EngineLogic(cfg, resume_state)
+
+
+def build_flow(cfg: RunConfig) -> Dataflow:
+    """Wire the dataflow for ``cfg``; nothing connects until it runs."""
+    metrics.serve(cfg.metrics_port)
+    kafka_conf = cfg.kafka_client_config()
+    brokers = cfg.brokers.split(",")
+    topics = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
+    flow = Dataflow("streamrec")
+    source = KafkaSource(brokers, topics, tail=True, starting_offset=OFFSET_BEGINNING,
+                         add_config=kafka_conf, batch_size=cfg.batch_size, raise_on_errors=False)
+    raw = op.input("kafka_in", flow, source)
+    inputs = op.branch("kafka_ok", raw, lambda m: not hasattr(m, "err"))
+    parsed = op.map("parse", inputs.trues,
+                    functools.partial(parse_message, items_topic=cfg.items_topic,
+                                      user_salt=cfg.hash_user_ids))
+    valid = op.branch("valid", parsed, lambda x: isinstance(x, Arrival))
+    keyed = op.key_on("one_model", valid.trues, lambda _: MODEL_KEY)
+    decided = op.stateful_batch("engine", keyed, functools.partial(_build_engine, cfg))
+    to_kafka = op.map("to_kafka", op.key_rm("unkey", decided), functools.partial(_route, cfg))
+    dead = op.map("dead_letter", valid.falses, functools.partial(_dead_letter_message, cfg))
+    broken = op.map("kafka_errors", inputs.falses, functools.partial(_kafka_error, cfg))
+    op.output("kafka_out", op.merge("all_out", to_kafka, dead, broken),
+              KafkaSink(brokers, topic=None, add_config=kafka_conf))
+    return flow
+
+
+def flow_from_env() -> Dataflow:
+    """Factory for ``python -m bytewax.run "flows.recommend:flow_from_env()"``."""
+    return build_flow(RunConfig.from_env())
+
+
+def __getattr__(name: str):
+    # ``python -m bytewax.run flows.recommend`` looks up ``flow``: build it on demand so importing
+    # this module (tests, the CLI) has no side effects.
+    if name == "flow":
+        return flow_from_env()
+    raise AttributeError(name)

@@ -1,0 +1,7 @@
+"""``python -m streamrec`` = the ``streamrec`` command."""
+
+import sys
+
+from streamrec.cli import main
+
+sys.exit(main())
