@@ -29,18 +29,32 @@ def _add_kafka_args(p: argparse.ArgumentParser) -> None:
                    help="one confluent-kafka setting (repeatable)")
 
 
+# ``streamrec run`` flag -> RunConfig field; flags left out keep the STREAMREC_* value or the default
+_RUN_FLAGS = {"brokers": "brokers", "in_topic": "in_topic", "out_topic": "out_topic", "dlq": "dlq_topic",
+              "rewards": "rewards_topic", "items": "items_topic", "state": "state_dir",
+              "snapshot_interval": "snapshot_interval_s", "metrics_port": "metrics_port", "k": "k",
+              "n_candidates": "n_candidates", "policy": "policy", "ab_split": "ab_split",
+              "reward_window": "reward_window_s", "hash_user_ids": "hash_user_ids",
+              "kafka_config": "kafka_config_file", "batch_size": "batch_size"}
+
+
+def run_config_from_args(args: argparse.Namespace) -> RunConfig:
+    """STREAMREC_* environment first, then the flags that were given."""
+    cfg = RunConfig.from_env()
+    for flag, name in _RUN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            setattr(cfg, name, value)
+    if args.no_recovery:
+        cfg.recovery = False
+    cfg.kafka.update(_kafka_opts(args.kafka_opt))
+    return cfg
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from streamrec.runner import run_flow
 
-    cfg = RunConfig.from_env()
-    cfg.brokers, cfg.in_topic, cfg.out_topic = args.brokers, args.in_topic, args.out_topic
-    cfg.dlq_topic, cfg.rewards_topic, cfg.items_topic = args.dlq, args.rewards, args.items
-    cfg.state_dir, cfg.recovery = args.state, not args.no_recovery
-    cfg.snapshot_interval_s, cfg.metrics_port = args.snapshot_interval, args.metrics_port
-    cfg.k, cfg.policy, cfg.ab_split = args.k, args.policy, args.ab_split
-    cfg.reward_window_s, cfg.hash_user_ids = args.reward_window, args.hash_user_ids
-    cfg.kafka_config_file = args.kafka_config
-    cfg.kafka.update(_kafka_opts(args.kafka_opt))
+    cfg = run_config_from_args(args)
     if args.create_topics:
         from streamrec.broker import ensure_topics
 
@@ -112,25 +126,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="run the recommendation dataflow against Kafka")
-    _add_kafka_args(p)
-    p.add_argument("--in", dest="in_topic", default="clicks")
-    p.add_argument("--out", dest="out_topic", default="recommendations")
-    p.add_argument("--dlq", default="clicks-dead-letter")
-    p.add_argument("--rewards", default="rewards")
-    p.add_argument("--items", default="", help="optional item-metadata topic")
-    p.add_argument("--state", default="streamrec-state", help="state directory (model + recovery)")
+    p = sub.add_parser("run", help="run the recommendation dataflow against Kafka",
+                       description="Flags override STREAMREC_* environment variables, which override "
+                       "the defaults shown.")
+    d = RunConfig()
+    p.add_argument("--brokers", help=f"bootstrap servers host:port[,...] (default {d.brokers})")
+    p.add_argument("--kafka-config", help="properties file passed to confluent-kafka "
+                   "(security.protocol, sasl.*, ssl.* ...)")
+    p.add_argument("--kafka-opt", action="append", metavar="KEY=VALUE",
+                   help="one confluent-kafka setting (repeatable)")
+    p.add_argument("--in", dest="in_topic", help=f"click events topic (default {d.in_topic})")
+    p.add_argument("--out", dest="out_topic", help=f"recommendations topic (default {d.out_topic})")
+    p.add_argument("--dlq", help=f"dead-letter topic (default {d.dlq_topic})")
+    p.add_argument("--rewards", help=f"reward records topic (default {d.rewards_topic})")
+    p.add_argument("--items", help="optional item-metadata topic")
+    p.add_argument("--state", help=f"state directory: model, versions, recovery (default {d.state_dir})")
     p.add_argument("--no-recovery", action="store_true", help="no Bytewax recovery (at-most-once)")
-    p.add_argument("--snapshot-interval", type=float, default=2.0, help="seconds per epoch")
-    p.add_argument("--metrics-port", type=int, default=0, help="Prometheus endpoint port (0 = off)")
-    p.add_argument("--k", type=int, default=10, help="items per recommendation")
-    p.add_argument("--policy", default="egreedy:0.1",
-                   help="greedy | egreedy:EPS | softmax:TEMP | thompson | ucb:C")
-    p.add_argument("--ab-split", default="",
-                   help="A/B arms NAME=POLICY@SHARE,... e.g. 'a=egreedy:0.1@0.5,b=softmax:0.2@0.5'")
-    p.add_argument("--reward-window", type=float, default=1800.0, help="reward join window, seconds")
-    p.add_argument("--hash-user-ids", default="", metavar="SALT",
+    p.add_argument("--snapshot-interval", type=float, help=f"seconds per epoch (default {d.snapshot_interval_s})")
+    p.add_argument("--metrics-port", type=int, help="Prometheus endpoint port (default off)")
+    p.add_argument("--k", type=int, help=f"items per recommendation (default {d.k})")
+    p.add_argument("--n-candidates", type=int, help=f"candidates the policy picks from (default {d.n_candidates})")
+    p.add_argument("--policy", help=f"greedy | egreedy:EPS | softmax:TEMP | thompson:SIGMA0 | ucb:C | uniform "
+                   f"(default {d.policy})")
+    p.add_argument("--ab-split", help="A/B arms NAME=POLICY@SHARE,... e.g. 'a=egreedy:0.1@0.5,b=softmax:0.2@0.5'")
+    p.add_argument("--reward-window", type=float, help=f"reward join window in event-time seconds "
+                   f"(default {d.reward_window_s:.0f})")
+    p.add_argument("--hash-user-ids", metavar="SALT",
                    help="pseudonymise user ids with a keyed hash before state and logs")
+    p.add_argument("--batch-size", type=int, help=f"max Kafka messages per batch (default {d.batch_size})")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--create-topics", action="store_true", help="create missing topics first")
     p.set_defaults(func=cmd_run)

@@ -77,6 +77,25 @@ def _consumer(bootstrap: str, topics: tuple[str, ...]) -> Consumer:
     return c
 
 
+def _wait_until_serving(traffic: _Traffic, consumer: Consumer, flow: subprocess.Popen, counts: dict,
+                        last_rec: dict, lock: threading.Lock, timeout_s: float = 180.0) -> bool:
+    """Send one event and wait for its recommendation (the first start compiles the kernels)."""
+    ev = traffic.gen.next_event()
+    traffic.producer.produce("clicks", key=ev["user"].encode(), value=json.dumps(ev).encode())
+    traffic.producer.flush()
+    traffic.valid += 1
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end and flow.poll() is None:
+        for m in consumer.consume(10, 0.5):
+            if not m.error() and m.topic() == "recommendations":
+                counts["recommendations"] += 1
+                msg = json.loads(m.value())
+                with lock:
+                    last_rec[msg["user"]] = msg
+                return True
+    return False
+
+
 def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 500.0,
              quiet: bool = False, timeout_s: float = 300.0) -> int:
     """Run the whole loop; returns 0 when every valid event got its recommendation."""
@@ -99,6 +118,11 @@ def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 50
         latencies: list[float] = []
         rewards = clicks_on_recs = 0
         versions: set[str] = set()
+        if not _wait_until_serving(traffic, consumer, flow, counts, last_rec, lock):
+            print(f"the dataflow did not answer within 180 s; see {state}/flow.log")
+            flow.kill()
+            return 1
+        print("dataflow is serving; sending traffic", flush=True)
         started = time.monotonic()
         traffic.start()
         last_print = 0.0
@@ -150,5 +174,5 @@ def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 50
           f"{traffic.answers} answers sent)")
     print(f"latency broker->recommendation: p50 {lat[len(lat) // 2]:.1f} ms, "
           f"p95 {lat[int(len(lat) * 0.95)]:.1f} ms; model versions seen {sorted(versions)}")
-    print(f"model state kept in {state}/model; run the demo again to continue from it")
+    print(f"model state kept in {state}/; run the demo again to continue from it")
     return 0 if ok else 1

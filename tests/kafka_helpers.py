@@ -99,7 +99,7 @@ def start_flow(cfg: RunConfig, log_path: Path, via_bytewax_run: bool = False) ->
         cmd = [sys.executable, "-m", "streamrec", "run", "--brokers", cfg.brokers, "--in", cfg.in_topic,
                "--out", cfg.out_topic, "--dlq", cfg.dlq_topic, "--rewards", cfg.rewards_topic,
                "--state", cfg.state_dir, "--snapshot-interval", str(cfg.snapshot_interval_s),
-               "--policy", cfg.policy]
+               "--policy", cfg.policy, "--reward-window", str(cfg.reward_window_s)]
         if cfg.items_topic:
             cmd += ["--items", cfg.items_topic]
         if cfg.metrics_port:
@@ -118,3 +118,71 @@ def stop_flow(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout: float =
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers for the resilience tests (chaos recovery, broker stall, hostile input, metrics).
+
+
+def wait_until(predicate, timeout: float, step: float = 0.2) -> bool:
+    """Poll ``predicate()`` until it is true or ``timeout`` seconds pass; returns its last value."""
+    end = time.monotonic() + timeout
+    while True:
+        ok = bool(predicate())
+        if ok or time.monotonic() >= end:
+            return ok
+        time.sleep(step)
+
+
+def wait_for_distinct(reader: TopicReader, key: str, count: int, timeout: float,
+                      proc: subprocess.Popen | None = None) -> int:
+    """Poll ``reader`` until ``count`` distinct values of ``key`` arrived (or ``proc`` exited,
+    or the timeout); returns the number of distinct values seen."""
+    end = time.monotonic() + timeout
+    seen: set = set()
+    while time.monotonic() < end:
+        reader.poll(0.2)
+        seen = {r.get(key) for r in reader.records}
+        if len(seen) >= count or (proc is not None and proc.poll() is not None):
+            break
+    return len(seen)
+
+
+def load_model_state(state_dir: str | Path):
+    """The model state a stopped flow left in ``state_dir`` (its RocksDB store), or None."""
+    from state.store import ParamStore
+
+    with ParamStore(state_dir, read_only=True) as store:
+        return store.load()
+
+
+def model_state_differences(a, b) -> list[str]:
+    """Names of the arrays (bitwise: dtype, shape, bytes), vocabularies and meta keys that differ."""
+    import numpy as np
+
+    diffs = [f"array {n}: only in one" for n in sorted(set(a.arrays) ^ set(b.arrays))]
+    for name in sorted(set(a.arrays) & set(b.arrays)):
+        x, y = np.asarray(a.arrays[name]), np.asarray(b.arrays[name])
+        if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
+            diffs.append(f"array {name}")
+    diffs += [f"vocab {n}" for n in sorted(set(a.vocab) | set(b.vocab)) if a.vocab.get(n) != b.vocab.get(n)]
+    diffs += [f"meta {k}" for k in sorted(set(a.meta) | set(b.meta)) if a.meta.get(k) != b.meta.get(k)]
+    return diffs
+
+
+def scrape_metrics(port: int, timeout: float = 5.0) -> dict[tuple[str, tuple], float]:
+    """Samples of ``http://127.0.0.1:PORT/metrics``: {(sample name, sorted labels): value}."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
+        text = resp.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
+def metric_sum(samples: dict[tuple[str, tuple], float], name: str, **labels: str) -> float:
+    """Sum of the samples called ``name`` whose labels include ``labels``."""
+    want = set(labels.items())
+    return sum(v for (n, lab), v in samples.items() if n == name and want <= set(lab))

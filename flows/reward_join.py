@@ -1,0 +1,175 @@
+"""Join later click events to earlier recommendation decisions (rewards), pure Python.
+
+``record_decision`` stores a shown slate. ``on_event`` joins a later event to
+it: by ``rec_id`` when the event carries one, else to the most recent pending
+decision of the same user that showed the clicked item, within ``window_s``
+seconds of event time. Each join yields one reward record (reward 1, the
+clicked item and its slot). ``expire(now_ts)`` closes decisions whose window
+has passed and yields a reward-0 record for each that got no click, so a
+learner can use shown-not-clicked slates as negatives.
+
+Late clicks (after the window, or on an already-closed decision), duplicates
+(an event_id seen before, or the same item of the same decision again), clicks
+on items not in the slate and unmatched events are dropped and counted in
+``counters``. State is bounded (``max_pending`` decisions, oldest evicted;
+``max_remembered`` closed rec_ids / event ids) and round-trips through
+``to_dict`` / ``from_dict`` as plain JSON-able data.
+
+>>> from flows.reward_join import RewardJoiner
+>>> j = RewardJoiner(window_s=60)
+>>> j.record_decision("r1", "u1", 100.0, ["a", "b"], [0.9, 0.1], "egreedy:0.1", "v1", "A", {})
+>>> [(r["clicked_item"], r["position"], r["reward"]) for r in j.on_event("r1", "u1", "b", 110.0, "e2")]
+[('b', 1, 1.0)]
+>>> j.on_event("r1", "u1", "b", 111.0, "e3"), j.counters["duplicate"]
+([], 1)
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Mapping, Sequence
+
+RewardRecord = dict[str, Any]
+
+COUNTERS = ("decisions", "joined_rec_id", "joined_fallback", "late", "duplicate", "not_in_slate",
+            "unmatched", "expired_no_click", "evicted")
+
+
+class RewardJoiner:
+    """Bounded decision buffer that turns later events into reward records."""
+
+    def __init__(self, window_s: float = 1800.0, max_pending: int = 100_000, max_remembered: int = 200_000,
+                 max_per_user: int = 16):
+        if not window_s > 0:
+            raise ValueError("window_s must be > 0")
+        self.window_s = float(window_s)
+        self.max_pending = int(max_pending)
+        self.max_remembered = int(max_remembered)
+        self.max_per_user = int(max_per_user)
+        self.pending: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.by_user: dict[str, list[str]] = {}
+        self.closed: OrderedDict[str, None] = OrderedDict()
+        self.seen_events: OrderedDict[str, None] = OrderedDict()
+        self.counters: dict[str, int] = {c: 0 for c in COUNTERS}
+
+    # -- input ---------------------------------------------------------------------------
+    def record_decision(self, rec_id: str, user: str, ts: float, slate_items: Sequence[str],
+                        propensities: Sequence[float], policy: str, model_version: str,
+                        arm: str | None = None, context: Mapping[str, Any] | None = None,
+                        scores: Sequence[float] | None = None) -> None:
+        """Remember a shown slate until its reward window passes."""
+        if rec_id in self.pending:
+            self.counters["duplicate"] += 1
+            return
+        d = {"rec_id": rec_id, "user": user, "ts": float(ts), "items": [str(i) for i in slate_items],
+             "propensities": [float(p) for p in propensities], "policy": policy,
+             "model_version": model_version, "arm": arm, "context": dict(context or {}), "clicked": []}
+        if scores is not None:
+            d["scores"] = [float(s) for s in scores]
+        self.pending[rec_id] = d
+        ids = self.by_user.setdefault(user, [])
+        ids.append(rec_id)
+        if len(ids) > self.max_per_user:
+            del ids[0]
+        self.counters["decisions"] += 1
+        while len(self.pending) > self.max_pending:
+            old_id, old = self.pending.popitem(last=False)
+            self._forget(old_id, old)
+            self.counters["evicted"] += 1
+
+    def on_event(self, rec_id: str | None, user: str, item: str, ts: float, event_id: str
+                 ) -> list[RewardRecord]:
+        """Join one event; returns [] or one reward record."""
+        if event_id in self.seen_events:
+            self.counters["duplicate"] += 1
+            return []
+        self._remember(self.seen_events, event_id)
+        item = str(item)
+        if rec_id is not None:
+            d = self.pending.get(rec_id)
+            if d is None:
+                self.counters["late" if rec_id in self.closed else "unmatched"] += 1
+                return []
+            return self._join(d, item, ts, event_id, "joined_rec_id")
+        for rid in reversed(self.by_user.get(user, [])):
+            d = self.pending.get(rid)
+            if d is not None and item in d["items"] and 0.0 <= ts - d["ts"] <= self.window_s:
+                return self._join(d, item, ts, event_id, "joined_fallback")
+        self.counters["unmatched"] += 1
+        return []
+
+    def expire(self, now_ts: float) -> list[RewardRecord]:
+        """Close decisions older than the window (in insertion order); reward-0 records for unclicked ones."""
+        out = []
+        while self.pending:
+            rid, d = next(iter(self.pending.items()))
+            if d["ts"] + self.window_s >= now_ts:
+                break
+            self.pending.popitem(last=False)
+            self._forget(rid, d)
+            if not d["clicked"]:
+                self.counters["expired_no_click"] += 1
+                out.append(self._record(d, None, None, 0.0, None, None))
+        return out
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _join(self, d: dict, item: str, ts: float, event_id: str, how: str) -> list[RewardRecord]:
+        if ts - d["ts"] > self.window_s:
+            self.counters["late"] += 1
+            return []
+        if item not in d["items"]:
+            self.counters["not_in_slate"] += 1
+            return []
+        if item in d["clicked"]:
+            self.counters["duplicate"] += 1
+            return []
+        d["clicked"].append(item)
+        self.counters[how] += 1
+        pos = d["items"].index(item)
+        return [self._record(d, item, pos, 1.0, max(ts - d["ts"], 0.0), event_id)]
+
+    @staticmethod
+    def _record(d: dict, item: str | None, pos: int | None, reward: float, latency: float | None,
+                event_id: str | None) -> RewardRecord:
+        rec = {"rec_id": d["rec_id"], "user": d["user"], "context": d["context"],
+               "slate": {"items": d["items"], "propensities": d["propensities"]},
+               "policy": d["policy"], "arm": d["arm"], "model_version": d["model_version"],
+               "clicked_item": item, "position": pos, "reward": reward, "reward_latency_s": latency,
+               "decision_ts": d["ts"], "event_id": event_id}
+        if "scores" in d:
+            rec["slate"]["scores"] = d["scores"]
+        return rec
+
+    def _forget(self, rid: str, d: dict) -> None:
+        ids = self.by_user.get(d["user"])
+        if ids is not None:
+            if rid in ids:
+                ids.remove(rid)
+            if not ids:
+                del self.by_user[d["user"]]
+        self._remember(self.closed, rid)
+
+    def _remember(self, store: OrderedDict, key: str) -> None:
+        store[key] = None
+        if len(store) > self.max_remembered:
+            store.popitem(last=False)
+
+    # -- snapshots ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able state."""
+        return {"window_s": self.window_s, "max_pending": self.max_pending,
+                "max_remembered": self.max_remembered, "max_per_user": self.max_per_user,
+                "pending": list(self.pending.values()), "closed": list(self.closed),
+                "seen_events": list(self.seen_events), "counters": dict(self.counters)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RewardJoiner":
+        """Inverse of :meth:`to_dict`."""
+        j = cls(data["window_s"], data["max_pending"], data["max_remembered"], data.get("max_per_user", 16))
+        for d in data["pending"]:
+            j.pending[d["rec_id"]] = dict(d)
+            j.by_user.setdefault(d["user"], []).append(d["rec_id"])
+        j.closed = OrderedDict.fromkeys(data["closed"])
+        j.seen_events = OrderedDict.fromkeys(data["seen_events"])
+        j.counters.update(data["counters"])
+        return j

@@ -1,0 +1,124 @@
+"""FM kernels against a pure-numpy twin and against finite differences."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from online.fm_kernels import fm_logit, fm_step
+
+ALLOWED = {(0, 0), (1, 1), (0, 1), (1, 0), (0, 2), (2, 0)}
+
+
+def logit_twin(w0, w, v, rows, xs, groups):
+    """Brute-force grouped FM logit: every allowed pair explicitly."""
+    y = w0 + sum(float(w[r]) * x for r, x in zip(rows, xs))
+    n = len(rows)
+    for a in range(n):
+        for b in range(a + 1, n):
+            if (groups[a], groups[b]) in ALLOWED:
+                y += float(np.dot(v[rows[a]].astype(np.float64), v[rows[b]])) * xs[a] * xs[b]
+    return y
+
+
+def loss_twin(w0, w, v, rows, xs, groups, label):
+    z = logit_twin(w0, w, v, rows, xs, groups)
+    p = 1 / (1 + math.exp(-z))
+    return -(label * math.log(p) + (1 - label) * math.log(1 - p))
+
+
+def example(seed, n=7, n_rows=40, k=5):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0, 0.3, n_rows).astype(np.float32)  # the engine's storage type
+    v = rng.normal(0, 0.3, (n_rows, k)).astype(np.float32)
+    rows = rng.choice(n_rows, n, replace=False).astype(np.int64)
+    xs = rng.uniform(0.5, 2.0, n)
+    groups = rng.integers(0, 3, n).astype(np.int8)
+    return w, v, rows, xs, groups
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_logit_matches_twin(seed):
+    w, v, rows, xs, groups = example(seed)
+    got = fm_logit(0.3, w, v, rows, xs, groups, len(rows), np.zeros((6, v.shape[1])))
+    assert got == pytest.approx(logit_twin(0.3, w, v, rows, xs, groups), rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("label", [0.0, 1.0])
+def test_gradient_matches_finite_differences(seed, label):
+    w, v, rows, xs, groups = example(seed)
+    n, k = len(rows), v.shape[1]
+    s = np.zeros((6, k))
+    w, v = w.astype(np.float64), v.astype(np.float64)  # finite differences need float64
+    w2, v2, glob = w.astype(np.float32), v.astype(np.float32), np.array([0.1])
+    z = fm_logit(glob[0], w2, v2, rows, xs, groups, n, s)
+    # plain SGD with lr = 1 and no L2: new = old - grad
+    fm_step(z, label, glob, w2, v2, np.zeros_like(w2), np.zeros_like(v2), rows, xs, groups, n, s,
+            1.0, 0.0, 0.0, False, 1e-8, 1.0, 1e12, 1e12, np.zeros(len(w), np.bool_))
+    eps = 1e-6
+    for t in range(n):
+        r = rows[t]
+        wp, wm = w.copy(), w.copy()
+        wp[r] += eps
+        wm[r] -= eps
+        fd = (loss_twin(0.1, wp, v, rows, xs, groups, label) - loss_twin(0.1, wm, v, rows, xs, groups, label)) / (2 * eps)
+        assert w[r] - w2[r] == pytest.approx(fd, rel=1e-4, abs=2e-6)
+        for f in range(k):
+            vp, vm = v.copy(), v.copy()
+            vp[r, f] += eps
+            vm[r, f] -= eps
+            fd = (loss_twin(0.1, w, vp, rows, xs, groups, label) - loss_twin(0.1, w, vm, rows, xs, groups, label)) / (2 * eps)
+            assert v[r, f] - v2[r, f] == pytest.approx(fd, rel=1e-4, abs=2e-6)
+    fd0 = (loss_twin(0.1 + eps, w, v, rows, xs, groups, label) - loss_twin(0.1 - eps, w, v, rows, xs, groups, label)) / (2 * eps)
+    assert 0.1 - glob[0] == pytest.approx(fd0, rel=1e-5, abs=1e-7)
+
+
+def adagrad_twin(w0, w, v, gw, gv, rows, xs, groups, label, lr, l2w, l2v, eps):
+    """Numpy twin of one AdaGrad step (vectorised over factors)."""
+    s = np.zeros((6, v.shape[1]))
+    for r, x, g in zip(rows, xs, groups):
+        s[g] += v[r] * x
+    z = logit_twin(w0, w, v, rows, xs, groups)
+    d = 1 / (1 + math.exp(-z)) - label
+    base = {0: s[0] + s[1] + s[2], 1: s[0] + s[1], 2: s[0]}
+    w, v, gw, gv = w.copy(), v.copy(), gw.copy(), gv.copy()
+    for r, x, g in zip(rows, xs, groups):
+        gwt = d * x + l2w * w[r]
+        gw[r] += gwt ** 2
+        w[r] -= lr * gwt / np.sqrt(gw[r] + eps)
+        own = 0.0 if g == 2 else x
+        gvt = d * x * (base[g] - v[r] * own) + l2v * v[r]
+        gv[r] += gvt ** 2
+        v[r] -= lr * gvt / np.sqrt(gv[r] + eps)
+    return w, v
+
+
+def test_adagrad_step_matches_twin():
+    w, v, rows, xs, groups = example(11)
+    gw, gv = np.full_like(w, 0.2), np.full_like(v, 0.3)
+    v_init = v.copy()
+    tw, tv = adagrad_twin(0.0, w.astype(np.float64), v.astype(np.float64), gw.astype(np.float64),
+                          gv.astype(np.float64), rows, xs, groups, 1.0, 0.1, 0.01, 0.02, 0.1)
+    s = np.zeros((6, v.shape[1]))
+    glob = np.zeros(1)
+    z = fm_logit(0.0, w, v, rows, xs, groups, len(rows), s)
+    fm_step(z, 1.0, glob, w, v, gw, gv, rows, xs, groups, len(rows), s, 0.1, 0.01, 0.02, True,
+            0.1, 0.0, 1e12, 1e12, np.zeros(len(w), np.bool_))
+    np.testing.assert_allclose(w, tw, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(v, tv, rtol=1e-5, atol=1e-6)
+    assert np.abs(v[rows] - v_init[rows]).max() > 1e-3  # the step did move the latents
+
+
+def test_step_skips_non_finite_and_clips():
+    w, v, rows, xs, groups = example(3)
+    before = (w.copy(), v.copy())
+    dirty = np.zeros(len(w), np.bool_)
+    args = (np.zeros(1), w, v, np.zeros_like(w), np.zeros_like(v), rows, xs, groups, len(rows),
+            np.zeros((6, v.shape[1])), 1e6, 0.0, 0.0, False, 1e-8, 0.0, 1.0, 5.0, dirty)
+    assert fm_step(np.nan, 1.0, *args) == -1.0
+    np.testing.assert_array_equal(w, before[0])
+    assert fm_step(1e300, 0.0, *args) > 0
+    assert np.all(np.abs(w) <= 5.0) and np.all(np.abs(v) <= 5.0) and np.all(np.isfinite(v))
