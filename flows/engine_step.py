@@ -26,7 +26,7 @@ from flows.parse import Arrival
 from flows.policy_spec import Arms
 from flows.reward_join import RewardJoiner
 from online.recommender import Recommender, RecommenderConfig
-from state.epochs import commit_epoch, restore_epoch
+from state.epochs import commit_epoch, restore_epoch, start_without_resume
 from state.store import ParamStore
 from state.versions import current_version
 from streamrec.config import RunConfig
@@ -45,6 +45,8 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
         cfg.model_dir.mkdir(parents=True, exist_ok=True)
         if resume_state is not None:  # before opening: restore swaps the live database
             restore_epoch(cfg.model_dir, resume_state["epoch"])
+        elif cfg.recovery and start_without_resume(cfg.model_dir, cfg.recovery_dir):
+            log.warning("restarted before the first committed epoch: model rolled back to the run's start")
         self.store = ParamStore(cfg.model_dir)
         state = self.store.load()
         self.model = Recommender.from_state(state) if state is not None else Recommender(RecommenderConfig())
@@ -92,7 +94,7 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
         out: list[Out] = []
         for ev in events:
             out.extend(self._rewards(self.joiner.on_event(ev.rec_id, ev.user, ev.item, ev.ts, ev.event_id)))
-        result = self.model.process_batch(events, n_candidates=self.cfg.n_candidates)
+        result = self.model.process_batch(events, n_candidates=self.cfg.n_candidates, rank_before=True)
         learned_before = self.model.stats()["events_learned"] - len(events)
         for i, (ev, arrival) in enumerate(zip(events, run)):
             arm_name, policy = self.arms.for_user(ev.user)
@@ -108,7 +110,8 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
                                          arm=arm_name if self.arms.is_split else None)
             self.joiner.record_decision(
                 rec_id_for(ev.event_id), ev.user, ev.ts, [i for i, _, _ in items],
-                [p for _, _, p in items], policy.name, version, arm_name, dict(ev.context))
+                [p for _, _, p in items], policy.name, version, arm_name, dict(ev.context),
+                scores=[s for _, s, _ in items])
             out.append(("rec", ev.user, msg))
             metrics.RECOMMENDATIONS.labels(arm_name).inc()
             if arrival.broker_ts_ms:

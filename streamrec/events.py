@@ -142,7 +142,7 @@ def _id(obj: Mapping[str, Any], name: str, required: bool = True) -> str | None:
         raise InvalidEvent(f"bad_id: {name} must have 1..{MAX_ID_CHARS} characters")
     if not s.isprintable():
         raise InvalidEvent(f"bad_id: {name} has control characters")
-    return s
+    return _text(s, name)
 
 
 def _number(v: Any, name: str) -> float:
@@ -157,13 +157,22 @@ def _number(v: Any, name: str) -> float:
     return f
 
 
+def _text(s: str, name: str) -> str:
+    """A string that can be written back out as UTF-8 (no lone surrogates)."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidEvent(f"bad_encoding: {name} has lone surrogates") from None
+    return s
+
+
 def _scalar(v: Any, name: str) -> Scalar:
     if isinstance(v, bool):
         return v
     if isinstance(v, str):
         if len(v) > MAX_VALUE_CHARS:
             raise InvalidEvent(f"value_too_long: {name}")
-        return v
+        return _text(v, name)
     if isinstance(v, (int, float)):
         f = _number(v, name)
         if abs(f) > MAX_VALUE_ABS:
@@ -179,7 +188,7 @@ def _scalar(v: Any, name: str) -> Scalar:
             s = str(x)
             if len(s) > MAX_VALUE_CHARS:
                 raise InvalidEvent(f"value_too_long: {name}")
-            out.append(s)
+            out.append(_text(s, name))
         return tuple(out)
     raise InvalidEvent(f"wrong_type: {name} must be a string, number, boolean or list of strings")
 
@@ -196,6 +205,7 @@ def _mapping(obj: Mapping[str, Any], name: str) -> dict[str, Scalar]:
     for k, x in v.items():
         if len(k) > MAX_ID_CHARS:
             raise InvalidEvent(f"bad_key: {name} key too long")
+        _text(k, f"{name} key")
         if x is None:
             continue
         out[k] = _scalar(x, f"{name}.{k}")
@@ -294,4 +304,5 @@ def dead_letter(raw: bytes | str | None, reason: str, source: str = "") -> dict[
 
 def dumps(obj: Any) -> bytes:
     """Compact JSON bytes (no NaN allowed)."""
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode()
+    text = json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return text.encode("utf-8", errors="backslashreplace")  # never raises on stray surrogates

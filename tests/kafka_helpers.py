@@ -139,13 +139,11 @@ def wait_for_distinct(reader: TopicReader, key: str, count: int, timeout: float,
     """Poll ``reader`` until ``count`` distinct values of ``key`` arrived (or ``proc`` exited,
     or the timeout); returns the number of distinct values seen."""
     end = time.monotonic() + timeout
-    seen: set = set()
-    while time.monotonic() < end:
+    while True:
         reader.poll(0.2)
         seen = {r.get(key) for r in reader.records}
-        if len(seen) >= count or (proc is not None and proc.poll() is not None):
-            break
-    return len(seen)
+        if len(seen) >= count or time.monotonic() >= end or (proc is not None and proc.poll() is not None):
+            return len(seen)
 
 
 def load_model_state(state_dir: str | Path):

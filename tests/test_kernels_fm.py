@@ -122,3 +122,50 @@ def test_step_skips_non_finite_and_clips():
     np.testing.assert_array_equal(w, before[0])
     assert fm_step(1e300, 0.0, *args) > 0
     assert np.all(np.abs(w) <= 5.0) and np.all(np.abs(v) <= 5.0) and np.all(np.isfinite(v))
+
+
+def multi_loss_twin(w0, w, v, rows, xs, groups, n_user, ex_ptr, labels):
+    total = 0.0
+    for e in range(len(labels)):
+        sel = list(range(n_user)) + list(range(ex_ptr[e], ex_ptr[e + 1]))
+        total += loss_twin(w0, w, v, rows[sel], xs[sel], groups[sel], labels[e])
+    return total
+
+
+def multi_example(seed, k=4, n_rows=60):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0, 0.3, n_rows)
+    v = rng.normal(0, 0.3, (n_rows, k))
+    rows = rng.choice(n_rows, 14, replace=False).astype(np.int64)  # disjoint rows
+    xs = rng.uniform(0.5, 2.0, 14)
+    groups = np.array([0] * 4 + [1, 1, 2] + [1, 2, 2] + [1, 1, 1, 2], np.int8)
+    ex_ptr = np.array([4, 7, 10, 14])
+    return w, v, rows, xs, groups, ex_ptr, np.array([1.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_multi_step_gradient_matches_finite_differences(seed):
+    from online.fm_kernels import fm_multi_step
+
+    w, v, rows, xs, groups, ex_ptr, labels = multi_example(seed)
+    w2, v2, glob = w.astype(np.float32), v.astype(np.float32), np.array([0.2])
+    losses = np.zeros(3)
+    fm_multi_step(labels, 3, ex_ptr, rows, xs, groups, 4, glob, w2, v2, np.zeros_like(w2),
+                  np.zeros_like(v2), np.zeros((6, v.shape[1])), 1.0, 0.0, 0.0, False, 1e-8, 1.0,
+                  1e12, 1e12, np.zeros(len(w), np.bool_), losses)
+    for e in range(3):
+        sel = list(range(4)) + list(range(ex_ptr[e], ex_ptr[e + 1]))
+        assert losses[e] == pytest.approx(loss_twin(0.2, w, v, rows[sel], xs[sel], groups[sel], labels[e]), rel=1e-5)
+    eps = 1e-6
+    f = lambda w_, v_, b=0.2: multi_loss_twin(b, w_, v_, rows, xs, groups, 4, ex_ptr, labels)  # noqa: E731
+    for r in rows:
+        wp, wm = w.copy(), w.copy()
+        wp[r] += eps
+        wm[r] -= eps
+        assert w[r] - w2[r] == pytest.approx((f(wp, v) - f(wm, v)) / (2 * eps), rel=1e-4, abs=2e-6)
+        for c in range(v.shape[1]):
+            vp, vm = v.copy(), v.copy()
+            vp[r, c] += eps
+            vm[r, c] -= eps
+            assert v[r, c] - v2[r, c] == pytest.approx((f(w, vp) - f(w, vm)) / (2 * eps), rel=1e-4, abs=2e-6)
+    assert 0.2 - glob[0] == pytest.approx((f(w, v, 0.2 + eps) - f(w, v, 0.2 - eps)) / (2 * eps), rel=1e-4)

@@ -1,0 +1,75 @@
+"""Hyperparameters of the streaming recommender (one dataclass, good defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class RecommenderConfig:
+    """All knobs of :class:`online.recommender.Recommender`.
+
+    FM: ``k`` factors over ``n_buckets`` hashed rows, ``optimizer`` "adagrad" | "sgd".
+    Negatives: ``n_negatives`` per positive, ``negative_sampling`` "uniform" (over items
+    observed so far) | "popularity" (over the last ``occurrence_window`` positives).
+    Sequence: the last ``n_seq_fields`` items are FM fields; transitions from the last
+    ``n_recent`` items (weight ``trans_decay**p``) feed ``n_neighbours``-slot tables.
+    Retrieval: above ``full_rank_threshold`` items, candidates = neighbours ∪ trending ∪
+    IVF buckets (``n_clusters``, 0 = sqrt(n)/2; ``n_probe`` buckets, at most
+    ``ivf_max_candidates`` items per query). Item caches: each event refreshes
+    ``clip(n_items / cache_refresh_events, 1, cache_refresh_max)`` items round-robin.
+    """
+
+    k: int = 16
+    lr: float = 0.1
+    l2_w: float = 1e-6
+    l2_v: float = 1e-6
+    optimizer: str = "adagrad"
+    adagrad_eps: float = 0.1
+    intercept_lr: float = 0.01
+    init_std: float = 0.05
+    clip_grad: float = 10.0
+    clip_param: float = 100.0
+    n_negatives: int = 4
+    negative_sampling: str = "uniform"
+    occurrence_window: int = 1 << 16
+    half_life_events: float = 10_000.0
+    n_recent: int = 3
+    n_seq_fields: int = 2
+    trans_decay: float = 0.5
+    n_neighbours: int = 64
+    n_buckets: int = 1 << 18
+    max_item_features: int = 16
+    cold_start_centroid: bool = True
+    full_rank_threshold: int = 5000
+    n_clusters: int = 0
+    n_probe: int = 4
+    ivf_max_candidates: int = 300
+    n_trending: int = 100
+    ivf_refresh_events: int = 20_000
+    cache_refresh_events: int = 1000
+    cache_refresh_max: int = 8
+    trend_refresh_events: int = 200
+    drift_delta: float = 0.002
+    drift_lr_boost: float = 1.0
+    drift_boost_events: int = 5000
+    drift_half_life_factor: float = 1.0
+    seed: int = 42
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready echo of the configuration."""
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Raise ValueError on values the engine cannot run with."""
+        if self.k < 1 or self.n_buckets < 64 or self.max_item_features < 1:
+            raise ValueError("k >= 1, n_buckets >= 64 and max_item_features >= 1 required")
+        if self.optimizer not in ("adagrad", "sgd"):
+            raise ValueError(f"optimizer must be 'adagrad' or 'sgd', not {self.optimizer!r}")
+        if self.negative_sampling not in ("uniform", "popularity"):
+            raise ValueError("negative_sampling must be 'uniform' or 'popularity'")
+        if self.half_life_events <= 0 or self.n_neighbours < 1 or self.n_recent < 1:
+            raise ValueError("half_life_events > 0, n_neighbours >= 1, n_recent >= 1 required")
+        if not 0 <= self.n_seq_fields <= 8 or self.n_negatives < 0:
+            raise ValueError("0 <= n_seq_fields <= 8 and n_negatives >= 0 required")

@@ -1,0 +1,42 @@
+"""Per-item cache of the item-static part of the FM (for fast candidate scoring).
+
+For item ``j`` with static feature rows ``F_j`` (id, attributes; x = 1)::
+
+    vsum_j = sum_{f in F_j} v_f
+    wsum_j = sum_{f in F_j} w_f
+    pair_j = 1/2 (||vsum_j||^2 - sum_{f in F_j} ||v_f||^2)
+
+so the ranking score of ``j`` for user sum ``s_A`` is
+``wsum_j + pair_j + <s_A, vsum_j> + sum_n x_nj (w_n + <s_A, v_n>)`` (user-only terms are
+constant). Items touched by an update are refreshed at once; shared attribute rows drift,
+so every event also refreshes a few items round-robin (the whole catalog about every
+``cache_refresh_events`` events, at most ``cache_refresh_max`` items per event).
+``vsum_t`` is a transposed copy, ``[k, n_items]``, for scoring vectorised over items.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+
+@njit(cache=True)
+def refresh_item(j, w, v, feats, nf, vsum, wsum, pair, vsum_t):
+    """Recompute the cache row of item ``j`` from the FM parameters."""
+    k = v.shape[1]
+    ws = 0.0
+    q = 0.0
+    for f in range(k):
+        vsum[j, f] = 0.0
+    for t in range(nf[j]):
+        r = feats[j, t]
+        ws += w[r]
+        for f in range(k):
+            x = v[r, f]
+            vsum[j, f] += x
+            q += x * x
+    ss = 0.0
+    for f in range(k):
+        ss += float(vsum[j, f]) * vsum[j, f]
+        vsum_t[f, j] = vsum[j, f]
+    wsum[j] = ws
+    pair[j] = 0.5 * (ss - q)

@@ -1,0 +1,149 @@
+"""Candidate retrieval for large catalogs: neighbours ∪ trending ∪ IVF buckets.
+
+IVF (inverted file) over the items' cached static vectors ``vsum_j``: ``C`` centroids
+(``C = clip(sqrt(n)/2, 8, 1024)`` unless configured) trained by spherical k-means on a
+sample, every item linked into the list of its best centroid ``argmax_c <c, vsum_j>``.
+A query ``s_A`` probes the centroids by decreasing ``<s_A, c>`` (at most ``n_probe``) and
+takes at most ``ivf_max_candidates`` items, so the cost per query is
+``O(C k + min(n_probe n/C, ivf_max) k)`` instead of ``O(n k)``. Buckets are stored
+contiguously (``order`` sorted by bucket, ``ptr`` offsets: no pointer chasing); items first
+observed after a build join a per-bucket linked list. Re-clustering (``O(n C k)``) runs
+every ``ivf_refresh_events`` events.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from online.hashing import counter_uniform
+from online.layout import C_NCLUST, C_READY
+
+
+@njit(cache=True)
+def nearest_centroid(x, centroids, n_c):
+    """Index of the centroid with the largest inner product with ``x``."""
+    best = -np.inf
+    bc = 0
+    for c in range(n_c):
+        d = 0.0
+        for f in range(x.shape[0]):
+            d += x[f] * centroids[c, f]
+        if d > best:
+            best = d
+            bc = c
+    return bc
+
+
+@njit(cache=True)
+def ivf_link(j, it, ivf, n_c):
+    """Put item ``j`` into the bucket of its nearest centroid."""
+    c = nearest_centroid(it.vsum[j], ivf.centroids, n_c)
+    it.cluster[j] = c
+    it.clnext[j] = ivf.head[c]
+    ivf.head[c] = j
+    it.dirty[j] = True
+
+
+@njit(cache=True)
+def ivf_build(it, ivf, cnt, n_c, seed, n_iter):
+    """Spherical k-means on a sample of items, then relink every item."""
+    n = cnt[C_READY]
+    if n == 0:
+        return
+    n_c = max(1, min(n_c, ivf.centroids.shape[0], n))
+    k = ivf.centroids.shape[1]
+    n_s = min(n, 32 * n_c)
+    sample = np.empty(n_s, np.int64)
+    for t in range(n_s):
+        sample[t] = int(counter_uniform(seed, cnt[0], 1_000_000 + t) * n)
+    for c in range(n_c):
+        ivf.centroids[c, :] = it.vsum[sample[c * n_s // n_c]]
+    acc = np.zeros((n_c, k))
+    for _ in range(n_iter):
+        for c in range(n_c):
+            nrm = math.sqrt(np.sum(ivf.centroids[c].astype(np.float64) ** 2)) + 1e-12
+            ivf.centroids[c, :] = ivf.centroids[c, :] / nrm
+        acc[:, :] = 0.0
+        for t in range(n_s):
+            j = sample[t]
+            c = nearest_centroid(it.vsum[j], ivf.centroids, n_c)
+            acc[c, :] += it.vsum[j]
+        for c in range(n_c):
+            if np.any(acc[c] != 0.0):
+                ivf.centroids[c, :] = acc[c]
+    ivf.head[:] = -1
+    cnt[C_NCLUST] = n_c
+    counts = np.zeros(n_c + 1, np.int64)
+    for j in range(n):
+        c = nearest_centroid(it.vsum[j], ivf.centroids, n_c)
+        it.cluster[j] = c
+        it.clnext[j] = -1
+        counts[c + 1] += 1
+        it.dirty[j] = True
+    ivf.ptr[:] = 0
+    for c in range(n_c):
+        ivf.ptr[c + 1] = ivf.ptr[c] + counts[c + 1]
+    fill = ivf.ptr[:n_c].copy()
+    for j in range(n):
+        c = it.cluster[j]
+        ivf.order[fill[c]] = j
+        fill[c] += 1
+
+
+@njit(cache=True)
+def _add(q, sc, n, stamp):
+    if q >= 0 and sc.mark2[q] != stamp:
+        sc.mark2[q] = stamp
+        sc.cand[n] = q
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_max):
+    """Union of neighbours (``sc.touched``), trending and probed IVF buckets (at most
+    ``ivf_max`` items from these) into ``sc.cand``; returns the count."""
+    n = 0
+    for t in range(n_touched):
+        n = _add(sc.touched[t], sc, n, stamp)
+    for t in range(ivf.trend.shape[0]):
+        n = _add(ivf.trend[t], sc, n, stamp)
+    n_c = n_clusters
+    if n_c == 0:
+        return n
+    n_probe = min(n_probe, n_c)
+    best_c = np.full(n_probe, -1, np.int64)
+    best_s = np.full(n_probe, -np.inf)
+    m = 0
+    for c in range(n_c):
+        d = 0.0
+        for f in range(sc.sa.shape[0]):
+            d += sc.sa[f] * ivf.centroids[c, f]
+        if m < n_probe:
+            pos = m
+            m += 1
+        elif d > best_s[m - 1]:
+            pos = m - 1
+        else:
+            continue
+        while pos > 0 and best_s[pos - 1] < d:
+            best_c[pos] = best_c[pos - 1]
+            best_s[pos] = best_s[pos - 1]
+            pos -= 1
+        best_c[pos] = c
+        best_s[pos] = d
+    n_max = n + ivf_max
+    for t in range(m):
+        c = best_c[t]
+        for p in range(ivf.ptr[c], ivf.ptr[c + 1]):
+            if n >= n_max:
+                return n
+            n = _add(ivf.order[p], sc, n, stamp)
+        q = ivf.head[c]
+        while q >= 0 and n < n_max:
+            n = _add(q, sc, n, stamp)
+            q = it.clnext[q]
+    return n

@@ -1,0 +1,26 @@
+"""Reference models for prequential replay, each implementing ``PrequentialModel``.
+
+Fast counting baselines (one ``@njit`` kernel each): :class:`Popularity`, :class:`DecayedPopularity`,
+:class:`Transitions`. River baselines (slow, pure Python, imported lazily): :class:`RiverFM`,
+:class:`RiverMF`.
+"""
+
+from typing import Any
+
+from replay.baselines.decayed_popularity import DecayedPopularity
+from replay.baselines.popularity import Popularity
+from replay.baselines.transitions import Transitions
+
+__all__ = ["Popularity", "DecayedPopularity", "Transitions", "RiverFM", "RiverMF"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RiverFM":
+        from replay.baselines.river_fm import RiverFM
+
+        return RiverFM
+    if name == "RiverMF":
+        from replay.baselines.river_mf import RiverMF
+
+        return RiverMF
+    raise AttributeError(name)

@@ -1,0 +1,131 @@
+"""Replay report: ``metrics.json`` plus PNG plots (matplotlib, Agg backend).
+
+* ``rolling_hr.png``   : HR@k over a trailing window of evaluations, against the event index,
+  one line per model (a subsampled model's line stops where its prefix ends);
+* ``events_per_s.png`` : events/s of the whole replay per model (log scale).
+
+>>> import tempfile, numpy as np
+>>> from streamrec.events import ClickEvent
+>>> from replay.prequential import run_prequential
+>>> from replay.baselines import Popularity
+>>> ev = [ClickEvent(str(n), 1.7e9 + n, f"u{n % 3}", f"i{n % 5}") for n in range(30)]
+>>> d = tempfile.mkdtemp()
+>>> sorted(p.name for p in write_report(run_prequential(ev, [Popularity()]), d).values())
+['events_per_s.png', 'metrics.json', 'rolling_hr.png']
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from replay.metrics import rolling_hit_rate  # noqa: E402
+from replay.prequential import ReplayResult  # noqa: E402
+
+
+def _finite(obj: Any) -> Any:
+    """Replace non-finite floats (e.g. inf events/s of an empty run) by None for strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def write_metrics(result: ReplayResult, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write the replay figures (and ``extra`` fields) as JSON."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    data = {**result.to_dict(), **(extra or {})}
+    p.write_text(json.dumps(_finite(data), indent=2, allow_nan=False))
+    return p
+
+
+def plot_rolling_hr(result: ReplayResult, path: str | Path, window: int | None = None) -> Path:
+    """Rolling HR@k per model against the event index."""
+    n_eval = int(result.evaluate.sum())
+    window = window or max(50, n_eval // 25)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name, m in result.models.items():
+        idx = np.flatnonzero(result.evaluate[: m.n_events])
+        if idx.size == 0:
+            continue
+        ax.plot(idx, rolling_hit_rate(m.ranks[idx], window, result.k),
+                label=f"{name} (HR@{result.k} {m.all.hr:.4f}"
+                + (f", first {m.n_events} ev.)" if m.n_events < result.n_events else ")"), lw=1.3)
+    ax.set_xlabel("event index (event-time order)")
+    ax.set_ylabel(f"HR@{result.k}, trailing {window} evaluations")
+    ax.set_title(f"Prequential HR@{result.k} (stride {result.stride}, {result.n_events} events)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_throughput(result: ReplayResult, path: str | Path) -> Path:
+    """Bar chart of events/s of the whole replay per model (log scale)."""
+    names = list(result.models)
+    rates = [result.models[n].events_per_s for n in names]
+    rates = [r if math.isfinite(r) else 0.0 for r in rates]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    labels = [n if result.models[n].n_events >= result.n_events
+              else f"{n}\n(first {result.models[n].n_events} ev.)" for n in names]
+    bars = ax.bar(labels, rates, color="tab:blue")
+    for b, r in zip(bars, rates):
+        ax.annotate(f"{r:,.0f}", (b.get_x() + b.get_width() / 2, r), ha="center", va="bottom",
+                    fontsize=8)
+    if any(r > 0 for r in rates):
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=10 ** math.floor(math.log10(min(r for r in rates if r > 0))))
+    ax.set_ylabel("events/s (whole replay, learn + rank)")
+    ax.set_title("Replay throughput per model")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def format_table(result: ReplayResult) -> str:
+    """Plain-text table: model, HR@k +- 95% interval, NDCG@k, warm HR@k, events/s."""
+    k = result.k
+    head = (f"{'model':<16} {'events':>8} {'evals':>7} {f'HR@{k}':>17} {f'NDCG@{k}':>8} "
+            f"{f'warm HR@{k}':>11} {'events/s':>10}")
+    lines = [head, "-" * len(head)]
+    for name, m in result.models.items():
+        hr = f"{m.all.hr:.4f} ± {m.all.hr_ci:.4f}"
+        rate = f"{m.events_per_s:,.0f}" if math.isfinite(m.events_per_s) else "-"
+        lines.append(f"{name:<16} {m.n_events:>8} {m.all.n:>7} {hr:>17} {m.all.ndcg:>8.4f} "
+                     f"{m.warm.hr:>11.4f} {rate:>10}")
+    subs = [m for m in result.models.values() if m.n_events < result.n_events]
+    for m in subs:
+        lines.append(f"note: {m.name} replayed only the first {m.n_events} of {result.n_events} "
+                     f"events (subsample); same prefix for the others:")
+        for name, (a, w) in result.on_prefix(m.n_events).items():
+            lines.append(f"  {name:<16} HR@{k} {a.hr:.4f} ± {a.hr_ci:.4f}  NDCG@{k} {a.ndcg:.4f}"
+                         f"  warm HR@{k} {w.hr:.4f}  (n={a.n})")
+    return "\n".join(lines)
+
+
+def write_report(result: ReplayResult, out_dir: str | Path,
+                 extra: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write ``metrics.json``, ``rolling_hr.png`` and ``events_per_s.png`` into ``out_dir``."""
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    return {
+        "metrics": write_metrics(result, d / "metrics.json", extra),
+        "rolling_hr": plot_rolling_hr(result, d / "rolling_hr.png"),
+        "events_per_s": plot_throughput(result, d / "events_per_s.png"),
+    }

@@ -1,0 +1,267 @@
+"""ParamStore: a ModelState persisted in RocksDB, one atomic WriteBatch per save.
+
+Contract: after ``save(state, dirty)`` returns, ``load()`` (also after a
+crash and reopen) returns a state bitwise equal to ``state`` -- provided that
+``dirty`` lists every row changed since the previous save of this store
+(``dirty=None`` writes everything). Each save is ONE ``WriteBatch``: a crash
+mid-save leaves the previous save intact. Key layout: :mod:`state.layout`.
+
+>>> import tempfile, numpy as np
+>>> from online.model_state import ModelState
+>>> s = ModelState(arrays={"w": np.arange(6, dtype="<f4").reshape(3, 2)},
+...                vocab={"items": ["a", "b", "c"]}, meta={"events": 3})
+>>> with ParamStore(tempfile.mkdtemp()) as store:
+...     _ = store.save(s)
+...     s.arrays["w"][1] = -1.0
+...     _ = store.save(s, dirty={"w": np.array([1])})
+...     back = store.load()
+>>> back.arrays["w"].tolist(), back.vocab, back.meta
+([[0.0, 1.0], [-1.0, -1.0], [4.0, 5.0]], {'items': ['a', 'b', 'c']}, {'events': 3})
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import rocksdict
+
+from online.model_state import ModelState
+from state import layout as L
+from state.disk import live_db_path, raw_options
+
+
+class ParamStore:
+    """Open (creating if missing) the live RocksDB of ``state_dir``."""
+
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        sync: bool = False,
+        read_only: bool = False,
+        chunk_bytes: int = L.CHUNK_BYTES,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        if not read_only:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = live_db_path(self.state_dir)
+        access = rocksdict.AccessType.read_only() if read_only else rocksdict.AccessType.read_write()
+        self.db = rocksdict.Rdict(str(self.path), raw_options(), access_type=access)
+        wopts = rocksdict.WriteOptions()
+        wopts.sync = sync
+        self.db.set_write_options(wopts)
+        self.read_only = read_only
+        self.chunk_bytes = int(chunk_bytes)
+        raw = self.db.get(L.LAYOUT_KEY)
+        self._layout: dict[str, Any] | None = None if raw is None else L.parse_layout(raw)
+
+    # ---------------------------------------------------------------- writing
+    def save(self, state: ModelState, dirty: Mapping[str, np.ndarray] | None = None) -> int:
+        """Write ``state`` (all of it if ``dirty`` is None, else the dirty rows, grown
+        rows, new vocab entries and meta) in one atomic batch; returns bytes written."""
+        arrays = {L.check_name(n): np.asarray(a, order="C") for n, a in state.arrays.items()}
+        for a in arrays.values():
+            L.check_dtype(a.dtype)
+        vocab = {L.check_name(n): v for n, v in state.vocab.items()}
+        if not isinstance(state.meta, Mapping):
+            raise TypeError("ModelState.meta must be a dict")
+        meta_raw = L.dumps(dict(state.meta))  # raises before anything is written
+        old = self._layout if dirty is not None else None
+        wb = rocksdict.WriteBatch(raw_mode=True)
+        if old is None:
+            wb.delete_range(L.ARRAY_PREFIX, L.prefix_end(L.ARRAY_PREFIX))
+            wb.delete_range(L.VOCAB_PREFIX, L.prefix_end(L.VOCAB_PREFIX))
+        else:
+            for name in set(old["arrays"]) - set(arrays):
+                p = L.array_prefix(name)
+                wb.delete_range(p, L.prefix_end(p))
+            for name in set(old["vocab"]) - set(vocab):
+                p = L.vocab_prefix(name)
+                wb.delete_range(p, L.prefix_end(p))
+        new_layout: dict[str, Any] = {
+            "format": L.FORMAT, "arrays": {}, "vocab": {}, "vocab_chunk": L.VOCAB_CHUNK,
+        }
+        written = 0
+        for name, arr in arrays.items():
+            prev = old["arrays"].get(name) if old else None
+            spec, n = self._put_array(wb, name, arr, prev, None if dirty is None else dirty.get(name))
+            new_layout["arrays"][name] = spec
+            written += n
+        for name, ids in vocab.items():
+            prev_len = old["vocab"].get(name) if old and old["vocab_chunk"] == L.VOCAB_CHUNK else None
+            written += _put_vocab(wb, name, ids, prev_len)
+            new_layout["vocab"][name] = len(ids)
+        layout_raw = L.dumps(new_layout)
+        wb.put(L.LAYOUT_KEY, layout_raw)
+        wb.put(L.META_KEY, meta_raw)
+        self.db.write(wb)
+        self._layout = new_layout
+        return written + len(layout_raw) + len(meta_raw)
+
+    def _put_array(self, wb, name, arr, prev, rows_dirty) -> tuple[dict[str, Any], int]:
+        prefix = L.array_prefix(name)
+        if arr.ndim == 0:
+            wb.put(L.chunk_key(prefix, 0), arr.tobytes())
+            return L.array_spec(arr, 1), arr.nbytes
+        same = (
+            prev is not None
+            and prev["dtype"] == arr.dtype.str
+            and len(prev["shape"]) == arr.ndim
+            and list(prev["shape"][1:]) == list(arr.shape[1:])
+        )
+        rows = arr.shape[0]
+        if not same:
+            spec = L.array_spec(arr, L.chunk_rows_for(_row_bytes(arr), self.chunk_bytes))
+            if prev is not None:
+                wb.delete_range(prefix, L.prefix_end(prefix))
+            chunks = np.arange(L.n_chunks(rows, spec["chunk_rows"]))
+        else:
+            spec = L.array_spec(arr, prev["chunk_rows"])
+            c, old_rows = spec["chunk_rows"], prev["shape"][0]
+            parts = []
+            if rows_dirty is not None:
+                idx = np.asarray(rows_dirty).astype(np.int64, copy=False).ravel()
+                parts.append(idx[(idx >= 0) & (idx < rows)] // c)
+            if rows > old_rows:
+                parts.append(np.arange(old_rows // c, L.n_chunks(rows, c)))
+            elif rows < old_rows:
+                wb.delete_range(L.chunk_key(prefix, L.n_chunks(rows, c)), L.prefix_end(prefix))
+                if rows % c:
+                    parts.append(np.array([rows // c]))
+            chunks = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+        c = spec["chunk_rows"]
+        if _row_bytes(arr) == 0 or rows == 0:
+            return spec, 0
+        return spec, _put_chunks(wb, prefix, arr, c, np.asarray(chunks, dtype=np.int64))
+
+    # ---------------------------------------------------------------- reading
+    def load(self) -> ModelState | None:
+        """The stored state (None for an empty store); raises ``StateCorrupt``."""
+        raw = self.db.get(L.LAYOUT_KEY)
+        if raw is None:
+            return None
+        lay = L.parse_layout(raw)
+        meta = L.loads(self.db.get(L.META_KEY), "m/meta")
+        if not isinstance(meta, dict):
+            raise L.StateCorrupt("m/meta is not a JSON object")
+        arrays = {name: self._read_array(name, spec) for name, spec in lay["arrays"].items()}
+        vocab = {name: self._read_vocab(name, n, lay["vocab_chunk"]) for name, n in lay["vocab"].items()}
+        return ModelState(arrays=arrays, vocab=vocab, meta=meta)
+
+    def _read_array(self, name: str, spec: dict[str, Any]) -> np.ndarray:
+        dt, shape, c = np.dtype(spec["dtype"]), tuple(spec["shape"]), spec["chunk_rows"]
+        out = np.empty(shape, dtype=dt)
+        rows = shape[0] if shape else 1
+        row_bytes = out.nbytes // rows if rows else 0
+        if row_bytes == 0:
+            return out
+        n = L.n_chunks(rows, c)
+        keys, vals = self._scan(L.array_prefix(name))
+        full = c * row_bytes
+        if (
+            len(vals) != n
+            or keys != [L.chunk_key(L.array_prefix(name), k) for k in range(n)]
+            or any(len(v) != full for v in vals[:-1])
+            or len(vals[-1]) != out.nbytes - (n - 1) * full
+        ):
+            raise L.StateCorrupt(f"array {name}: chunks missing or of wrong size")
+        out.reshape(-1).view(np.uint8)[:] = np.frombuffer(b"".join(vals), dtype=np.uint8)
+        return out
+
+    def _scan(self, prefix: bytes) -> tuple[list[bytes], list[bytes]]:
+        """All (key, value) pairs under ``prefix`` in key order (one iterator pass)."""
+        end = L.prefix_end(prefix)
+        keys, vals = [], []
+        for k, v in self.db.items(from_key=prefix):
+            if k >= end:
+                break
+            keys.append(k)
+            vals.append(v)
+        return keys, vals
+
+    def _read_vocab(self, name: str, n: int, chunk: int) -> list[str]:
+        keys, vals = self._scan(L.vocab_prefix(name))
+        if keys != [L.chunk_key(L.vocab_prefix(name), k) for k in range(L.n_chunks(n, chunk))]:
+            raise L.StateCorrupt(f"vocab {name}: chunks missing")
+        ids: list[str] = []
+        for k, val in enumerate(vals):
+            part = L.loads(val, f"vocab {name} chunk {k}")
+            if not isinstance(part, list) or not all(isinstance(s, str) for s in part):
+                raise L.StateCorrupt(f"vocab {name} chunk {k} is not a list of strings")
+            ids.extend(part)
+        if len(ids) != n:
+            raise L.StateCorrupt(f"vocab {name}: {len(ids)} ids stored, layout says {n}")
+        return ids
+
+    # ------------------------------------------------------------ utilities
+    def digest(self) -> str:
+        """Short hash of layout + meta: identifies a saved state cheaply (meta holds counters)."""
+        h = hashlib.blake2b(digest_size=8)
+        h.update(self.db.get(L.LAYOUT_KEY) or b"")
+        h.update(self.db.get(L.META_KEY) or b"")
+        return h.hexdigest()
+
+    def checkpoint(self, path: str | Path) -> None:
+        """A consistent physical copy (RocksDB checkpoint: flush + hard links) at ``path``."""
+        rocksdict.Checkpoint(self.db).create_checkpoint(str(path))
+
+    def size_bytes(self) -> int:
+        """Bytes of table files + live WAL of this DB (a gauge for monitoring)."""
+        return sum(f.stat().st_size for f in self.path.iterdir() if f.suffix in (".sst", ".log"))
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def __enter__(self) -> "ParamStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _put_chunks(wb, prefix: bytes, arr: np.ndarray, c: int, chunks: np.ndarray) -> int:
+    """Put the listed chunks; full chunks are gathered in one numpy copy (void rows)."""
+    rows, rb = arr.shape[0], _row_bytes(arr)
+    raw = arr.reshape(-1).view(np.uint8)
+    n_full = rows // c
+    full = chunks[chunks < n_full]
+    vals = raw[: n_full * c * rb].view(f"V{c * rb}")[full].tolist() if len(full) else []
+    for k, val in zip(full.tolist(), vals):
+        wb.put(prefix + b"%010d" % k, val)
+    n = len(full) * c * rb
+    if len(full) < len(chunks):  # the last, partial chunk
+        tail = raw[n_full * c * rb :].tobytes()
+        wb.put(L.chunk_key(prefix, n_full), tail)
+        n += len(tail)
+    return n
+
+
+def _row_bytes(arr: np.ndarray) -> int:
+    return arr.dtype.itemsize * int(np.prod(arr.shape[1:], dtype=np.int64))
+
+
+def _put_vocab(wb, name: str, ids: list[str], prev_len: int | None) -> int:
+    """Vocab is append-only: rewrite the chunks from the previous length onwards
+    (only those entries are type-checked; a bad one aborts the unwritten batch)."""
+    prefix, v = L.vocab_prefix(name), L.VOCAB_CHUNK
+    if prev_len is None or prev_len > len(ids):
+        wb.delete_range(prefix, L.prefix_end(prefix))
+        start = 0
+    elif prev_len == len(ids):
+        return 0
+    else:
+        start = prev_len // v
+    n = 0
+    for k in range(start, L.n_chunks(len(ids), v)):
+        part = list(ids[k * v : (k + 1) * v])
+        if not all(isinstance(s, str) for s in part):
+            raise TypeError(f"vocab {name} must be a list of str")
+        val = L.dumps(part, ascii_only=True)
+        wb.put(L.chunk_key(prefix, k), val)
+        n += len(val)
+    return n

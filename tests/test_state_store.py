@@ -1,0 +1,193 @@
+"""ParamStore: round trips, incremental saves, growth, bad input, hostile content."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import rocksdict
+
+from online.model_state import ModelState
+from state import layout as L
+from state.store import ParamStore
+
+
+def random_state(rng: np.random.Generator, n_users: int = 300, n_items: int = 120, k: int = 8) -> ModelState:
+    return ModelState(
+        arrays={
+            "user_v": rng.normal(size=(n_users, k)).astype(np.float32),
+            "item_v": rng.normal(size=(n_items, k)).astype(np.float32),
+            "item_w": rng.normal(size=n_items),  # float64, 1-D
+            "counts": rng.integers(0, 1 << 40, size=(n_items, 3, 2), dtype=np.int64),
+            "seen": rng.random(n_users) < 0.5,
+            "small": rng.integers(0, 255, size=7, dtype=np.uint8),
+            "scalar": np.array(3.25, dtype=np.float32),
+            "empty": np.zeros((0, 4), dtype=np.float32),
+        },
+        vocab={
+            "users": [f"u{i}" for i in range(n_users)],
+            "items": [f"itém-{i}/\u2603\"'" for i in range(n_items)],
+        },
+        meta={"events_learned": int(rng.integers(1 << 50)), "lr": 0.05, "name": "fm", "drift": False},
+    )
+
+
+def assert_same(a: ModelState, b: ModelState) -> None:
+    assert a.arrays.keys() == b.arrays.keys()
+    for name in a.arrays:
+        x, y = a.arrays[name], b.arrays[name]
+        assert x.dtype == y.dtype and x.shape == y.shape, name
+        assert x.tobytes() == y.tobytes(), name
+    assert a.vocab == b.vocab
+    assert a.meta == b.meta
+
+
+def copy_state(s: ModelState) -> ModelState:
+    return ModelState({n: a.copy() for n, a in s.arrays.items()},
+                      {n: list(v) for n, v in s.vocab.items()}, dict(s.meta))
+
+
+def test_round_trip_across_close_and_reopen(tmp_path):
+    s = random_state(np.random.default_rng(0))
+    s.arrays["item_w"][3] = np.nan  # bit patterns survive, NaN included
+    with ParamStore(tmp_path / "st") as store:
+        assert store.load() is None
+        store.save(s)
+    with ParamStore(tmp_path / "st") as store:
+        back = store.load()
+    assert_same(s, back)
+    back.arrays["user_v"][0, 0] = 1.0  # loaded arrays are writable
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 64, 4096])
+def test_incremental_saves_equal_a_full_save(tmp_path, chunk_bytes):
+    rng = np.random.default_rng(1)
+    s = random_state(rng)
+    inc = ParamStore(tmp_path / "inc", chunk_bytes=chunk_bytes)
+    inc.save(s)
+    for step in range(6):
+        dirty = {}
+        for name in ("user_v", "item_v", "item_w", "counts", "seen"):
+            arr = s.arrays[name]
+            rows = np.unique(rng.integers(0, arr.shape[0], size=5))
+            arr[rows] = rng.normal(size=arr[rows].shape).astype(arr.dtype)
+            dirty[name] = rows
+        s.arrays["scalar"] = np.array(step, dtype=np.float32)
+        s.meta["events_learned"] += 1
+        s.vocab["users"].append(f"new{step}")
+        dirty["bogus"] = np.array([1])  # unknown names and out-of-range rows are ignored
+        dirty["item_v"] = np.append(dirty["item_v"], [-1, 10**9])
+        inc.save(s, dirty)
+    inc.close()
+    with ParamStore(tmp_path / "full") as full:
+        full.save(s)
+        expected = full.load()
+    with ParamStore(tmp_path / "inc") as again:
+        assert_same(again.load(), expected)
+    assert_same(expected, s)
+
+
+def test_undeclared_changes_are_not_written(tmp_path):
+    """The dirty set is the contract: rows not listed keep their stored value."""
+    s = random_state(np.random.default_rng(2))
+    with ParamStore(tmp_path, chunk_bytes=1) as store:
+        store.save(s)
+        before = s.arrays["item_v"][5].copy()
+        s.arrays["item_v"][5] += 1
+        store.save(s, {"item_v": np.array([6])})
+        assert store.load().arrays["item_v"][5].tobytes() == before.tobytes()
+
+
+def test_arrays_grow_shrink_appear_and_change_dtype(tmp_path):
+    rng = np.random.default_rng(3)
+    s = random_state(rng)
+    with ParamStore(tmp_path) as store:
+        store.save(s)
+        s.arrays["user_v"] = np.concatenate([s.arrays["user_v"], rng.normal(size=(333, 8)).astype(np.float32)])
+        s.arrays["item_w"] = s.arrays["item_w"][:50].copy()  # shrink to a partial chunk
+        s.arrays["seen"] = s.arrays["seen"].astype(np.int16)  # dtype change
+        s.arrays["new"] = rng.normal(size=(9, 2))
+        del s.arrays["small"]
+        s.vocab["items"] = s.vocab["items"][:10]  # shorter vocab: rewritten whole
+        s.vocab["users"] += [f"x{i}" for i in range(2000)]  # crosses vocab chunks
+        store.save(s, {})
+        assert_same(store.load(), s)
+        keys = list(store.db.keys())
+    assert not any(k.startswith(b"a/small/") for k in keys)
+
+
+def test_bad_input_is_refused_and_leaves_the_store_unchanged(tmp_path):
+    s = random_state(np.random.default_rng(4))
+    with ParamStore(tmp_path) as store:
+        store.save(s)
+        saved = copy_state(s)
+        bad_cases = [
+            lambda t: t.meta.__setitem__("lr", float("nan")),
+            lambda t: t.meta.__setitem__("obj", object()),
+            lambda t: t.arrays.__setitem__("objs", np.array([object()])),
+            lambda t: t.arrays.__setitem__("bad/name", np.zeros(2)),
+            lambda t: t.vocab.__setitem__("users", [1, 2]),
+            lambda t: t.arrays.__setitem__("rec", np.zeros(2, dtype=[("a", "f4")])),
+        ]
+        for mutate in bad_cases:
+            t = copy_state(s)
+            t.arrays["user_v"][:] = 0  # would be written if the save went ahead
+            mutate(t)
+            with pytest.raises((ValueError, TypeError)):
+                store.save(t, None)
+            assert_same(store.load(), saved)
+
+
+def test_numpy_scalars_in_meta_become_plain_json(tmp_path):
+    s = random_state(np.random.default_rng(5))
+    s.meta["n"] = np.int64(7)
+    with ParamStore(tmp_path) as store:
+        store.save(s)
+        back = store.load().meta["n"]
+    assert back == 7 and type(back) is int
+
+
+class _Boom:
+    def __reduce__(self):
+        return (open, ("/tmp/streamrec_state_pwned", "w"))
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        (L.META_KEY, pickle.dumps(_Boom())),
+        (L.META_KEY, b"[1, 2]"),
+        (L.META_KEY, b'{"x": NaN}'),
+        (L.LAYOUT_KEY, pickle.dumps(_Boom())),
+        (L.LAYOUT_KEY, b'{"format":1,"arrays":{"w":{"dtype":"O","shape":[2],"chunk_rows":1}},"vocab":{},"vocab_chunk":8}'),
+        (L.LAYOUT_KEY, b'{"format":1,"arrays":{"w":{"dtype":"<f8","shape":[-2],"chunk_rows":1}},"vocab":{},"vocab_chunk":8}'),
+        (L.LAYOUT_KEY, b'{"format":1,"arrays":{"../w":{"dtype":"<f8","shape":[2],"chunk_rows":1}},"vocab":{},"vocab_chunk":8}'),
+        (L.LAYOUT_KEY, b'{"format":2}'),
+        (b"a/item_w/0000000000", b"\x00" * 3),
+        (b"v/users/0000000000", b'["u0", 5]'),
+    ],
+)
+def test_hostile_content_raises_state_corrupt_and_never_unpickles(tmp_path, key, value):
+    import os
+
+    flag = "/tmp/streamrec_state_pwned"
+    if os.path.exists(flag):
+        os.remove(flag)
+    with ParamStore(tmp_path) as store:
+        store.save(random_state(np.random.default_rng(6)))
+        store.db[key] = value
+        with pytest.raises(L.StateCorrupt):
+            store.load()
+    assert not os.path.exists(flag)
+
+
+def test_store_is_raw_bytes_and_reopens_with_plain_rocksdb(tmp_path):
+    s = random_state(np.random.default_rng(7))
+    with ParamStore(tmp_path) as store:
+        store.save(s)
+        path = store.path
+    db = rocksdict.Rdict(str(path), rocksdict.Options(raw_mode=True))
+    row = np.frombuffer(db[b"a/user_v/0000000000"], dtype="<f4")
+    db.close()
+    assert row[:8].tobytes() == s.arrays["user_v"][0].tobytes()
