@@ -15,7 +15,8 @@ import time
 
 from online.policies import make_policy
 from online.recommender import Recommender
-from streamrec.events import event_from_dict, stable_seed
+from streamrec.events import event_from_dict
+from streamrec.messages import stable_seed
 from streamrec.traffic import ClickGenerator
 
 

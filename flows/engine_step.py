@@ -30,7 +30,8 @@ from state.epochs import commit_epoch, restore_epoch, start_without_resume
 from state.store import ParamStore
 from state.versions import current_version
 from streamrec.config import RunConfig
-from streamrec.events import ClickEvent, ItemMetadata, rec_id_for, recommendation_message, stable_seed
+from streamrec.events import ClickEvent, ItemMetadata
+from streamrec.messages import rec_id_for, recommendation_message, stable_seed
 
 log = logging.getLogger("streamrec.flow")
 
@@ -56,6 +57,7 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
             self.joiner = RewardJoiner.from_dict(resume_state["joiner"])
             self.arms.restore(resume_state["arms"])
         self.base_version = current_version(cfg.model_dir) or "v0000"
+        self._rec_counters = {name: metrics.RECOMMENDATIONS.labels(name) for name in self.arms.policies}
         self.max_ts = float("-inf")
         metrics.MODEL_VERSION.info({"version": self.base_version})
         log.info("engine ready: %s, version %s, resumed=%s", self.model.stats(), self.base_version,
@@ -80,7 +82,7 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
         return out, StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> dict:
-        token = commit_epoch(self.store, self.model.export_state(), self.model.dirty_rows())
+        token = commit_epoch(self.store, self.model.export_state(copy=False), self.model.dirty_rows())
         self.model.clear_dirty()
         metrics.STATE_BYTES.set(self.store.size_bytes())
         return {"epoch": token, "joiner": self.joiner.to_dict(), "arms": self.arms.snapshot()}
@@ -94,6 +96,7 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
         out: list[Out] = []
         for ev in events:
             out.extend(self._rewards(self.joiner.on_event(ev.rec_id, ev.user, ev.item, ev.ts, ev.event_id)))
+        # rank_before: the model's prequential rank of each click, for the online hit rate and drift
         result = self.model.process_batch(events, n_candidates=self.cfg.n_candidates, rank_before=True)
         learned_before = self.model.stats()["events_learned"] - len(events)
         for i, (ev, arrival) in enumerate(zip(events, run)):
@@ -113,7 +116,7 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
                 [p for _, _, p in items], policy.name, version, arm_name, dict(ev.context),
                 scores=[s for _, s, _ in items])
             out.append(("rec", ev.user, msg))
-            metrics.RECOMMENDATIONS.labels(arm_name).inc()
+            self._rec_counters[arm_name].inc()
             if arrival.broker_ts_ms:
                 metrics.LATENCY.observe(max(latency_ms, 0.0) / 1000.0)
             self.max_ts = max(self.max_ts, ev.ts)
@@ -138,7 +141,7 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
         return self._rewards(self.joiner.expire(self.max_ts))
 
     def _flush(self) -> None:
-        self.store.save(self.model.export_state(), self.model.dirty_rows())
+        self.store.save(self.model.export_state(copy=False), self.model.dirty_rows())
         self.model.clear_dirty()
 
     def _publish_model_stats(self) -> None:

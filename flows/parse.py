@@ -9,14 +9,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
-from streamrec.events import (
-    ClickEvent,
-    InvalidEvent,
-    ItemMetadata,
-    dead_letter,
-    parse_click,
-    parse_item_metadata,
-)
+from streamrec.events import ClickEvent, InvalidEvent, ItemMetadata, parse_click, parse_item_metadata
+from streamrec.messages import dead_letter
 
 
 @dataclass(frozen=True, slots=True)

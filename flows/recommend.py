@@ -28,7 +28,7 @@ from confluent_kafka import OFFSET_BEGINNING
 from flows import metrics
 from flows.parse import Arrival, DeadLetter, parse_message
 from streamrec.config import RunConfig
-from streamrec.events import dumps
+from streamrec.messages import dumps
 
 MODEL_KEY = "model"
 

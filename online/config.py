@@ -35,9 +35,9 @@ class RecommenderConfig:
     negative_sampling: str = "uniform"
     occurrence_window: int = 1 << 16
     half_life_events: float = 10_000.0
-    n_recent: int = 3
-    n_seq_fields: int = 2
-    trans_decay: float = 0.5
+    n_recent: int = 5
+    n_seq_fields: int = 1
+    trans_decay: float = 0.7
     n_neighbours: int = 64
     n_buckets: int = 1 << 18
     max_item_features: int = 16

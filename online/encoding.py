@@ -19,13 +19,6 @@ NEGATIVE_TYPES = frozenset({"impression", "skip"})
 MAX_ID_CHARS = 256
 
 
-def field_getter(event: Any):
-    """A ``get(name, default)`` for a mapping or an object with attributes."""
-    if type(event) is dict or isinstance(event, Mapping):
-        return event.get
-    return lambda name, default=None: getattr(event, name, default)
-
-
 def clean_id(x: Any) -> str | None:
     """External id as a string, or None when unusable."""
     if x is None or isinstance(x, bool):

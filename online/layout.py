@@ -26,7 +26,8 @@ N_CNT = 12
 # hp (float64 hyperparameters handed to kernels)
 (HP_LR, HP_L2W, HP_L2V, HP_ADAGRAD, HP_ADA_EPS, HP_INTERCEPT_LR, HP_CLIP_G, HP_CLIP_P,
  HP_NNEG, HP_NEG_POP, HP_GROWTH, HP_DECAY, HP_NRECENT, HP_NSEQ, HP_CACHE_EVERY,
- HP_TREND_EVERY, HP_FULL_THRESHOLD, HP_NPROBE, HP_LR_MULT, HP_IVF_EVERY, HP_NCLUST, HP_COLD_CENTROID, HP_IVF_MAX, HP_CACHE_MAX) = range(24)
+ HP_TREND_EVERY, HP_FULL_THRESHOLD, HP_NPROBE, HP_LR_MULT, HP_IVF_EVERY, HP_NCLUST,
+ HP_COLD_CENTROID, HP_IVF_MAX, HP_CACHE_MAX) = range(24)
 
 N_HP = 28
 N_CLUST_MAX = 1024
@@ -103,9 +104,30 @@ def new_scratch(n_items_cap: int, k: int, n_rec: int, n_neg: int = 4, max_feats:
     return Scratch(
         score=np.zeros(n_items_cap), tr0=np.zeros(n_items_cap), tr1=np.zeros(n_items_cap),
         mark=np.zeros(n_items_cap, np.int64), mark2=np.zeros(n_items_cap, np.int64),
-        touched=np.zeros(2 * n_items_cap + 8, np.int32), n_touched=np.zeros(1, np.int64), cand=np.zeros(n_items_cap, np.int32),
+        touched=np.zeros(2 * n_items_cap + 8, np.int32), n_touched=np.zeros(1, np.int64),
+        cand=np.zeros(n_items_cap, np.int32),
         rows=np.zeros(rows_max, np.int64), xs=np.zeros(rows_max), grp=np.zeros(rows_max, np.int8),
         s=np.zeros((6, k)), sa=np.zeros(k), anum=np.zeros(N_NUM), rec=np.zeros(max(n_rec, 1), np.int32),
         ex_ptr=np.zeros(n_ex + 1, np.int64), ex_items=np.zeros(n_ex, np.int64),
         ex_labels=np.zeros(n_ex), ex_loss=np.zeros(n_ex),
     )
+
+
+def hyperparameters(cfg) -> np.ndarray:
+    """The float64 ``hp`` vector the kernels read, from a ``RecommenderConfig``."""
+    hp = np.zeros(N_HP)
+    hp[HP_LR], hp[HP_L2W], hp[HP_L2V] = cfg.lr, cfg.l2_w, cfg.l2_v
+    hp[HP_ADAGRAD] = 1.0 if cfg.optimizer == "adagrad" else 0.0
+    hp[HP_ADA_EPS], hp[HP_INTERCEPT_LR] = cfg.adagrad_eps, cfg.intercept_lr
+    hp[HP_CLIP_G], hp[HP_CLIP_P] = cfg.clip_grad, cfg.clip_param
+    hp[HP_NNEG] = cfg.n_negatives
+    hp[HP_NEG_POP] = 1.0 if cfg.negative_sampling == "popularity" else 0.0
+    hp[HP_DECAY], hp[HP_NRECENT], hp[HP_NSEQ] = cfg.trans_decay, cfg.n_recent, cfg.n_seq_fields
+    hp[HP_CACHE_EVERY], hp[HP_TREND_EVERY] = cfg.cache_refresh_events, cfg.trend_refresh_events
+    hp[HP_FULL_THRESHOLD], hp[HP_NPROBE] = cfg.full_rank_threshold, cfg.n_probe
+    hp[HP_IVF_EVERY], hp[HP_NCLUST] = max(cfg.ivf_refresh_events, 1), cfg.n_clusters
+    hp[HP_COLD_CENTROID] = 1.0 if cfg.cold_start_centroid else 0.0
+    hp[HP_IVF_MAX], hp[HP_CACHE_MAX] = cfg.ivf_max_candidates, max(cfg.cache_refresh_max, 1)
+    hp[HP_LR_MULT] = 1.0
+    hp[HP_GROWTH] = 2.0 ** (1.0 / cfg.half_life_events)
+    return hp

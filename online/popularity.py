@@ -14,7 +14,6 @@ exceeds 1e100 everything is renormalised (exact up to rounding), so updates are 
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 _RENORM_AT = 1e100

@@ -4,9 +4,12 @@ Score of item ``j`` for a request (user side ``A`` = user id, context, last item
 
     logit(u, j) = w0 + sum_f w_f x_f + FM pairs(A, B, C)      (see ``online.fm_kernels``)
 
-with item side ``B`` = item id + attributes and numeric ``C`` = log transition counts from
-the user's last items to ``j`` and log (decayed, cumulative) popularity of ``j``. Learned
-by logistic SGD/AdaGrad on each positive and ``n_negatives`` sampled negatives.
+with item side ``B`` = item id + attributes and numeric ``C`` = sqrt transition counts from
+the user's last items to ``j`` (space-saving top-M tables) and log (decayed, cumulative)
+popularity of ``j``. Learned by logistic AdaGrad (or SGD) on each positive and
+``n_negatives`` sampled negatives; impression/skip events are negatives. Above
+``full_rank_threshold`` items, ranking is two-stage (``online.retrieval``). All state is
+flat numpy arrays (``online.layout``), exported by ``export_state``.
 
 >>> rec = Recommender(RecommenderConfig(n_buckets=4096, k=4))
 >>> for t, (u, i) in enumerate([("a", "x"), ("b", "x"), ("a", "y"), ("c", "x")]):
@@ -29,14 +32,16 @@ import numpy as np
 from online import layout as L
 from online.config import RecommenderConfig
 from online.drift import DriftMonitor
-from online.encoding import clean_id, field_getter, label_of, mapping_rows
-from online.engine_kernel import init_new_items, predict_logit, rank_query, run_batch
-from online.retrieval import ivf_build
-from online.hashing import FeatureHasher, hash64
-from online.item_cache import refresh_item
+from online.encoding import clean_id
+from online.engine_catalog import CatalogMixin
+from online.engine_kernel import init_new_items, run_batch
+from online.engine_persistence import PersistenceMixin
+from online.engine_ranking import predict_logit, rank_query
+from online.hashing import FeatureHasher
 from online.model_state import ModelState
+from online.retrieval import ivf_build
 
-__all__ = ["BatchResult", "Recommender", "RecommenderConfig"]
+__all__ = ["BatchResult", "ModelState", "Recommender", "RecommenderConfig"]
 
 
 @dataclass
@@ -49,7 +54,7 @@ class BatchResult:
     learned: np.ndarray
 
 
-class Recommender:
+class Recommender(CatalogMixin, PersistenceMixin):
     """Online FM recommender over plain dicts; see the module docstring."""
 
     name: str = "streamrec-fm"
@@ -82,21 +87,9 @@ class Recommender:
     def _setup(self) -> None:
         cfg = self.config
         self._ctx_cache: dict[str, tuple[Any, list[int]]] = {}
-        self._dirty = {g: np.ones(self._cap(g), np.bool_) for g in ("fm", "item", "user", "hist", "occ")}
-        self._hp = np.zeros(L.N_HP)
-        hp = self._hp
-        hp[L.HP_LR], hp[L.HP_L2W], hp[L.HP_L2V] = cfg.lr, cfg.l2_w, cfg.l2_v
-        hp[L.HP_ADAGRAD] = 1.0 if cfg.optimizer == "adagrad" else 0.0
-        hp[L.HP_ADA_EPS], hp[L.HP_INTERCEPT_LR] = cfg.adagrad_eps, cfg.intercept_lr
-        hp[L.HP_CLIP_G], hp[L.HP_CLIP_P] = cfg.clip_grad, cfg.clip_param
-        hp[L.HP_NNEG] = cfg.n_negatives
-        hp[L.HP_NEG_POP] = 1.0 if cfg.negative_sampling == "popularity" else 0.0
-        hp[L.HP_DECAY], hp[L.HP_NRECENT], hp[L.HP_NSEQ] = cfg.trans_decay, cfg.n_recent, cfg.n_seq_fields
-        hp[L.HP_CACHE_EVERY], hp[L.HP_TREND_EVERY] = cfg.cache_refresh_events, cfg.trend_refresh_events
-        hp[L.HP_FULL_THRESHOLD], hp[L.HP_NPROBE] = cfg.full_rank_threshold, cfg.n_probe
-        hp[L.HP_IVF_EVERY], hp[L.HP_NCLUST] = max(cfg.ivf_refresh_events, 1), cfg.n_clusters
-        hp[L.HP_COLD_CENTROID] = 1.0 if cfg.cold_start_centroid else 0.0
-        hp[L.HP_IVF_MAX], hp[L.HP_CACHE_MAX] = cfg.ivf_max_candidates, max(cfg.cache_refresh_max, 1)
+        groups = ("fm", "item", "user", "hist", "occ")
+        self._dirty = {g: np.ones(self._cap(g), np.bool_) for g in groups}
+        self._hp = L.hyperparameters(cfg)
         self._set_boost()
         self._scratch = L.new_scratch(self._cap("item"), cfg.k, max(cfg.n_recent, cfg.n_seq_fields),
                                       cfg.n_negatives, cfg.max_item_features)
@@ -142,91 +135,7 @@ class Recommender:
         ivf = L.Ivf(a["ivf_centroids"], a["ivf_head"], a["trend"], a["ivf_order"], a["ivf_ptr"])
         return fm, it, us, hs, oc, ivf
 
-    def _user_index(self, user: str, create: bool) -> int:
-        u = self._users.get(user)
-        if u is None and create:
-            u = len(self._user_ids)
-            self._ensure("user", u + 1)
-            self._users[user] = u
-            self._user_ids.append(user)
-            self._a["cnt"][L.C_USERS] = u + 1
-        return -1 if u is None else u
-
-    def _item_rows(self, item: str, attributes: Any) -> list[int]:
-        rows = [self._hasher.row("i=" + item)]
-        return rows + mapping_rows(self._hasher, "a:", attributes, self.config.max_item_features - 1)
-
-    def _item_index(self, item: str, attributes: Any, create: bool = True) -> int:
-        j = self._items.get(item)
-        if j is None:
-            if not create:
-                return -1
-            j = len(self._item_ids)
-            self._ensure("item", j + 1)
-            self._items[item] = j
-            self._item_ids.append(item)
-            self._a["cnt"][L.C_ITEMS] = j + 1
-            self._a["item_key"][j] = hash64("i=" + item)
-            self._set_item_rows(j, self._item_rows(item, attributes), new=True)
-            self._attr_seen[j] = attributes
-        elif attributes and self._attr_seen.get(j) is not attributes and self._attr_seen.get(j) != attributes:
-            self._attr_seen[j] = attributes
-            rows = self._item_rows(item, attributes)
-            nf = self._a["item_nf"][j]
-            if rows != self._a["item_feats"][j, :nf].tolist():
-                self._set_item_rows(j, rows, new=False)
-        return j
-
-    def _set_item_rows(self, j: int, rows: list[int], new: bool) -> None:
-        a = self._a
-        a["item_feats"][j] = -1
-        a["item_feats"][j, : len(rows)] = rows
-        a["item_nf"][j] = len(rows)
-        if not new:  # attribute update of a live item: refresh its cache row now
-            refresh_item(j, a["fm_w"], a["fm_v"], a["item_feats"], a["item_nf"], a["item_vsum"],
-                         a["item_wsum"], a["item_pair"], self._vsum_t)
-        self._dirty["item"][j] = True
-
-    def _context_rows(self, user: str, context: Any) -> list[int]:
-        hit = self._ctx_cache.get(user)
-        if hit is not None and (hit[0] is context or hit[0] == context):
-            return hit[1]
-        rows = [self._hasher.row("u=" + user)] + mapping_rows(self._hasher, "c:", context, 64)
-        if len(self._ctx_cache) >= 1 << 20:
-            self._ctx_cache.clear()
-        try:
-            self._ctx_cache[user] = (dict(context) if isinstance(context, Mapping) else None, rows)
-        except (TypeError, ValueError):
-            pass
-        return rows
-
     # ------------------------------------------------------------------ learning
-    def _encode(self, events: Sequence):
-        n = len(events)
-        ev_user = np.full(n, -1, np.int64)
-        ev_item = np.full(n, -1, np.int64)
-        ev_label = np.zeros(n)
-        ev_nitems = np.zeros(n, np.int64)
-        ptr = np.zeros(n + 1, np.int64)
-        rows: list[int] = []
-        for i, ev in enumerate(events):
-            ptr[i] = len(rows)
-            try:
-                get = field_getter(ev)
-                user, item = clean_id(get("user")), clean_id(get("item"))
-                label = label_of(get("type", "click"))
-                if user is None or item is None or label is None:
-                    continue
-                ev_item[i] = self._item_index(item, get("item_attributes"))
-                ev_user[i] = self._user_index(user, True)
-                ev_label[i] = label
-                rows.extend(self._context_rows(user, get("context")))
-            except (TypeError, ValueError, AttributeError):
-                ev_user[i] = -1
-            finally:
-                ev_nitems[i] = len(self._item_ids)
-        ptr[n] = len(rows)
-        return ev_user, ev_item, ev_label, ev_nitems, ptr, np.asarray(rows, np.int64)
 
     def process_batch(self, events: Sequence, n_candidates: int = 50,
                       rank_before: bool = False, evaluate: np.ndarray | None = None) -> BatchResult:
@@ -240,7 +149,9 @@ class Recommender:
         n_top = max(int(n_candidates), 0)
         ev_user, ev_item, ev_label, ev_nitems, ptr, ctx_rows = self._encode(events)
         self._ensure("hist", int(self._a["cnt"][L.C_HIST]) + n + 1)
-        ev_eval = np.ones(n, np.bool_) if evaluate is None else np.asarray(evaluate, np.bool_)
+        ev_eval = np.ones(n, np.bool_) if evaluate is None else np.asarray(evaluate, np.bool_).ravel()
+        if ev_eval.shape[0] != n:
+            raise ValueError(f"evaluate has {ev_eval.shape[0]} flags for {n} events")
         out_rank = np.zeros(n, np.int32)
         out_idx = np.full((n, max(n_top, 1)), -1, np.int32)
         out_score = np.full((n, max(n_top, 1)), -np.inf)
@@ -248,12 +159,15 @@ class Recommender:
         loss = np.full(n, -1.0)
         self._set_boost()
         fm, it, us, hs, oc, ivf = self._views()
-        run_batch(ev_user, ev_item, ev_label, ev_nitems, ptr, ctx_rows, ev_eval, bool(rank_before), n_top,
-                  fm, it, us, hs, oc, ivf, self._scratch, self._a["cnt"], self._hp,
+        run_batch(ev_user, ev_item, ev_label, ev_nitems, ptr, ctx_rows, ev_eval, bool(rank_before),
+                  n_top, fm, it, us, hs, oc, ivf, self._scratch, self._a["cnt"], self._hp,
                   int(self.config.seed), out_rank, out_idx, out_score, learned, loss)
         self._monitor(rank_before, ev_eval, ev_label, learned, out_rank, loss)
         ids = self._item_ids
-        cand = [[ids[j] for j in row if j >= 0] for row in out_idx[:, :n_top]] if n_top else [[] for _ in range(n)]
+        if n_top:
+            cand = [[ids[j] for j in row if j >= 0] for row in out_idx[:, :n_top]]
+        else:
+            cand = [[] for _ in range(n)]
         return BatchResult(out_rank, cand, out_score[:, :n_top], learned)
 
     def _monitor(self, rank_before, ev_eval, ev_label, learned, ranks, loss) -> None:
@@ -277,7 +191,8 @@ class Recommender:
 
     def evaluate_and_learn(self, events: Sequence, evaluate: np.ndarray) -> np.ndarray:
         """Prequential step: int32 ranks (0 = miss or not evaluated), learning every event."""
-        return self.process_batch(events, n_candidates=0, rank_before=True, evaluate=evaluate).target_rank
+        res = self.process_batch(events, n_candidates=0, rank_before=True, evaluate=evaluate)
+        return res.target_rank
 
     def add_item_metadata(self, item: str, attributes: Mapping[str, Any]) -> None:
         """Register or update an item's attributes (it becomes rankable at once)."""
@@ -321,60 +236,7 @@ class Recommender:
         z = min(max(z, -500.0), 500.0) if math.isfinite(z) else 0.0
         return 1.0 / (1.0 + math.exp(-z))
 
-    # ------------------------------------------------------------------ state
-    def export_state(self) -> ModelState:
-        """A deep copy of the state (arrays, vocab, meta)."""
-        cnt = self._a["cnt"]
-        meta: dict[str, Any] = {
-            "format": 1, "name": self.name, "n_items": int(cnt[L.C_ITEMS]),
-            "n_users": int(cnt[L.C_USERS]), "n_events": int(cnt[L.C_EVENTS]),
-            "boost_until": int(self._boost_until), "drift_count": int(self._drift.n_detections),
-            "config": __import__("json").dumps(self.config.to_dict(), sort_keys=True),
-        }
-        arrays = {n: a.copy() for n, a in self._a.items()}
-        arrays["drift_values"] = self._drift.values()
-        return ModelState(arrays, {"users": list(self._user_ids), "items": list(self._item_ids)}, meta)
-
-    @classmethod
-    def from_state(cls, state: ModelState, config: RecommenderConfig | None = None) -> "Recommender":
-        """A recommender that continues exactly where ``state`` was exported."""
-        import json
-
-        if config is None:
-            config = RecommenderConfig(**json.loads(str(state.meta["config"])))
-        rec = cls.__new__(cls)
-        rec.config = config
-        config.validate()
-        rec._hasher = FeatureHasher(config.n_buckets)
-        rec._specs = L.array_specs(config.k, config.n_buckets, config.max_item_features,
-                                   config.n_neighbours, config.occurrence_window)
-        rec._a = {n: np.array(state.arrays[n], dtype=s[1], copy=True) for n, s in rec._specs.items()}
-        rec._item_ids = list(state.vocab.get("items", []))
-        rec._user_ids = list(state.vocab.get("users", []))
-        rec._items = {s: i for i, s in enumerate(rec._item_ids)}
-        rec._users = {s: i for i, s in enumerate(rec._user_ids)}
-        rec._drift = DriftMonitor(config.drift_delta)
-        rec._drift.restore(state.arrays.get("drift_values", np.zeros(0)), int(state.meta.get("drift_count", 0)))
-        rec._boost_until = int(state.meta.get("boost_until", -1))
-        rec._attr_seen = {}
-        rec._setup()
-        return rec
-
-    def dirty_rows(self) -> dict[str, np.ndarray]:
-        """Array name -> sorted unique int64 rows changed since :meth:`clear_dirty`."""
-        out: dict[str, np.ndarray] = {}
-        idx = {g: np.flatnonzero(d).astype(np.int64) for g, d in self._dirty.items()}
-        for n, s in self._specs.items():
-            g = s[0]
-            out[n] = np.arange(self._a[n].shape[0], dtype=np.int64) if g == "misc" else idx[g]
-        out["drift_values"] = np.arange(len(self._drift.values()), dtype=np.int64)
-        return out
-
-    def clear_dirty(self) -> None:
-        """Forget which rows changed (call after persisting them)."""
-        for d in self._dirty.values():
-            d[:] = False
-
+    # ------------------------------------------------------------------ monitoring
     def stats(self) -> dict[str, Any]:
         """Monitoring figures."""
         g, cnt = self._a["glob"], self._a["cnt"]

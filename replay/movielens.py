@@ -29,7 +29,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from streamrec.events import ClickEvent, InvalidEvent, dumps, event_from_dict
+from streamrec.events import ClickEvent, InvalidEvent, event_from_dict
+from streamrec.messages import dumps
 
 from replay.log_reader import ReadSummary, reason_code
 

@@ -30,7 +30,7 @@ from kafka_helpers import (
 )
 
 from streamrec.broker import EmbeddedBroker
-from streamrec.events import rec_id_for
+from streamrec.messages import rec_id_for
 from streamrec.traffic import ClickGenerator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

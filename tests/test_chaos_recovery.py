@@ -39,7 +39,7 @@ from kafka_helpers import (
     wait_for_distinct,
 )
 
-from streamrec.events import rec_id_for
+from streamrec.messages import rec_id_for
 from streamrec.traffic import ClickGenerator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

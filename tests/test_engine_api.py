@@ -112,7 +112,9 @@ def test_bad_input_never_crashes_and_params_stay_finite():
         {"user": ["list"], "item": "x"}, {"user": "a" * 1000, "item": "x"},
     ] + synth(200)
     res = rec.process_batch(bad, n_candidates=5, rank_before=True)
-    assert res.learned[:6].sum() == 0 and res.learned[6:].all() or res.learned[9] == False  # noqa: E712
+    learned = res.learned.tolist()
+    assert learned[:6] == [False] * 6 and learned[6:9] == [True] * 3  # odd context is dropped
+    assert learned[9:11] == [False, False] and all(learned[11:])  # list / over-long user ids
     for name, arr in rec.export_state().arrays.items():
         if arr.dtype.kind == "f":
             assert np.isfinite(arr).all(), name
@@ -159,3 +161,27 @@ def test_stats_and_unknown_user():
     cold = rec.rank("nobody", k=5)
     assert len(cold) == 5
     assert rec.rank("nobody", {"g": "a"}, k=5)
+
+
+def test_click_event_objects_and_dicts_are_equivalent():
+    from streamrec.events import event_from_dict
+
+    dicts = [dict(e, event_id=f"e{t}") for t, e in enumerate(synth(150))]
+    for d in dicts:
+        d["context"] = {k: str(v) for k, v in d["context"].items()}
+    objs = [event_from_dict(d) for d in dicts]
+    a = Recommender(RecommenderConfig(**SMALL)).process_batch(dicts, 5, rank_before=True)
+    b = Recommender(RecommenderConfig(**SMALL)).process_batch(objs, 5, rank_before=True)
+    np.testing.assert_array_equal(a.target_rank, b.target_rank)
+    assert a.cand_items == b.cand_items
+
+
+def test_item_metadata_update_changes_item_features():
+    rec = Recommender(RecommenderConfig(**SMALL))
+    rec.process_batch(synth(100), 0)
+    p_before = rec.predict_one("u1", "i3")
+    j = rec._items["i3"]
+    nf_before = int(rec._a["item_nf"][j])
+    rec.add_item_metadata("i3", {"genres": ["g0", "g1", "new-genre"], "brand": "b"})
+    assert int(rec._a["item_nf"][j]) == 5 != nf_before
+    assert rec.predict_one("u1", "i3") != p_before

@@ -11,15 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamrec.events import (
-    ClickEvent,
-    InvalidEvent,
-    parse_click,
-    parse_item_metadata,
-    rec_id_for,
-    recommendation_message,
-    stable_seed,
-)
+from streamrec.events import ClickEvent, InvalidEvent, parse_click, parse_item_metadata
+from streamrec.messages import rec_id_for, recommendation_message, stable_seed
 from streamrec.traffic import ClickGenerator, invalid_payloads
 
 

@@ -12,7 +12,7 @@ import json
 import pytest
 from kafka_helpers import TopicReader, events_payloads, produce, start_flow, stop_flow, unique_config
 
-from streamrec.events import rec_id_for
+from streamrec.messages import rec_id_for
 from streamrec.traffic import ClickGenerator, invalid_payloads
 
 pytestmark = pytest.mark.kafka

@@ -43,7 +43,8 @@ from kafka_helpers import (
 )
 
 from flows.parse import Arrival, DeadLetter, parse_message
-from streamrec.events import MAX_PAYLOAD_BYTES, TS_MAX, TS_MIN, dumps, rec_id_for
+from streamrec.events import MAX_PAYLOAD_BYTES, TS_MAX, TS_MIN
+from streamrec.messages import dumps, rec_id_for
 from streamrec.traffic import ClickGenerator
 
 SEED = 1337
