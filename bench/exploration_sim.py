@@ -3,7 +3,8 @@
     python bench/exploration_sim.py [--events 200000] [--ope-decisions 100000] [--report DIR]
 
 1. Cumulative expected regret (vs the optimal slate) of greedy, fixed epsilon-greedy,
-   softmax, Thompson, UCB and uniform random, each with the same per-item logistic learner.
+   softmax, Thompson, UCB and uniform random, each with the same per-item logistic learner;
+   then (``--engine-events``) the same loop with the streamrec engine itself as the learner.
 2. OPE: decisions logged by epsilon-greedy(0.3) on a fixed noisy scorer; the value of
    softmax(T=0.5) on the same scorer estimated by IPS/SNIPS/DM/DR; relative error vs the
    exact value computed from the known click probabilities.
@@ -36,6 +37,22 @@ def regret_runs(n_events: int, cfg: SimulatorConfig) -> list:
     print(f"  {'policy':<16}{'clicks':>9}{'cum. regret':>13}{'regret/event':>14}{'events/s':>10}")
     for pol in policies:
         r = run_closed_loop(ClickSimulator(cfg), pol, n_events=n_events, seed=1)
+        results.append(r)
+        print(f"  {pol.name:<16}{r.reward:>9.0f}{r.regret:>13.1f}{r.regret / n_events:>14.4f}"
+              f"{n_events / r.seconds:>10.0f}")
+    return results
+
+
+def engine_regret_runs(n_events: int, cfg: SimulatorConfig) -> list:
+    from replay.sim_engine import EngineLearner
+
+    policies = [Greedy(), EpsilonGreedy(0.05), GaussianThompson(0.3), UCB(0.1), UniformRandom()]
+    results = []
+    print(f"\n1b) closed loop with the streamrec engine (online.recommender) as the learner: {n_events} events")
+    print(f"  {'policy':<16}{'clicks':>9}{'cum. regret':>13}{'regret/event':>14}{'events/s':>10}")
+    for pol in policies:
+        sim = ClickSimulator(cfg)
+        r = run_closed_loop(sim, pol, EngineLearner(sim), n_events=n_events, seed=1)
         results.append(r)
         print(f"  {pol.name:<16}{r.reward:>9.0f}{r.regret:>13.1f}{r.regret / n_events:>14.4f}"
               f"{n_events / r.seconds:>10.0f}")
@@ -92,7 +109,7 @@ def throughput(n_calls: int = 20000, n_cand: int = 50, k: int = 10) -> None:
           f"{rates['egreedy:0.1'] / rates['greedy']:.2f}")
 
 
-def plot(results: list, out: Path) -> None:
+def plot(results: list, out: Path, title: str = "Exploration policies in the click simulator") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -103,7 +120,7 @@ def plot(results: list, out: Path) -> None:
         ax.plot(r.checkpoints, r.regret_curve, label=r.policy)
     ax.set_xlabel("events")
     ax.set_ylabel("cumulative expected regret (clicks)")
-    ax.set_title("Exploration policies in the click simulator")
+    ax.set_title(title)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -119,14 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ope-decisions", type=int, default=100_000)
     ap.add_argument("--report", default=None, help="directory for regret.png")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--engine-events", type=int, default=200_000,
+                    help="closed-loop events with the streamrec engine as learner (0 = skip)")
     args = ap.parse_args(argv)
     cfg = SimulatorConfig(seed=args.seed)
     results = regret_runs(args.events, cfg) if args.events > 0 else []
+    engine = engine_regret_runs(args.engine_events, cfg) if args.engine_events > 0 else []
     if args.ope_decisions > 0:
         ope_run(args.ope_decisions, cfg)
     throughput()
     if args.report and results:
         plot(results, Path(args.report) / "regret.png")
+    if args.report and engine:
+        plot(engine, Path(args.report) / "regret_engine.png", "Exploration with the streamrec engine as learner")
     return 0
 
 

@@ -39,7 +39,8 @@ def _produce(bootstrap: str, topic: str, n: int) -> None:
 
 
 def _consumer(bootstrap: str, topic: str) -> Consumer:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "enable.auto.commit": False})
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "enable.auto.commit": False,
+                  "fetch.wait.max.ms": 10})
     c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     return c
 
@@ -116,6 +117,7 @@ def main() -> None:
     ap.add_argument("--policy", default="egreedy:0.1")
     ap.add_argument("--rate", type=float, default=2000.0, help="paced events/s for the latency phase")
     ap.add_argument("--paced-events", type=int, default=20000)
+    ap.add_argument("--snapshot-interval", type=float, default=2.0, help="seconds per epoch")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
     with EmbeddedBroker(log_path=str(tmp / "broker.log")) as broker:
@@ -124,12 +126,12 @@ def main() -> None:
         _produce(b, "in", args.events)
         ref = passthrough(b, "in", "passthrough-out", args.events)
         cfg = RunConfig(brokers=b, in_topic="in", out_topic="recs", dlq_topic="dlq", rewards_topic="rewards",
-                        state_dir=str(tmp / "state"), policy=args.policy, snapshot_interval_s=2.0)
+                        state_dir=str(tmp / "state"), policy=args.policy, snapshot_interval_s=args.snapshot_interval)
         eps, _ = engine_run(b, cfg, args.events, tmp / "flow.log")
         ensure_topics(b, ["paced-in", "paced-recs"])
         cfg2 = RunConfig(brokers=b, in_topic="paced-in", out_topic="paced-recs", dlq_topic="dlq",
                          rewards_topic="rewards", state_dir=str(tmp / "state2"), policy=args.policy,
-                         snapshot_interval_s=2.0)
+                         snapshot_interval_s=args.snapshot_interval)
         _, lat = engine_run(b, cfg2, args.paced_events, tmp / "flow2.log",
                             producer=_paced(b, "paced-in", args.paced_events, args.rate))
     lat = sorted(lat)

@@ -150,3 +150,5 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
         metrics.LOSS.set(stats["mean_loss"])
         metrics.DRIFT.set(1.0 if stats["drift_detected"] else 0.0)
         metrics.DRIFTS.set(stats["drift_count"])
+        for name, value in self.joiner.counters.items():
+            metrics.JOIN.labels(name).set(value)

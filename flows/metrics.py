@@ -10,7 +10,9 @@ from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
 EVENTS = Counter("streamrec_events", "Valid click events processed", ["kind"])
 DEAD_LETTERS = Counter("streamrec_dead_letters", "Inputs sent to the dead-letter topic", ["reason"])
 RECOMMENDATIONS = Counter("streamrec_recommendations", "Recommendation messages produced", ["arm"])
-REWARDS = Counter("streamrec_rewards", "Reward-join outcomes", ["outcome"])
+REWARDS = Counter("streamrec_rewards", "Reward records produced", ["outcome"])
+JOIN = Gauge("streamrec_reward_join", "Reward-join counters since start: decisions, joins, late, duplicate, "
+             "unmatched, not_in_slate, expired_no_click, evicted", ["counter"])
 LATENCY = Histogram(
     "streamrec_event_latency_seconds",
     "Broker timestamp of the event to its recommendation being produced",

@@ -61,8 +61,11 @@ def build_flow(cfg: RunConfig) -> Dataflow:
     brokers = cfg.brokers.split(",")
     topics = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
     flow = Dataflow("streamrec")
+    # short fetch waits: a broker that holds an empty fetch for librdkafka's default 500 ms
+    # (the embedded one does) would otherwise add that to every event's latency
+    source_conf = {"fetch.wait.max.ms": "10", **kafka_conf}
     source = KafkaSource(brokers, topics, tail=True, starting_offset=OFFSET_BEGINNING,
-                         add_config=kafka_conf, batch_size=cfg.batch_size, raise_on_errors=False)
+                         add_config=source_conf, batch_size=cfg.batch_size, raise_on_errors=False)
     raw = op.input("kafka_in", flow, source)
     inputs = op.branch("kafka_ok", raw, lambda m: not hasattr(m, "err"))
     parsed = op.map("parse", inputs.trues,

@@ -72,7 +72,7 @@ class _Traffic(threading.Thread):
 
 def _consumer(bootstrap: str, topics: tuple[str, ...]) -> Consumer:
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "streamrec-demo",
-                  "enable.auto.commit": False})
+                  "enable.auto.commit": False, "fetch.wait.max.ms": 10})
     c.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in topics])
     return c
 

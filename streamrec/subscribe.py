@@ -38,7 +38,7 @@ def _consumer(brokers: str, topic: str, from_beginning: bool, group: str | None,
               kafka_config: Mapping[str, str] | None) -> Consumer:
     conf = {"bootstrap.servers": brokers, "group.id": group or "streamrec-subscribe",
             "enable.auto.commit": bool(group), "auto.offset.reset":
-            "earliest" if from_beginning else "latest", **(kafka_config or {})}
+            "earliest" if from_beginning else "latest", "fetch.wait.max.ms": 10, **(kafka_config or {})}
     consumer = Consumer(conf)
     if group:
         consumer.subscribe([topic])

@@ -60,7 +60,7 @@ class TopicReader:
     def __init__(self, bootstrap: str, topic: str):
         self.topic = topic
         self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:6]}",
-                           "enable.auto.commit": False})
+                           "enable.auto.commit": False, "fetch.wait.max.ms": 10})
         self.c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         self.records: list[dict] = []
 

@@ -92,3 +92,25 @@ def test_restart_on_same_state_continues_the_model(broker, tmp_path):
     assert min(_version_count(r) for r in new) == len(first) + 1
     assert max(_version_count(r) for r in new) == len(first) + len(second)
     json.dumps(got)  # all messages are plain JSON
+
+
+def test_item_metadata_topic_registers_items_that_are_served_before_any_click(broker, tmp_path):
+    cfg = unique_config(broker.bootstrap, tmp_path / "state", items_topic=f"items-{tmp_path.name[-8:]}")
+    recs, dlq = TopicReader(broker.bootstrap, cfg.out_topic), TopicReader(broker.bootstrap, cfg.dlq_topic)
+    meta = [{"item": "fresh", "attributes": {"genres": ["kids"]}}, {"attributes": {"no": "item"}}]
+    produce(broker.bootstrap, cfg.items_topic, [json.dumps(m).encode() for m in meta])
+    flow = start_flow(cfg, tmp_path / "flow.log")
+    try:
+        assert len(dlq.wait_for(1, timeout=300)) == 1  # the metadata record without an item
+        clicks = [{"event_id": f"m{i}", "ts": 1.7e9 + i, "user": "u1", "item": f"old{i}",
+                   "item_attributes": {"genres": ["kids"]}} for i in range(5)]
+        produce(broker.bootstrap, cfg.in_topic, events_payloads(clicks))
+        got = recs.wait_for(len(clicks), timeout=120)
+    finally:
+        stop_flow(flow)
+        recs.close()
+        dlq.close()
+    assert len(got) == len(clicks)  # metadata records get no recommendation
+    assert dlq.records[0]["reason"].startswith("missing_field")
+    # u1 has had every clicked item: what is left to serve is the never-clicked item from the topic
+    assert [i["item"] for i in got[-1]["items"]] == ["fresh"]

@@ -79,6 +79,7 @@ def test_metrics_endpoint_exports_the_flow_families_and_they_move(broker, tmp_pa
     reasons = {dict(lab)["reason"] for (n, lab), v in s2.items() if n == "streamrec_dead_letters_total" and v}
     assert "malformed_json" in reasons and "payload_too_large" in reasons and "" not in reasons
     assert metric_sum(s2, "streamrec_recommendations_total") == len(first) + len(second)
+    assert metric_sum(s2, "streamrec_reward_join", counter="decisions") == len(first) + len(second)
 
     # latency histogram: one observation per click (all carry a broker timestamp), buckets cumulative
     for s, n in ((s1, len(first)), (s2, len(first) + len(second))):

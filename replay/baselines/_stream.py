@@ -23,15 +23,19 @@ from numba import njit
 
 
 @njit(cache=True)
-def rank_target(scores, n_seen, target, u, user_head, hist_next, hist_item, mark, stamp):
-    """1-based pessimistic rank of ``target`` among observed items not yet had by ``u``; 0 = miss."""
-    if target >= n_seen:
-        return 0
+def _mark_history(u, user_head, hist_next, hist_item, mark, stamp, target):
+    """Stamp every item ``u`` had in ``mark``; True when ``target`` is among them."""
     e = user_head[u]
     while e >= 0:
         mark[hist_item[e]] = stamp
         e = hist_next[e]
-    if mark[target] == stamp:
+    return mark[target] == stamp
+
+
+@njit(cache=True)
+def rank_target(scores, n_seen, target, u, user_head, hist_next, hist_item, mark, stamp):
+    """1-based pessimistic rank of ``target`` among observed items not yet had by ``u``; 0 = miss."""
+    if target >= n_seen or _mark_history(u, user_head, hist_next, hist_item, mark, stamp, target):
         return 0
     s = scores[target]
     if not np.isfinite(s):
@@ -47,13 +51,7 @@ def rank_target(scores, n_seen, target, u, user_head, hist_next, hist_item, mark
 def rank_target_lex(primary, secondary, n_seen, target, u, user_head, hist_next, hist_item, mark,
                     stamp):
     """As :func:`rank_target` for lexicographic scores ``(primary[j], secondary[j])``."""
-    if target >= n_seen:
-        return 0
-    e = user_head[u]
-    while e >= 0:
-        mark[hist_item[e]] = stamp
-        e = hist_next[e]
-    if mark[target] == stamp:
+    if target >= n_seen or _mark_history(u, user_head, hist_next, hist_item, mark, stamp, target):
         return 0
     p = primary[target]
     s = secondary[target]
