@@ -82,9 +82,32 @@ def build_flow(cfg: RunConfig) -> Dataflow:
     return flow
 
 
+def bytewax_recovery_dir(argv: list[str], env: dict[str, str]) -> str | None:
+    """The ``-r/--recovery-directory`` that ``python -m bytewax.run`` was given, if any."""
+    for i, arg in enumerate(argv):
+        if arg in ("-r", "--recovery-directory") and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--recovery-directory="):
+            return arg.split("=", 1)[1]
+    return env.get("BYTEWAX_RECOVERY_DIRECTORY") or None
+
+
 def flow_from_env() -> Dataflow:
-    """Factory for ``python -m bytewax.run "flows.recommend:flow_from_env()"``."""
-    return build_flow(RunConfig.from_env())
+    """Factory for ``python -m bytewax.run flows.recommend``: config from ``STREAMREC_*``.
+
+    Recovery follows the runner's own flags: with ``-r DIR`` the model is committed per
+    epoch and aligned with Bytewax's snapshots (its start-up baseline kept in DIR);
+    without, dirty rows are written every batch and a restart re-reads the input.
+    """
+    import os
+    import sys
+
+    cfg = RunConfig.from_env()
+    recovery = bytewax_recovery_dir(sys.argv, dict(os.environ))
+    cfg.recovery = recovery is not None
+    if recovery is not None:
+        cfg.recovery_dir_override = recovery
+    return build_flow(cfg)
 
 
 def __getattr__(name: str):

@@ -38,10 +38,12 @@ class RunConfig:
     kafka_config_file: str = ""
     batch_size: int = 1000
     kafka: dict[str, str] = field(default_factory=dict)
+    #: set when Bytewax's runner was given its own recovery directory
+    recovery_dir_override: str = ""
 
     @property
     def recovery_dir(self) -> Path:
-        return Path(self.state_dir) / "recovery"
+        return Path(self.recovery_dir_override or Path(self.state_dir) / "recovery")
 
     @property
     def model_dir(self) -> Path:

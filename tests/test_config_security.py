@@ -63,3 +63,12 @@ def test_items_topic_messages_parse_as_metadata_or_dead_letter():
     assert isinstance(ok, Arrival) and ok.payload.attributes == {"genres": ("drama",)}
     bad = parse_message(_msg(b'{"attributes": {}}', "items"), items_topic="items")
     assert isinstance(bad, DeadLetter) and bad.reason.startswith("missing_field")
+
+
+def test_recovery_follows_the_bytewax_runner_flags():
+    from flows.recommend import bytewax_recovery_dir
+
+    assert bytewax_recovery_dir(["bytewax.run", "flows.recommend", "-r", "/s/rec", "-s", "2"], {}) == "/s/rec"
+    assert bytewax_recovery_dir(["x", "--recovery-directory=/d"], {}) == "/d"
+    assert bytewax_recovery_dir(["x"], {"BYTEWAX_RECOVERY_DIRECTORY": "/e"}) == "/e"
+    assert bytewax_recovery_dir(["x", "flows.recommend"], {}) is None
