@@ -55,10 +55,11 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
         self.joiner = RewardJoiner(window_s=cfg.reward_window_s)
         if resume_state is not None:
             self.joiner = RewardJoiner.from_dict(resume_state["joiner"])
+            self.joiner.window_s = float(cfg.reward_window_s)
             self.arms.restore(resume_state["arms"])
         self.base_version = current_version(cfg.model_dir) or "v0000"
         self._rec_counters = {name: metrics.RECOMMENDATIONS.labels(name) for name in self.arms.policies}
-        self.max_ts = float("-inf")
+        self.max_ts = float(resume_state.get("max_ts", float("-inf"))) if resume_state else float("-inf")
         metrics.MODEL_VERSION.info({"version": self.base_version})
         log.info("engine ready: %s, version %s, resumed=%s", self.model.stats(), self.base_version,
                  resume_state is not None)
@@ -81,11 +82,14 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
             self._flush()
         return out, StatefulBatchLogic.RETAIN
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict | None:
+        if not self.cfg.recovery:  # rows are saved every batch; Bytewax keeps nothing
+            return None
         token = commit_epoch(self.store, self.model.export_state(copy=False), self.model.dirty_rows())
         self.model.clear_dirty()
         metrics.STATE_BYTES.set(self.store.size_bytes())
-        return {"epoch": token, "joiner": self.joiner.to_dict(), "arms": self.arms.snapshot()}
+        return {"epoch": token, "joiner": self.joiner.to_dict(), "arms": self.arms.snapshot(),
+                "max_ts": self.max_ts}
 
     # -- steps --------------------------------------------------------------------------
     def _clicks(self, run: list[Arrival]) -> list[Out]:

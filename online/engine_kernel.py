@@ -125,6 +125,7 @@ def record_event(u, j, label, n_items, fm, it, us, hs, oc, ivf, sc, cnt, hp):
     if it.obs[j] == 0:
         it.obs[j] = 1
         it.obs_list[cnt[C_OBS]] = j
+        it.dirty[cnt[C_OBS]] = True  # obs_list row C_OBS, not item row j
         cnt[C_OBS] += 1
         if cnt[C_NCLUST] > 0 and it.cluster[j] < 0:
             ivf_link(j, it, ivf, cnt[C_NCLUST])

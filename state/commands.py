@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from state.disk import live_db_path, state_size_bytes
@@ -47,7 +49,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         rollback(args.state, args.version)
     except (KeyError, ValueError, RuntimeError) as exc:
         return _fail(str(exc).strip("'\""))
-    _print({"rolled_back_to": args.version})
+    # a resumed flow would restore its last epoch over the rolled-back model: start the
+    # Bytewax recovery store afresh (input offsets restart with it)
+    recovery = Path(args.state) / "recovery"
+    shutil.rmtree(recovery, ignore_errors=True)
+    _print({"rolled_back_to": args.version, "recovery_reset": str(recovery)})
     return 0
 
 

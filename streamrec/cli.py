@@ -85,8 +85,11 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
     from streamrec.broker import ensure_topics
 
-    conf = {"bootstrap.servers": args.brokers, **_kafka_opts(args.kafka_opt)}
-    ensure_topics(args.brokers, [args.topic], client_config=_kafka_opts(args.kafka_opt))
+    from streamrec.config import read_properties
+
+    extra = {**(read_properties(args.kafka_config) if args.kafka_config else {}), **_kafka_opts(args.kafka_opt)}
+    conf = {"bootstrap.servers": args.brokers, **extra}
+    ensure_topics(args.brokers, [args.topic], client_config=extra)
     producer = Producer(conf)
     n = 0
     with open(args.log, "rb") as fh:
@@ -141,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rewards", help=f"reward records topic (default {d.rewards_topic})")
     p.add_argument("--items", help="optional item-metadata topic")
     p.add_argument("--state", help=f"state directory: model, versions, recovery (default {d.state_dir})")
-    p.add_argument("--no-recovery", action="store_true", help="no Bytewax recovery (at-most-once)")
+    p.add_argument("--no-recovery", action="store_true", help="no Bytewax recovery: state saved every batch, but a restart re-reads the input topic from the beginning")
     p.add_argument("--snapshot-interval", type=float, help=f"seconds per epoch (default {d.snapshot_interval_s})")
     p.add_argument("--metrics-port", type=int, help="Prometheus endpoint port (default off)")
     p.add_argument("--k", type=int, help=f"items per recommendation (default {d.k})")

@@ -89,7 +89,8 @@ def subscribe(
                     continue
                 if user is not None and rec.get("user") != user:
                     continue
-                if dedupe and not seen.add(str(rec.get("rec_id"))):
+                key = (rec.get("rec_id"), rec.get("event_id"))  # stable across re-sends
+                if dedupe and key != (None, None) and not seen.add(repr(key)):
                     continue
                 yield rec
                 yielded += 1
