@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 try:
-    import online  # noqa: F401
+    import streamrec.online  # noqa: F401
 except ImportError:  # running from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from online.recommender import Recommender, RecommenderConfig  # noqa: E402
+from streamrec.online.recommender import Recommender, RecommenderConfig  # noqa: E402
 
 
 def synthetic_events(n_items: int, n_events: int, n_users: int, seed: int) -> list[dict]:

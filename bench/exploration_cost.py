@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from online.policies import make_policy
-from online.recommender import Recommender
-from streamrec.events import event_from_dict
-from streamrec.messages import stable_seed
-from streamrec.traffic import ClickGenerator
+from streamrec.online.policies import make_policy
+from streamrec.online.recommender import Recommender
+from streamrec.contract.events import event_from_dict
+from streamrec.contract.messages import stable_seed
+from streamrec.shell.traffic import ClickGenerator
 
 
 def serve(events, spec: str, batch: int = 500) -> float:

@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from online.policies import EpsilonGreedy, GaussianThompson, Greedy, Softmax, UCB, UniformRandom  # noqa: E402
-from online.reward_model import RewardModel  # noqa: E402
-from replay.ope.suite import run_estimators  # noqa: E402
-from replay.simulator import (ClickSimulator, FixedScorer, SimulatorConfig, log_decisions,  # noqa: E402
+from streamrec.online.policies import EpsilonGreedy, GaussianThompson, Greedy, Softmax, UCB, UniformRandom  # noqa: E402
+from streamrec.replay.reward_model import RewardModel  # noqa: E402
+from streamrec.replay.ope.suite import run_estimators  # noqa: E402
+from streamrec.replay.simulator import (ClickSimulator, FixedScorer, SimulatorConfig, log_decisions,  # noqa: E402
                               policy_marginals, run_closed_loop, true_value)
 
 
@@ -44,7 +44,7 @@ def regret_runs(n_events: int, cfg: SimulatorConfig) -> list:
 
 
 def engine_regret_runs(n_events: int, cfg: SimulatorConfig) -> list:
-    from replay.sim_engine import EngineLearner
+    from streamrec.replay.sim_engine import EngineLearner
 
     policies = [Greedy(), EpsilonGreedy(0.05), GaussianThompson(0.3), UCB(0.1), UniformRandom()]
     results = []

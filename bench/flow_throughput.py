@@ -25,9 +25,9 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from streamrec.broker import EmbeddedBroker, ensure_topics
-from streamrec.config import RunConfig
-from streamrec.traffic import ClickGenerator
+from streamrec.shell.broker import EmbeddedBroker, ensure_topics
+from streamrec.contract.config import RunConfig
+from streamrec.shell.traffic import ClickGenerator
 
 
 def _produce(bootstrap: str, topic: str, n: int) -> None:

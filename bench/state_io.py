@@ -25,10 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from online.model_state import ModelState
-from state.disk import state_size_bytes
-from state.epochs import commit_epoch
-from state.store import ParamStore
+from streamrec.online.model_state import ModelState
+from streamrec.state.disk import state_size_bytes
+from streamrec.state.epochs import commit_epoch
+from streamrec.state.store import ParamStore
 
 
 def synthetic(mb: float, k: int, seed: int = 0) -> ModelState:

@@ -21,17 +21,17 @@ from typing import Any, Iterable
 
 from bytewax.operators import StatefulBatchLogic
 
-from flows import metrics
-from flows.parse import Arrival
-from flows.policy_spec import Arms
-from flows.reward_join import RewardJoiner
-from online.recommender import Recommender, RecommenderConfig
-from state.epochs import commit_epoch, restore_epoch, start_without_resume
-from state.store import ParamStore
-from state.versions import current_version
-from streamrec.config import RunConfig
-from streamrec.events import ClickEvent, ItemMetadata
-from streamrec.messages import rec_id_for, recommendation_message, stable_seed
+from streamrec.flows import metrics
+from streamrec.flows.parse import Arrival
+from streamrec.flows.policy_spec import Arms
+from streamrec.flows.reward_join import RewardJoiner
+from streamrec.online.recommender import Recommender, RecommenderConfig
+from streamrec.state.epochs import commit_epoch, restore_epoch, start_without_resume
+from streamrec.state.store import ParamStore
+from streamrec.state.versions import current_version
+from streamrec.contract.config import RunConfig
+from streamrec.contract.events import ClickEvent, ItemMetadata
+from streamrec.contract.messages import rec_id_for, recommendation_message, stable_seed
 
 log = logging.getLogger("streamrec.flow")
 

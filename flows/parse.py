@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
-from streamrec.events import ClickEvent, InvalidEvent, ItemMetadata, parse_click, parse_item_metadata
-from streamrec.messages import dead_letter
+from streamrec.contract.events import ClickEvent, InvalidEvent, ItemMetadata, parse_click, parse_item_metadata
+from streamrec.contract.messages import dead_letter
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from online.ab_split import ABSplit
-from online.policies import Policy, make_policy
+from streamrec.online.ab_split import ABSplit
+from streamrec.online.policies import Policy, make_policy
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """The recommendation dataflow: clicks topic -> engine -> recommendations, rewards, dead letters.
 
 Run it with Bytewax's runner (configuration from ``STREAMREC_*`` variables, see
-:mod:`streamrec.config`)::
+:mod:`streamrec.contract.config`)::
 
-    python -m bytewax.run flows.recommend -r STATE/recovery -s 2
+    python -m bytewax.run streamrec.flows.recommend -r STATE/recovery -s 2
 
 or with ``streamrec run --brokers ... --in clicks --out recommendations --state DIR``,
 which also initialises the recovery store and the metrics endpoint.
@@ -25,10 +25,10 @@ from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
 from bytewax.dataflow import Dataflow
 from confluent_kafka import OFFSET_BEGINNING
 
-from flows import metrics
-from flows.parse import Arrival, DeadLetter, parse_message
-from streamrec.config import RunConfig
-from streamrec.messages import dumps
+from streamrec.flows import metrics
+from streamrec.flows.parse import Arrival, DeadLetter, parse_message
+from streamrec.contract.config import RunConfig
+from streamrec.contract.messages import dumps
 
 MODEL_KEY = "model"
 
@@ -49,7 +49,7 @@ def _kafka_error(cfg: RunConfig, err) -> KafkaSinkMessage:
 
 
 def _build_engine(cfg: RunConfig, resume_state):
-    from flows.engine_step import EngineLogic  # imported late: loads numba kernels
+    from streamrec.flows.engine_step import EngineLogic  # imported late: loads numba kernels
 
     return EngineLogic(cfg, resume_state)
 
@@ -93,7 +93,7 @@ def bytewax_recovery_dir(argv: list[str], env: dict[str, str]) -> str | None:
 
 
 def flow_from_env() -> Dataflow:
-    """Factory for ``python -m bytewax.run flows.recommend``: config from ``STREAMREC_*``.
+    """Factory for ``python -m bytewax.run streamrec.flows.recommend``: config from ``STREAMREC_*``.
 
     Recovery follows the runner's own flags: with ``-r DIR`` the model is committed per
     epoch and aligned with Bytewax's snapshots (its start-up baseline kept in DIR);
@@ -111,7 +111,7 @@ def flow_from_env() -> Dataflow:
 
 
 def __getattr__(name: str):
-    # ``python -m bytewax.run flows.recommend`` looks up ``flow``: build it on demand so importing
+    # ``python -m bytewax.run streamrec.flows.recommend`` looks up ``flow``: build it on demand so importing
     # this module (tests, the CLI) has no side effects.
     if name == "flow":
         return flow_from_env()

@@ -15,7 +15,7 @@ on items not in the slate and unmatched events are dropped and counted in
 ``max_remembered`` closed rec_ids / event ids) and round-trips through
 ``to_dict`` / ``from_dict`` as plain JSON-able data.
 
->>> from flows.reward_join import RewardJoiner
+>>> from streamrec.flows.reward_join import RewardJoiner
 >>> j = RewardJoiner(window_s=60)
 >>> j.record_decision("r1", "u1", 100.0, ["a", "b"], [0.9, 0.1], "egreedy:0.1", "v1", "A", {})
 >>> [(r["clicked_item"], r["position"], r["reward"]) for r in j.on_event("r1", "u1", "b", 110.0, "e2")]

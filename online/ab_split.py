@@ -5,7 +5,7 @@ processes (Python's ``hash`` is not); the user goes to the first arm whose
 cumulative share exceeds u. Shares must be positive and sum to 1 (within 1e-9;
 they are then normalised).
 
->>> from online.ab_split import ABSplit
+>>> from streamrec.online.ab_split import ABSplit
 >>> ab = ABSplit({"control": 0.5, "explore": 0.5}, salt="exp1")
 >>> ab.arm_for("user-42") == ab.arm_for("user-42")
 True

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from online.hashing import FeatureHasher
+from streamrec.online.hashing import FeatureHasher
 
 POSITIVE_TYPES = frozenset({"click", "view", "purchase", "rating", "add_to_cart", "like"})
 NEGATIVE_TYPES = frozenset({"impression", "skip"})

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from online import layout as L
-from online.encoding import clean_id, label_of, mapping_rows
-from online.hashing import hash64
-from online.item_cache import refresh_item
+from streamrec.online import layout as L
+from streamrec.online.encoding import clean_id, label_of, mapping_rows
+from streamrec.online.hashing import hash64
+from streamrec.online.item_cache import refresh_item
 
 
 class CatalogMixin:

@@ -15,22 +15,22 @@ import math
 
 from numba import njit
 
-from online.engine_ranking import item_side, prepare_user, target_rank, top_candidates
-from online.fm_event_step import fm_multi_step
-from online.hashing import counter_uniform
-from online.history import hist_append, recent_items
-from online.item_cache import refresh_item
-from online.layout import (
+from streamrec.online.engine_ranking import item_side, prepare_user, target_rank, top_candidates
+from streamrec.online.fm_event_step import fm_multi_step
+from streamrec.online.hashing import counter_uniform
+from streamrec.online.history import hist_append, recent_items
+from streamrec.online.item_cache import refresh_item
+from streamrec.online.layout import (
     C_CURSOR, C_EVENTS, C_HIST, C_NCLUST, C_OBS, C_OCC, C_READY, G_HIT_N, G_HIT_SUM,
     G_LOGSCALE, G_LOSS_N, G_LOSS_SUM, G_SCALE, HP_ADA_EPS, HP_ADAGRAD, HP_CACHE_EVERY,
     HP_CACHE_MAX, HP_CLIP_G, HP_CLIP_P, HP_COLD_CENTROID, HP_DECAY, HP_FULL_THRESHOLD,
     HP_GROWTH, HP_INTERCEPT_LR, HP_IVF_EVERY, HP_L2V, HP_L2W, HP_LR, HP_LR_MULT, HP_NCLUST,
     HP_NEG_POP, HP_NNEG, HP_NRECENT, HP_TREND_EVERY,
 )
-from online.neighbours import ss_add
-from online.popularity import decayed_add, top_items
-from online.retrieval import ivf_build, ivf_link
-from online.scoring import clear_transitions
+from streamrec.online.neighbours import ss_add
+from streamrec.online.popularity import decayed_add, top_items
+from streamrec.online.retrieval import ivf_build, ivf_link
+from streamrec.online.scoring import clear_transitions
 
 
 @njit(cache=True)

@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from online import layout as L
-from online.config import RecommenderConfig
-from online.drift import DriftMonitor
-from online.hashing import FeatureHasher
-from online.model_state import ModelState
+from streamrec.online import layout as L
+from streamrec.online.config import RecommenderConfig
+from streamrec.online.drift import DriftMonitor
+from streamrec.online.hashing import FeatureHasher
+from streamrec.online.model_state import ModelState
 
 
 class PersistenceMixin:

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from numba import njit
 
-from online.fm_kernels import G_ITEM, G_NUM, G_USER, fm_logit
-from online.hashing import seq_row
-from online.history import mark_seen, recent_items
-from online.layout import (
+from streamrec.online.fm_kernels import G_ITEM, G_NUM, G_USER, fm_logit
+from streamrec.online.hashing import seq_row
+from streamrec.online.history import mark_seen, recent_items
+from streamrec.online.layout import (
     C_NCLUST, C_READY, C_STAMP, G_LOGSCALE, G_W0, HP_DECAY, HP_FULL_THRESHOLD, HP_IVF_MAX, HP_NPROBE,
     HP_NRECENT, HP_NSEQ, LOG_POP_FLOOR, N_NUM, NUM_POP_DECAYED,
 )
-from online.retrieval import gather_candidates
-from online.scoring import (
+from streamrec.online.retrieval import gather_candidates
+from streamrec.online.scoring import (
     clear_transitions, item_score, numeric_value, scatter_transitions, score_all, topk_insert,
     user_vector,
 )

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from online.fm_kernels import fm_logit, fm_step
-from online.hashing import FeatureHasher
-from online.layout import init_fm
+from streamrec.online.fm_kernels import fm_logit, fm_step
+from streamrec.online.hashing import FeatureHasher
+from streamrec.online.layout import init_fm
 
 
 class FMClassifier:

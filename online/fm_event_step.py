@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from online.fm_kernels import _clip, fm_group_sums, log_loss
+from streamrec.online.fm_kernels import _clip, fm_group_sums, log_loss
 
 
 @njit(cache=True)

@@ -29,17 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from online import layout as L
-from online.config import RecommenderConfig
-from online.drift import DriftMonitor
-from online.encoding import clean_id
-from online.engine_catalog import CatalogMixin
-from online.engine_kernel import init_new_items, run_batch
-from online.engine_persistence import PersistenceMixin
-from online.engine_ranking import predict_logit, rank_query
-from online.hashing import FeatureHasher
-from online.model_state import ModelState
-from online.retrieval import ivf_build
+from streamrec.online import layout as L
+from streamrec.online.config import RecommenderConfig
+from streamrec.online.drift import DriftMonitor
+from streamrec.online.encoding import clean_id
+from streamrec.online.engine_catalog import CatalogMixin
+from streamrec.online.engine_kernel import init_new_items, run_batch
+from streamrec.online.engine_persistence import PersistenceMixin
+from streamrec.online.engine_ranking import predict_logit, rank_query
+from streamrec.online.hashing import FeatureHasher
+from streamrec.online.model_state import ModelState
+from streamrec.online.retrieval import ivf_build
 
 __all__ = ["BatchResult", "ModelState", "Recommender", "RecommenderConfig"]
 

@@ -18,8 +18,8 @@ import math
 import numpy as np
 from numba import njit
 
-from online.hashing import counter_uniform
-from online.layout import C_NCLUST, C_READY
+from streamrec.online.hashing import counter_uniform
+from streamrec.online.layout import C_NCLUST, C_READY
 
 
 @njit(cache=True)

@@ -16,8 +16,8 @@ import math
 
 from numba import njit
 
-from online.layout import LOG_POP_FLOOR, N_NUM, NUM_POP_CUM, NUM_POP_DECAYED
-from online.neighbours import ss_scatter
+from streamrec.online.layout import LOG_POP_FLOOR, N_NUM, NUM_POP_CUM, NUM_POP_DECAYED
+from streamrec.online.neighbours import ss_scatter
 
 
 @njit(cache=True)

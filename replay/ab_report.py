@@ -7,7 +7,7 @@ reward > 0. For arms A (control, the first arm seen or ``control``) and B:
 
 Wilson interval: ``(p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``.
 
->>> from replay.ab_report import wilson_interval, two_proportion_ztest
+>>> from streamrec.replay.ab_report import wilson_interval, two_proportion_ztest
 >>> lo, hi = wilson_interval(38, 10000)
 >>> round(lo, 4), round(hi, 4)
 (0.0028, 0.0052)

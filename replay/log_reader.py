@@ -1,7 +1,7 @@
 """Read a JSONL log of click events (plain or gzip) into event-time order.
 
-Each line is one JSON object in the contract of :mod:`streamrec.events`; it is
-validated with :func:`streamrec.events.parse_click`. A bad line never stops the
+Each line is one JSON object in the contract of :mod:`streamrec.contract.events`; it is
+validated with :func:`streamrec.contract.events.parse_click`. A bad line never stops the
 read: it is counted under its reason code (the text before the first ``:``).
 Valid events are stably sorted by ``ts``, so events with equal timestamps keep
 their file order.
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable
 
-from streamrec.events import ClickEvent, InvalidEvent, parse_click
+from streamrec.contract.events import ClickEvent, InvalidEvent, parse_click
 
 
 @dataclass

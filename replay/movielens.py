@@ -1,4 +1,4 @@
-"""MovieLens-100K adapter: ratings -> :class:`~streamrec.events.ClickEvent` in event-time order.
+"""MovieLens-100K adapter: ratings -> :class:`~streamrec.contract.events.ClickEvent` in event-time order.
 
 Accepted inputs
 * the tab-separated ``ml_100k.csv`` (header ``user item rating timestamp title release_date
@@ -29,10 +29,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from streamrec.events import ClickEvent, InvalidEvent, event_from_dict
-from streamrec.messages import dumps
+from streamrec.contract.events import ClickEvent, InvalidEvent, event_from_dict
+from streamrec.contract.messages import dumps
 
-from replay.log_reader import ReadSummary, reason_code
+from streamrec.replay.log_reader import ReadSummary, reason_code
 
 #: Genre names of the classic u.item flags, used when no u.genre is present.
 CLASSIC_GENRES = (

@@ -11,8 +11,8 @@ order. A model with a ``max_events`` attribute (slow ones) is only fed the first
 ``max_events`` events; its figures cover that prefix (``ModelResult.n_events``) and
 :meth:`ReplayResult.on_prefix` gives every model's figures on the same prefix.
 
->>> from replay.baselines import Popularity
->>> from streamrec.events import ClickEvent
+>>> from streamrec.replay.baselines import Popularity
+>>> from streamrec.contract.events import ClickEvent
 >>> ev = [ClickEvent(str(n), 1.7e9 + n, f"u{n % 3}", f"i{n % 4}") for n in range(24)]
 >>> r = run_prequential(ev, [Popularity()], stride=1)
 >>> r.models["popularity"].all.n, r.models["popularity"].n_events
@@ -27,7 +27,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from replay.metrics import RankSummary, hits, summarize
+from streamrec.replay.metrics import RankSummary, hits, summarize
 
 
 class PrequentialModel(Protocol):

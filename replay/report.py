@@ -5,9 +5,9 @@
 * ``events_per_s.png`` : events/s of the whole replay per model (log scale).
 
 >>> import tempfile, numpy as np
->>> from streamrec.events import ClickEvent
->>> from replay.prequential import run_prequential
->>> from replay.baselines import Popularity
+>>> from streamrec.contract.events import ClickEvent
+>>> from streamrec.replay.prequential import run_prequential
+>>> from streamrec.replay.baselines import Popularity
 >>> ev = [ClickEvent(str(n), 1.7e9 + n, f"u{n % 3}", f"i{n % 5}") for n in range(30)]
 >>> d = tempfile.mkdtemp()
 >>> sorted(p.name for p in write_report(run_prequential(ev, [Popularity()]), d).values())
@@ -27,8 +27,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from replay.metrics import rolling_hit_rate  # noqa: E402
-from replay.prequential import ReplayResult  # noqa: E402
+from streamrec.replay.metrics import rolling_hit_rate  # noqa: E402
+from streamrec.replay.prequential import ReplayResult  # noqa: E402
 
 
 def _finite(obj: Any) -> Any:

@@ -9,8 +9,8 @@ users click the same items again); ``learn_slate`` feeds the shown slate back as
 events, clicks as positives and shown-not-clicked items as ``impression``
 negatives, in one ``process_batch`` call.
 
->>> from replay.simulator import ClickSimulator, SimulatorConfig, run_closed_loop
->>> from online.policies import Greedy
+>>> from streamrec.replay.simulator import ClickSimulator, SimulatorConfig, run_closed_loop
+>>> from streamrec.online.policies import Greedy
 >>> sim = ClickSimulator(SimulatorConfig(n_users=20, n_items=30, seed=1))
 >>> r = run_closed_loop(sim, Greedy(), EngineLearner(sim), n_events=50)
 >>> r.events
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from online.recommender import Recommender, RecommenderConfig
+from streamrec.online.recommender import Recommender, RecommenderConfig
 
 
 class EngineLearner:

@@ -18,7 +18,7 @@ default :class:`LinearItemLearner` is per-item online logistic regression on
 the user vector). ``log_decisions`` writes logged decisions with propensities
 from a fixed scorer, and ``true_value`` gives a policy's exact value on it.
 
->>> from replay.simulator import ClickSimulator, SimulatorConfig
+>>> from streamrec.replay.simulator import ClickSimulator, SimulatorConfig
 >>> sim = ClickSimulator(SimulatorConfig(n_users=10, n_items=20, k=3, seed=1))
 >>> bool(sim.optimal_value(0) >= sim.slate_value(0, [0, 1, 2]))
 True

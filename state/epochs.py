@@ -16,8 +16,8 @@ between Bytewax's last committed snapshot and the newest one (its
 ``backup_interval``; default 4 epochs).
 
 >>> import tempfile, numpy as np
->>> from online.model_state import ModelState
->>> from state.store import ParamStore
+>>> from streamrec.online.model_state import ModelState
+>>> from streamrec.state.store import ParamStore
 >>> d = tempfile.mkdtemp(); s = ModelState({"w": np.zeros(4)}, {}, {"events": 0})
 >>> with ParamStore(d) as store:
 ...     token = commit_epoch(store, s, None)
@@ -36,9 +36,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from online.model_state import ModelState
-from state.disk import install_live
-from state.store import ParamStore
+from streamrec.online.model_state import ModelState
+from streamrec.state.disk import install_live
+from streamrec.state.store import ParamStore
 
 EPOCHS_DIR = "epochs"
 TOKEN_FORMAT = 1

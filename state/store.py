@@ -7,7 +7,7 @@ crash and reopen) returns a state bitwise equal to ``state`` -- provided that
 mid-save leaves the previous save intact. Key layout: :mod:`state.layout`.
 
 >>> import tempfile, numpy as np
->>> from online.model_state import ModelState
+>>> from streamrec.online.model_state import ModelState
 >>> s = ModelState(arrays={"w": np.arange(6, dtype="<f4").reshape(3, 2)},
 ...                vocab={"items": ["a", "b", "c"]}, meta={"events": 3})
 >>> with ParamStore(tempfile.mkdtemp()) as store:
@@ -28,9 +28,9 @@ from typing import Any, Mapping
 import numpy as np
 import rocksdict
 
-from online.model_state import ModelState
-from state import layout as L
-from state.disk import live_db_path, raw_options
+from streamrec.online.model_state import ModelState
+from streamrec.state import layout as L
+from streamrec.state.disk import live_db_path, raw_options
 
 
 class ParamStore:

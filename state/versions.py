@@ -10,8 +10,8 @@ copy of a version as the live DB and checks its content hash: afterwards
 the version the live model was last snapshotted as or rolled back to.
 
 >>> import tempfile, numpy as np
->>> from online.model_state import ModelState
->>> from state.store import ParamStore
+>>> from streamrec.online.model_state import ModelState
+>>> from streamrec.state.store import ParamStore
 >>> d = tempfile.mkdtemp()
 >>> with ParamStore(d) as store:
 ...     _ = store.save(ModelState({"w": np.ones(3)}, {}, {"events_learned": 10}))
@@ -33,9 +33,9 @@ from typing import Any
 
 import rocksdict
 
-from state.disk import disk_bytes, install_live, live_db_path, raw_options, write_atomic
-from state.layout import META_KEY
-from state.store import ParamStore
+from streamrec.state.disk import disk_bytes, install_live, live_db_path, raw_options, write_atomic
+from streamrec.state.layout import META_KEY
+from streamrec.state.store import ParamStore
 
 VERSIONS_DIR = "versions"
 CURRENT_FILE = "VERSION"

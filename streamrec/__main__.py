@@ -2,6 +2,6 @@
 
 import sys
 
-from streamrec.cli import main
+from streamrec.shell.cli import main
 
 sys.exit(main())

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from streamrec.broker import EmbeddedBroker  # noqa: E402
+from streamrec.shell.broker import EmbeddedBroker  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +24,8 @@ def broker(tmp_path_factory):
 def compiled_kernels():
     """Compile (or load from numba's cache) the engine's kernels once, in this process, so the
     dataflow processes started by the Kafka tests find them cached instead of compiling each."""
-    from online.recommender import Recommender
-    from streamrec.traffic import ClickGenerator
+    from streamrec.online.recommender import Recommender
+    from streamrec.shell.traffic import ClickGenerator
 
     rec = Recommender()
     events = list(ClickGenerator(n_users=5, n_items=20, seed=0).events(20))

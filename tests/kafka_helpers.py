@@ -14,8 +14,8 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from streamrec.broker import ensure_topics
-from streamrec.config import RunConfig
+from streamrec.shell.broker import ensure_topics
+from streamrec.contract.config import RunConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,10 +90,10 @@ def start_flow(cfg: RunConfig, log_path: Path, via_bytewax_run: bool = False) ->
     """Start the dataflow in its own process, as a user would."""
     env = {**os.environ, **cfg.to_env(), "PYTHONUNBUFFERED": "1"}
     if via_bytewax_run:
-        from streamrec.runner import prepare_recovery
+        from streamrec.shell.runner import prepare_recovery
 
         prepare_recovery(cfg)
-        cmd = [sys.executable, "-m", "bytewax.run", "flows.recommend", "-r", str(cfg.recovery_dir),
+        cmd = [sys.executable, "-m", "bytewax.run", "streamrec.flows.recommend", "-r", str(cfg.recovery_dir),
                "-s", str(max(1, round(cfg.snapshot_interval_s))), "-b", "0"]
     else:
         cmd = [sys.executable, "-m", "streamrec", "run", "--brokers", cfg.brokers, "--in", cfg.in_topic,
@@ -148,7 +148,7 @@ def wait_for_distinct(reader: TopicReader, key: str, count: int, timeout: float,
 
 def load_model_state(state_dir: str | Path):
     """The model state a stopped flow left in ``state_dir`` (its RocksDB store), or None."""
-    from state.store import ParamStore
+    from streamrec.state.store import ParamStore
 
     with ParamStore(state_dir, read_only=True) as store:
         return store.load()

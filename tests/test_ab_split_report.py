@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-from online.ab_split import ABSplit
-from replay.ab_report import ab_summary, two_proportion_ztest, wilson_interval
+from streamrec.online.ab_split import ABSplit
+from streamrec.replay.ab_report import ab_summary, two_proportion_ztest, wilson_interval
 
 
 def test_split_is_deterministic_across_processes():
     ab = ABSplit({"a": 0.3, "b": 0.7}, salt="s1")
     mine = [ab.arm_for(f"user{i}") for i in range(50)]
-    code = ("from online.ab_split import ABSplit; ab = ABSplit({'a': 0.3, 'b': 0.7}, salt='s1');"
+    code = ("from streamrec.online.ab_split import ABSplit; ab = ABSplit({'a': 0.3, 'b': 0.7}, salt='s1');"
             "print(','.join(ab.arm_for(f'user{i}') for i in range(50)))")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "123", "PYTHONPATH": "."}).stdout.strip().split(",")

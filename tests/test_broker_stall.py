@@ -29,9 +29,9 @@ from kafka_helpers import (
     wait_for_distinct,
 )
 
-from streamrec.broker import EmbeddedBroker
-from streamrec.messages import rec_id_for
-from streamrec.traffic import ClickGenerator
+from streamrec.shell.broker import EmbeddedBroker
+from streamrec.contract.messages import rec_id_for
+from streamrec.shell.traffic import ClickGenerator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -39,8 +39,8 @@ from kafka_helpers import (
     wait_for_distinct,
 )
 
-from streamrec.messages import rec_id_for
-from streamrec.traffic import ClickGenerator
+from streamrec.contract.messages import rec_id_for
+from streamrec.shell.traffic import ClickGenerator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

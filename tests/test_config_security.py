@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flows.parse import Arrival, DeadLetter, parse_message, pseudonymize
-from streamrec.cli import build_parser, run_config_from_args
-from streamrec.config import RunConfig, read_properties
+from streamrec.flows.parse import Arrival, DeadLetter, parse_message, pseudonymize
+from streamrec.shell.cli import build_parser, run_config_from_args
+from streamrec.contract.config import RunConfig, read_properties
 
 
 def test_env_round_trip_and_kafka_passthrough(tmp_path):
@@ -66,9 +66,9 @@ def test_items_topic_messages_parse_as_metadata_or_dead_letter():
 
 
 def test_recovery_follows_the_bytewax_runner_flags():
-    from flows.recommend import bytewax_recovery_dir
+    from streamrec.flows.recommend import bytewax_recovery_dir
 
-    assert bytewax_recovery_dir(["bytewax.run", "flows.recommend", "-r", "/s/rec", "-s", "2"], {}) == "/s/rec"
+    assert bytewax_recovery_dir(["bytewax.run", "streamrec.flows.recommend", "-r", "/s/rec", "-s", "2"], {}) == "/s/rec"
     assert bytewax_recovery_dir(["x", "--recovery-directory=/d"], {}) == "/d"
     assert bytewax_recovery_dir(["x"], {"BYTEWAX_RECOVERY_DIRECTORY": "/e"}) == "/e"
-    assert bytewax_recovery_dir(["x", "flows.recommend"], {}) is None
+    assert bytewax_recovery_dir(["x", "streamrec.flows.recommend"], {}) is None

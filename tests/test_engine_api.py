@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from online.model_state import ModelState
-from online.recommender import BatchResult, Recommender, RecommenderConfig
+from streamrec.online.model_state import ModelState
+from streamrec.online.recommender import BatchResult, Recommender, RecommenderConfig
 
 SMALL = dict(n_buckets=1 << 12, k=4, cache_refresh_events=50, trend_refresh_events=10)
 
@@ -164,7 +164,7 @@ def test_stats_and_unknown_user():
 
 
 def test_click_event_objects_and_dicts_are_equivalent():
-    from streamrec.events import event_from_dict
+    from streamrec.contract.events import event_from_dict
 
     dicts = [dict(e, event_id=f"e{t}") for t, e in enumerate(synth(150))]
     for d in dicts:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from online.recommender import Recommender, RecommenderConfig
+from streamrec.online.recommender import Recommender, RecommenderConfig
 
 
 def test_new_item_ranks_by_its_attribute():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from online.drift import DriftMonitor
-from online.recommender import Recommender, RecommenderConfig
+from streamrec.online.drift import DriftMonitor
+from streamrec.online.recommender import Recommender, RecommenderConfig
 
 
 def test_monitor_detects_a_shift_and_not_a_stationary_stream():

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import random
 
-from replay.baselines import Popularity, Transitions
-from replay.prequential import run_prequential
-from online.recommender import Recommender
-from streamrec.events import ClickEvent
+from streamrec.replay.baselines import Popularity, Transitions
+from streamrec.replay.prequential import run_prequential
+from streamrec.online.recommender import Recommender
+from streamrec.contract.events import ClickEvent
 
 
 def session_log(n_sessions: int = 1500, seed: int = 3) -> list[ClickEvent]:

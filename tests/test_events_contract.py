@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamrec.events import ClickEvent, InvalidEvent, parse_click, parse_item_metadata
-from streamrec.messages import rec_id_for, recommendation_message, stable_seed
-from streamrec.traffic import ClickGenerator, invalid_payloads
+from streamrec.contract.events import ClickEvent, InvalidEvent, parse_click, parse_item_metadata
+from streamrec.contract.messages import rec_id_for, recommendation_message, stable_seed
+from streamrec.shell.traffic import ClickGenerator, invalid_payloads
 
 
 def _schema(name: str) -> dict:
-    return json.loads(resources.files("streamrec").joinpath("schemas", name).read_text())
+    return json.loads(resources.files("streamrec.contract").joinpath("schemas", name).read_text())
 
 
 CLICK_SCHEMA = _schema("click_event.schema.json")

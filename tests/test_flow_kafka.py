@@ -1,7 +1,7 @@
 """End to end on real parts: embedded broker -> Bytewax dataflow process -> topics.
 
 No mocks: the broker is the Tansu binary, the flow is ``streamrec run`` (or
-``python -m bytewax.run flows.recommend``) in its own process, the model lives
+``python -m bytewax.run streamrec.flows.recommend``) in its own process, the model lives
 in RocksDB under a temporary state directory.
 """
 
@@ -12,8 +12,8 @@ import json
 import pytest
 from kafka_helpers import TopicReader, events_payloads, produce, start_flow, stop_flow, unique_config
 
-from streamrec.messages import rec_id_for
-from streamrec.traffic import ClickGenerator, invalid_payloads
+from streamrec.contract.messages import rec_id_for
+from streamrec.shell.traffic import ClickGenerator, invalid_payloads
 
 pytestmark = pytest.mark.kafka
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from kafka_helpers import TopicReader, events_payloads, produce, start_flow, stop_flow, unique_config
 
-from streamrec.messages import rec_id_for
-from streamrec.traffic import ClickGenerator
+from streamrec.contract.messages import rec_id_for
+from streamrec.shell.traffic import ClickGenerator
 
 pytestmark = pytest.mark.kafka
 
@@ -74,7 +74,7 @@ def test_engine_reward_log_feeds_ope_and_ab_report(broker, tmp_path, capsys):
     """The rewards topic, dumped as JSONL, is what ``streamrec ope`` and ``ab-report`` read."""
     import json
 
-    from streamrec.cli import main
+    from streamrec.shell.cli import main
 
     cfg = unique_config(broker.bootstrap, tmp_path / "state", reward_window_s=5.0,
                         ab_split="A=egreedy:0.3@0.5,B=greedy@0.5")

@@ -8,7 +8,7 @@ import pytest
 river = pytest.importorskip("river")
 from river import facto, optim  # noqa: E402
 
-from online.fm import FMClassifier  # noqa: E402
+from streamrec.online.fm import FMClassifier  # noqa: E402
 
 
 @pytest.mark.parametrize("l2", [0.0, 0.01])

@@ -42,10 +42,10 @@ from kafka_helpers import (
     wait_until,
 )
 
-from flows.parse import Arrival, DeadLetter, parse_message
-from streamrec.events import MAX_PAYLOAD_BYTES, TS_MAX, TS_MIN
-from streamrec.messages import dumps, rec_id_for
-from streamrec.traffic import ClickGenerator
+from streamrec.flows.parse import Arrival, DeadLetter, parse_message
+from streamrec.contract.events import MAX_PAYLOAD_BYTES, TS_MAX, TS_MIN
+from streamrec.contract.messages import dumps, rec_id_for
+from streamrec.shell.traffic import ClickGenerator
 
 SEED = 1337
 

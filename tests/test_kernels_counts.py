@@ -8,12 +8,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from online.hashing import counter_uniform, splitmix64
-from online.history import hist_append, mark_seen, recent_items
-from online.layout import LOG_POP_FLOOR
-from online.neighbours import ss_add, ss_count
-from online.popularity import decayed_add, top_items
-from online.scoring import clear_transitions, item_score, scatter_transitions, score_all
+from streamrec.online.hashing import counter_uniform, splitmix64
+from streamrec.online.history import hist_append, mark_seen, recent_items
+from streamrec.online.layout import LOG_POP_FLOOR
+from streamrec.online.neighbours import ss_add, ss_count
+from streamrec.online.popularity import decayed_add, top_items
+from streamrec.online.scoring import clear_transitions, item_score, scatter_transitions, score_all
 
 MASK = (1 << 64) - 1
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from online.fm_kernels import fm_logit, fm_step
+from streamrec.online.fm_kernels import fm_logit, fm_step
 
 ALLOWED = {(0, 0), (1, 1), (0, 1), (1, 0), (0, 2), (2, 0)}
 
@@ -145,7 +145,7 @@ def multi_example(seed, k=4, n_rows=60):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_multi_step_gradient_matches_finite_differences(seed):
-    from online.fm_event_step import fm_multi_step
+    from streamrec.online.fm_event_step import fm_multi_step
 
     w, v, rows, xs, groups, ex_ptr, labels = multi_example(seed)
     w2, v2, glob = w.astype(np.float32), v.astype(np.float32), np.array([0.2])

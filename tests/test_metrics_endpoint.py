@@ -26,8 +26,8 @@ from kafka_helpers import (
     wait_until,
 )
 
-from streamrec.broker import free_port
-from streamrec.traffic import ClickGenerator, invalid_payloads
+from streamrec.shell.broker import free_port
+from streamrec.shell.traffic import ClickGenerator, invalid_payloads
 
 pytestmark = pytest.mark.kafka
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from replay.ope import (DirectMethod, DoublyRobust, InverseProbabilityWeighting, ReplayMethod,
+from streamrec.replay.ope import (DirectMethod, DoublyRobust, InverseProbabilityWeighting, ReplayMethod,
                         SelfNormalizedInverseProbabilityWeighting, prepare)
-from replay.ope.base import refit_bootstrap_interval
-from replay.ope.suite import is_uniform_log, run_estimators
+from streamrec.replay.ope.base import refit_bootstrap_interval
+from streamrec.replay.ope.suite import is_uniform_log, run_estimators
 
 
 def _synthetic(n=60000, n_actions=5, seed=0, uniform=False):

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from replay.open_bandit import empirical_action_dist, load_open_bandit, uniform_action_dist
-from replay.ope_commands import add_ope_parsers
+from streamrec.replay.open_bandit import empirical_action_dist, load_open_bandit, uniform_action_dist
+from streamrec.shell.ope_commands import add_ope_parsers
 
 
 def _write_obd(path, n=600, n_items=6, seed=0, uniform=True):
@@ -51,7 +51,7 @@ def test_ope_cli_obd_and_streamrec(tmp_path, capsys):
     assert set(out["estimates"]) == {"ips", "snips", "dm", "dr", "replay"}
     assert all(0 <= e["lower"] <= e["mean"] <= e["upper"] for k, e in out["estimates"].items() if k != "dm")
     # streamrec format: reward records from the joiner
-    from flows.reward_join import RewardJoiner
+    from streamrec.flows.reward_join import RewardJoiner
     j = RewardJoiner(window_s=10)
     rng = np.random.default_rng(0)
     recs = []

@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 
-from online.policies.gaussian_kernels import gaussian_topk_draw
-from online.policies.sampling import epsilon_greedy_draw, plackett_luce_draw, splitmix_normal, splitmix_uniform
-from online.reward_model import logistic_step
+from streamrec.online.policies.gaussian_kernels import gaussian_topk_draw
+from streamrec.online.policies.sampling import epsilon_greedy_draw, plackett_luce_draw, splitmix_normal, splitmix_uniform
+from streamrec.replay.reward_model import logistic_step
 
 M64 = (1 << 64) - 1
 G = 0x9E3779B97F4A7C15

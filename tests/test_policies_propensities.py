@@ -5,11 +5,11 @@ import itertools
 import numpy as np
 import pytest
 
-from online.policies import (EpsilonGreedy, GaussianThompson, Greedy, Softmax, UCB, UniformRandom,
+from streamrec.online.policies import (EpsilonGreedy, GaussianThompson, Greedy, Softmax, UCB, UniformRandom,
                              make_policy)
-from online.policies.sampling import (epsilon_greedy_draw, epsilon_greedy_marginals, plackett_luce_draw,
+from streamrec.online.policies.sampling import (epsilon_greedy_draw, epsilon_greedy_marginals, plackett_luce_draw,
                                       plackett_luce_marginals)
-from online.policies.softmax import softmax_probs
+from streamrec.online.policies.softmax import softmax_probs
 
 ITEMS = np.array([f"i{j}" for j in range(12)], dtype=object)
 SCORES = np.random.default_rng(0).normal(size=12)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from replay.metrics import gains, hit_rate, interval95, ndcg, rolling_hit_rate, summarize
+from streamrec.replay.metrics import gains, hit_rate, interval95, ndcg, rolling_hit_rate, summarize
 
 
 def test_ndcg_of_rank_one_is_one_and_decreases_with_rank():

@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from replay.log_reader import parse_lines, read_jsonl
-from replay.movielens import age_bucket, read_movielens, write_jsonl
+from streamrec.replay.log_reader import parse_lines, read_jsonl
+from streamrec.replay.movielens import age_bucket, read_movielens, write_jsonl
 
 
 def ev(eid, ts, user="u1", item="i1", **kw):

@@ -5,12 +5,12 @@ import json
 
 import numpy as np
 
-from replay.baselines import Popularity, RiverFM, Transitions
-from replay.commands import add_replay_parser
-from replay.movielens import write_jsonl
-from replay.prequential import run_prequential
-from replay.report import format_table, write_report
-from streamrec.events import ClickEvent
+from streamrec.replay.baselines import Popularity, RiverFM, Transitions
+from streamrec.shell.replay_commands import add_replay_parser
+from streamrec.replay.movielens import write_jsonl
+from streamrec.replay.prequential import run_prequential
+from streamrec.replay.report import format_table, write_report
+from streamrec.contract.events import ClickEvent
 
 
 def events(n=120, seed=0):
@@ -69,7 +69,7 @@ def test_replay_subcommand_rejects_unknown_models_and_missing_files(tmp_path, ca
 
 
 def test_missing_engine_is_reported_and_the_baselines_still_run(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(__import__("sys").modules, "online.recommender", None)  # import fails
+    monkeypatch.setitem(__import__("sys").modules, "streamrec.online.recommender", None)  # import fails
     log = tmp_path / "log.jsonl"
     write_jsonl(events(40), log)
     assert run_cli(["replay", str(log), "--models", "engine,popularity"]) == 0

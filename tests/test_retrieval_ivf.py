@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from online import layout as L
-from online.recommender import Recommender, RecommenderConfig
+from streamrec.online import layout as L
+from streamrec.online.recommender import Recommender, RecommenderConfig
 
 
 def stream(n=3000, n_users=60, n_items=600, seed=0):

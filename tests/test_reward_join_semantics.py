@@ -2,7 +2,7 @@
 
 import json
 
-from flows.reward_join import RewardJoiner
+from streamrec.flows.reward_join import RewardJoiner
 
 
 def _joiner(**kw):

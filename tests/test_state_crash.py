@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from state.epochs import restore_epoch
-from state.store import ParamStore
+from streamrec.state.epochs import restore_epoch
+from streamrec.state.store import ParamStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,9 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys
 import numpy as np
-from online.model_state import ModelState
-from state.store import ParamStore
-from state.epochs import commit_epoch
+from streamrec.online.model_state import ModelState
+from streamrec.state.store import ParamStore
+from streamrec.state.epochs import commit_epoch
 
 def step(s, i):
     rng = np.random.default_rng(i)

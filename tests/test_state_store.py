@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import rocksdict
 
-from online.model_state import ModelState
-from state import layout as L
-from state.store import ParamStore
+from streamrec.online.model_state import ModelState
+from streamrec.state import layout as L
+from streamrec.state.store import ParamStore
 
 
 def random_state(rng: np.random.Generator, n_users: int = 300, n_items: int = 120, k: int = 8) -> ModelState:

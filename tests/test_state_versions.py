@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from online.model_state import ModelState
-from state.commands import add_model_parsers
-from state.disk import state_size_bytes
-from state.epochs import commit_epoch, list_epochs, restore_epoch
-from state.store import ParamStore
-from state.versions import current_version, list_versions, rollback, snapshot
+from streamrec.online.model_state import ModelState
+from streamrec.shell.model_commands import add_model_parsers
+from streamrec.state.disk import state_size_bytes
+from streamrec.state.epochs import commit_epoch, list_epochs, restore_epoch
+from streamrec.state.store import ParamStore
+from streamrec.state.versions import current_version, list_versions, rollback, snapshot
 
 
 def make_state(seed: int, n: int = 500) -> ModelState:

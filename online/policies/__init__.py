@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-from online.policies.base import Policy, Slate
-from online.policies.epsilon_greedy import EpsilonGreedy
-from online.policies.greedy import Greedy
-from online.policies.softmax import Softmax
-from online.policies.thompson import GaussianThompson
-from online.policies.ucb import UCB
-from online.policies.uniform import UniformRandom
+from streamrec.online.policies.base import Policy, Slate
+from streamrec.online.policies.epsilon_greedy import EpsilonGreedy
+from streamrec.online.policies.greedy import Greedy
+from streamrec.online.policies.softmax import Softmax
+from streamrec.online.policies.thompson import GaussianThompson
+from streamrec.online.policies.ucb import UCB
+from streamrec.online.policies.uniform import UniformRandom
 
 __all__ = ["Policy", "Slate", "Greedy", "UniformRandom", "EpsilonGreedy", "Softmax", "GaussianThompson",
            "UCB", "make_policy"]

@@ -14,7 +14,7 @@ and when the frontier is taken it jumps over the run of removed ranks above it,
 whose length g has ``P(g >= t) = C(n-1-f-t, s-f-t) / C(n-1-f, s-f)``. Cost
 O(k^2 n) once per (n, k); a call costs one sort and one lookup.
 
->>> from online.policies.epsilon_greedy import EpsilonGreedy
+>>> from streamrec.online.policies.epsilon_greedy import EpsilonGreedy
 >>> pol = EpsilonGreedy(epsilon=0.2)
 >>> P = pol.probabilities(["a", "b", "c", "d"], [4.0, 3.0, 2.0, 1.0], k=2)
 >>> [round(float(x), 3) for x in P[:, 0]]  # slot 1: 1 - eps + eps/4 for the best, eps/4 else
@@ -29,8 +29,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from online.policies.base import Policy, rank_order
-from online.policies.sampling import epsilon_greedy_marginals, epsilon_greedy_select
+from streamrec.online.policies.base import Policy, rank_order
+from streamrec.online.policies.sampling import epsilon_greedy_marginals, epsilon_greedy_select
 
 
 class EpsilonGreedy(Policy):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from online.policies.sampling import splitmix_normal
+from streamrec.online.policies.sampling import splitmix_normal
 
 
 @njit(cache=True)

@@ -3,7 +3,7 @@
 Propensity of the shown item in slot s is 1, of every other candidate 0:
 ``P[i, s] = 1[rank(i) == s]``.
 
->>> from online.policies.greedy import Greedy
+>>> from streamrec.online.policies.greedy import Greedy
 >>> slate = Greedy().select(["a", "b", "c"], [0.1, 0.9, 0.5], k=2, seed=0)
 >>> list(slate.items), slate.propensities.tolist()
 (['b', 'c'], [1.0, 1.0])
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from online.policies.base import Policy, rank_order
+from streamrec.online.policies.base import Policy, rank_order
 
 
 class Greedy(Policy):

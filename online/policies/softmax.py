@@ -12,7 +12,7 @@ reproducible. Each estimate is unbiased; its standard error shrinks as
 propensity of a shown item at 1 / (n_draws + 1), so a shown item never has
 propensity 0 (bounded importance weights).
 
->>> from online.policies.softmax import Softmax
+>>> from streamrec.online.policies.softmax import Softmax
 >>> pol = Softmax(temperature=1.0)
 >>> s = pol.select(["a", "b", "c"], [2.0, 1.0, 0.0], k=2, seed=3)
 >>> s2 = pol.select(["a", "b", "c"], [2.0, 1.0, 0.0], k=2, seed=3)
@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from online.policies.base import Policy
-from online.policies.sampling import plackett_luce_draw, plackett_luce_marginals
+from streamrec.online.policies.base import Policy
+from streamrec.online.policies.sampling import plackett_luce_draw, plackett_luce_marginals
 
 _MC_SALT = 0x5F3759DF
 

@@ -10,7 +10,7 @@ propensity of a shown item is floored at 1 / (n_draws + 1) so it is never 0.
 
 Counts are kept for at most ``max_items`` items (least recently updated evicted).
 
->>> from online.policies.thompson import GaussianThompson
+>>> from streamrec.online.policies.thompson import GaussianThompson
 >>> pol = GaussianThompson(sigma0=1.0)
 >>> for _ in range(50):
 ...     pol.update("a", 1.0)
@@ -27,8 +27,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from online.policies.base import Policy
-from online.policies.gaussian_kernels import gaussian_topk_draw, gaussian_topk_marginals
+from streamrec.online.policies.base import Policy
+from streamrec.online.policies.gaussian_kernels import gaussian_topk_draw, gaussian_topk_marginals
 
 _MC_SALT = 0x2545F491
 

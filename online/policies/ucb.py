@@ -5,7 +5,7 @@
 scores, stable ties), so each shown item has propensity 1 and the others 0;
 exploration comes from the bonus shrinking for items shown often.
 
->>> from online.policies.ucb import UCB
+>>> from streamrec.online.policies.ucb import UCB
 >>> pol = UCB(c=1.0)
 >>> for _ in range(20):
 ...     pol.update("a", 0.0)
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from online.policies.base import Policy, rank_order
+from streamrec.online.policies.base import Policy, rank_order
 
 
 class UCB(Policy):

@@ -2,7 +2,7 @@
 
 Every candidate has ``P[i, s] = 1 / n`` in every slot s (scores are ignored).
 
->>> from online.policies.uniform import UniformRandom
+>>> from streamrec.online.policies.uniform import UniformRandom
 >>> slate = UniformRandom().select(["a", "b", "c", "d"], [0, 0, 0, 0], k=2, seed=7)
 >>> len(set(slate.items)), slate.propensities.tolist()
 (2, [0.25, 0.25])
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from online.policies.base import Policy
-from online.policies.sampling import epsilon_greedy_draw
+from streamrec.online.policies.base import Policy
+from streamrec.online.policies.sampling import epsilon_greedy_draw
 
 
 class UniformRandom(Policy):

@@ -7,20 +7,20 @@ Fast counting baselines (one ``@njit`` kernel each): :class:`Popularity`, :class
 
 from typing import Any
 
-from replay.baselines.decayed_popularity import DecayedPopularity
-from replay.baselines.popularity import Popularity
-from replay.baselines.transitions import Transitions
+from streamrec.replay.baselines.decayed_popularity import DecayedPopularity
+from streamrec.replay.baselines.popularity import Popularity
+from streamrec.replay.baselines.transitions import Transitions
 
 __all__ = ["Popularity", "DecayedPopularity", "Transitions", "RiverFM", "RiverMF"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "RiverFM":
-        from replay.baselines.river_fm import RiverFM
+        from streamrec.replay.baselines.river_fm import RiverFM
 
         return RiverFM
     if name == "RiverMF":
-        from replay.baselines.river_mf import RiverMF
+        from streamrec.replay.baselines.river_mf import RiverMF
 
         return RiverMF
     raise AttributeError(name)

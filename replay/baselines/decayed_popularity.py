@@ -7,7 +7,7 @@ Stored up to a common factor: every event multiplies a running ``scale`` by
 exceeds 1e100 all scores are divided by it (ranking is scale-free).
 
 >>> import numpy as np
->>> from streamrec.events import ClickEvent
+>>> from streamrec.contract.events import ClickEvent
 >>> ev = [ClickEvent(str(n), 1.7e9 + n, u, i) for n, (u, i) in
 ...       enumerate([("a", "x"), ("a", "x"), ("b", "y"), ("c", "z")])]
 >>> DecayedPopularity(half_life=1.0).evaluate_and_learn(ev, np.ones(4, dtype=bool)).tolist()
@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 from numba import njit
 
-from replay.baselines._stream import StreamIndex, append_history, grow, rank_target
+from streamrec.replay.baselines._stream import StreamIndex, append_history, grow, rank_target
 
 RESCALE_AT = 1e100
 

@@ -6,7 +6,7 @@ Decayed popularity with no decay (``growth = 1``), so it shares that kernel.
 Candidates and ties follow the protocol (see :mod:`replay.baselines._stream`).
 
 >>> import numpy as np
->>> from streamrec.events import ClickEvent
+>>> from streamrec.contract.events import ClickEvent
 >>> ev = [ClickEvent(str(n), 1.7e9 + n, u, i) for n, (u, i) in
 ...       enumerate([("a", "x"), ("b", "x"), ("b", "y"), ("c", "x"), ("c", "y")])]
 >>> Popularity().evaluate_and_learn(ev, np.ones(5, dtype=bool)).tolist()
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from replay.baselines.decayed_popularity import DecayedPopularity
+from streamrec.replay.baselines.decayed_popularity import DecayedPopularity
 
 
 class Popularity(DecayedPopularity):

@@ -18,7 +18,7 @@ would take ~1,700 Python calls per ranking). River's ``learn_one`` is the slow p
 (~1k events/s with 4 negatives): set ``max_events`` to replay only a prefix.
 
 >>> import numpy as np
->>> from streamrec.events import ClickEvent
+>>> from streamrec.contract.events import ClickEvent
 >>> ev = [ClickEvent(str(n), 1.7e9 + n, f"u{n % 5}", f"i{n % 7}", context={"g": "F"})
 ...       for n in range(40)]
 >>> ranks = RiverFM(seed=1).evaluate_and_learn(ev, np.ones(40, dtype=bool))
@@ -33,8 +33,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from river import facto, optim
 
-from replay.baselines._candidates import CandidateTracker
-from replay.baselines._stream import grow
+from streamrec.replay.baselines._candidates import CandidateTracker
+from streamrec.replay.baselines._stream import grow
 
 
 def side_features(prefix: str, mapping: Mapping[str, Any]) -> dict[str, float]:

@@ -9,7 +9,7 @@ Item biases/factors are mirrored into numpy arrays after each update of that ite
 ranking is one matrix-vector product over the candidates.
 
 >>> import numpy as np
->>> from streamrec.events import ClickEvent
+>>> from streamrec.contract.events import ClickEvent
 >>> ev = [ClickEvent(str(n), 1.7e9 + n, f"u{n % 5}", f"i{n % 7}") for n in range(40)]
 >>> ranks = RiverMF(seed=1).evaluate_and_learn(ev, np.ones(40, dtype=bool))
 >>> ranks.dtype.name, int(ranks.max()) <= 7
@@ -23,8 +23,8 @@ from typing import Any, Sequence
 import numpy as np
 from river import optim, reco
 
-from replay.baselines._candidates import CandidateTracker
-from replay.baselines._stream import grow
+from streamrec.replay.baselines._candidates import CandidateTracker
+from streamrec.replay.baselines._stream import grow
 
 
 class RiverMF:

@@ -12,7 +12,7 @@ open-addressing hash of ``p * 2**32 + j`` and chained per ``p`` for row reads, s
 memory grows with the number of distinct transitions, not with items squared.
 
 >>> import numpy as np
->>> from streamrec.events import ClickEvent
+>>> from streamrec.contract.events import ClickEvent
 >>> pairs = [("a", "x"), ("a", "y"), ("b", "z"), ("b", "x"), ("b", "y")]
 >>> ev = [ClickEvent(str(n), 1.7e9 + n, u, i) for n, (u, i) in enumerate(pairs)]
 >>> Transitions().evaluate_and_learn(ev, np.ones(5, dtype=bool)).tolist()   # b: z -> ? never seen
@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 from numba import njit
 
-from replay.baselines._stream import StreamIndex, append_history, grow, rank_target_lex
+from streamrec.replay.baselines._stream import StreamIndex, append_history, grow, rank_target_lex
 
 
 @njit(cache=True)

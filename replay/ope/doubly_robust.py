@@ -5,7 +5,7 @@
 with w_t = min(pi_e / pi_b, clip). Unbiased if either the propensities or the
 reward model are right; the model term cuts the variance of IPS.
 
->>> from replay.ope.doubly_robust import DoublyRobust
+>>> from streamrec.replay.ope.doubly_robust import DoublyRobust
 >>> DoublyRobust().estimate_policy_value(reward=[1, 0], pscore=[0.5, 0.5], evaluation_pscore=[1, 0],
 ...     estimated_value=[0.5, 0.5], estimated_reward_logged=[0.5, 0.5])
 1.0
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from replay.ope.base import BaseOffPolicyEstimator
+from streamrec.replay.ope.base import BaseOffPolicyEstimator
 
 
 @dataclass

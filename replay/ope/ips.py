@@ -4,7 +4,7 @@
 
 Unbiased when pi_b > 0 wherever pi_e > 0 and clip = inf.
 
->>> from replay.ope.ips import InverseProbabilityWeighting
+>>> from streamrec.replay.ope.ips import InverseProbabilityWeighting
 >>> ips = InverseProbabilityWeighting()
 >>> ips.estimate_policy_value(reward=[1, 0, 1, 0], pscore=[0.5] * 4, evaluation_pscore=[1, 0, 0, 1])
 0.5
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from replay.ope.base import BaseOffPolicyEstimator
+from streamrec.replay.ope.base import BaseOffPolicyEstimator
 
 
 @dataclass

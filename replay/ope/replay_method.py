@@ -10,7 +10,7 @@ expectation, less noise; for a deterministic policy m_t is 0/1 as in OBP):
 On a uniform log (pi_b constant) this equals SNIPS. The logged pscore is not
 used, which is why the method is only valid for uniformly random logs.
 
->>> from replay.ope.replay_method import ReplayMethod
+>>> from streamrec.replay.ope.replay_method import ReplayMethod
 >>> ReplayMethod().estimate_policy_value(reward=[1, 0, 1, 0], evaluation_pscore=[1, 1, 0, 0])
 0.5
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from replay.ope.base import BaseOffPolicyEstimator, prepare
+from streamrec.replay.ope.base import BaseOffPolicyEstimator, prepare
 
 
 @dataclass

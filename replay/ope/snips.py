@@ -4,7 +4,7 @@
 
 Slightly biased, consistent, lower variance than IPS (E[w] = 1 normalises).
 
->>> from replay.ope.snips import SelfNormalizedInverseProbabilityWeighting
+>>> from streamrec.replay.ope.snips import SelfNormalizedInverseProbabilityWeighting
 >>> est = SelfNormalizedInverseProbabilityWeighting()
 >>> est.estimate_policy_value(reward=[1, 0, 1, 0], pscore=[0.5] * 4, evaluation_pscore=[1, 0, 0, 0.5])
 0.6666666666666666
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from replay.ope.base import BaseOffPolicyEstimator
+from streamrec.replay.ope.base import BaseOffPolicyEstimator
 
 
 @dataclass

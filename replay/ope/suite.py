@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from replay.ope.direct_method import DirectMethod
-from replay.ope.doubly_robust import DoublyRobust
-from replay.ope.ips import InverseProbabilityWeighting
-from replay.ope.replay_method import ReplayMethod
-from replay.ope.snips import SelfNormalizedInverseProbabilityWeighting
+from streamrec.replay.ope.direct_method import DirectMethod
+from streamrec.replay.ope.doubly_robust import DoublyRobust
+from streamrec.replay.ope.ips import InverseProbabilityWeighting
+from streamrec.replay.ope.replay_method import ReplayMethod
+from streamrec.replay.ope.snips import SelfNormalizedInverseProbabilityWeighting
 
 
 def is_uniform_log(pscore: np.ndarray, rtol: float = 1e-6) -> bool:

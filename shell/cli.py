@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 
-from streamrec.config import RunConfig
+from streamrec.contract.config import RunConfig
 
 
 def _kafka_opts(values: list[str] | None) -> dict[str, str]:
@@ -52,11 +52,11 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from streamrec.runner import run_flow
+    from streamrec.shell.runner import run_flow
 
     cfg = run_config_from_args(args)
     if args.create_topics:
-        from streamrec.broker import ensure_topics
+        from streamrec.shell.broker import ensure_topics
 
         topics = [cfg.in_topic, cfg.out_topic, cfg.dlq_topic, cfg.rewards_topic] + (
             [cfg.items_topic] if cfg.items_topic else [])
@@ -66,11 +66,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_subscribe(args: argparse.Namespace) -> int:
-    from streamrec.subscribe import format_recommendation, subscribe
+    from streamrec.shell.subscribe import format_recommendation, subscribe
 
     conf = _kafka_opts(args.kafka_opt)
     if args.kafka_config:
-        from streamrec.config import read_properties
+        from streamrec.contract.config import read_properties
 
         conf = {**read_properties(args.kafka_config), **conf}
     for rec in subscribe(args.brokers, args.topic, user=args.user, from_beginning=args.from_beginning,
@@ -83,9 +83,9 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 def cmd_produce(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
 
-    from streamrec.broker import ensure_topics
+    from streamrec.shell.broker import ensure_topics
 
-    from streamrec.config import read_properties
+    from streamrec.contract.config import read_properties
 
     extra = {**(read_properties(args.kafka_config) if args.kafka_config else {}), **_kafka_opts(args.kafka_opt)}
     conf = {"bootstrap.servers": args.brokers, **extra}
@@ -105,7 +105,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from streamrec.broker import EmbeddedBroker, ensure_topics
+    from streamrec.shell.broker import EmbeddedBroker, ensure_topics
 
     with EmbeddedBroker(port=args.port) as broker:
         ensure_topics(broker.bootstrap, args.topics.split(","))
@@ -120,7 +120,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from streamrec.demo import run_demo
+    from streamrec.shell.demo import run_demo
 
     return run_demo(events=args.events, state_dir=args.state, rate=args.rate, quiet=args.quiet)
 
@@ -190,9 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
-    from replay.commands import add_replay_parser
-    from replay.ope_commands import add_ope_parsers
-    from state.commands import add_model_parsers
+    from streamrec.shell.replay_commands import add_replay_parser
+    from streamrec.shell.ope_commands import add_ope_parsers
+    from streamrec.shell.model_commands import add_model_parsers
 
     add_replay_parser(sub)
     add_ope_parsers(sub)

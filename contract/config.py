@@ -1,4 +1,4 @@
-"""Run configuration shared by the CLI and ``python -m bytewax.run flows.recommend``.
+"""Run configuration shared by the CLI and ``python -m bytewax.run streamrec.flows.recommend``.
 
 Every field can come from an environment variable ``STREAMREC_<FIELD>`` (upper
 case), so the plain Bytewax runner needs no arguments. Kafka client settings

@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any
 
-from streamrec.events import ClickEvent
+from streamrec.contract.events import ClickEvent
 
 
 def rec_id_for(event_id: str, salt: str = "") -> str:

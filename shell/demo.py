@@ -23,9 +23,9 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from streamrec.broker import EmbeddedBroker, ensure_topics
-from streamrec.subscribe import format_recommendation
-from streamrec.traffic import ClickGenerator, invalid_payloads
+from streamrec.shell.broker import EmbeddedBroker, ensure_topics
+from streamrec.shell.subscribe import format_recommendation
+from streamrec.shell.traffic import ClickGenerator, invalid_payloads
 
 TOPICS = ("clicks", "recommendations", "clicks-dead-letter", "rewards")
 

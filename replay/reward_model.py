@@ -18,7 +18,7 @@ rate, which matters when clicks are rare); they are clipped to ``[-clip, clip]``
 parameters stay finite. ``predict_grid`` scores every (item, position) pair of
 one context in one vectorised call (what DM needs).
 
->>> from online.reward_model import RewardModel
+>>> from streamrec.replay.reward_model import RewardModel
 >>> m = RewardModel(n_bits=10)
 >>> for _ in range(200):
 ...     m.learn_one({"item": "a", "position": 0, "device": "mobile"}, 1.0)

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from state.disk import live_db_path, state_size_bytes
-from state.epochs import list_epochs
-from state.store import ParamStore
-from state.versions import current_version, list_versions, rollback, snapshot
+from streamrec.state.disk import live_db_path, state_size_bytes
+from streamrec.state.epochs import list_epochs
+from streamrec.state.store import ParamStore
+from streamrec.state.versions import current_version, list_versions, rollback, snapshot
 
 
 def _print(obj: Any) -> None:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from replay.prequential import PrequentialModel
+from streamrec.replay.prequential import PrequentialModel
 
 DEFAULT_MODELS = "engine,popularity,decayed,transitions"
 MODEL_NAMES = ("engine", "popularity", "decayed", "transitions", "river-fm", "river-mf")
@@ -30,17 +30,17 @@ def load_events(path: str | Path, fmt: str = "auto") -> tuple[list, Any]:
         is_ml = p.suffix in (".zip", ".csv") or p.name.startswith("u.data")
         fmt = "movielens" if is_ml else "jsonl"
     if fmt == "movielens":
-        from replay.movielens import read_movielens
+        from streamrec.replay.movielens import read_movielens
 
         return read_movielens(p)
-    from replay.log_reader import read_jsonl
+    from streamrec.replay.log_reader import read_jsonl
 
     return read_jsonl(p)
 
 
 def build_model(name: str, river_max_events: int | None = None) -> PrequentialModel:
     """A fresh model by CLI name; raises ImportError if the engine is not installed."""
-    from replay import baselines
+    from streamrec.replay import baselines
 
     factories: dict[str, Callable[[], Any]] = {
         "popularity": baselines.Popularity,
@@ -50,7 +50,7 @@ def build_model(name: str, river_max_events: int | None = None) -> PrequentialMo
         "river-mf": lambda: baselines.RiverMF(max_events=river_max_events),
     }
     if name == "engine":
-        from online.recommender import Recommender  # lazy: the engine is optional here
+        from streamrec.online.recommender import Recommender  # lazy: the engine is optional here
 
         return Recommender()
     if name not in factories:
@@ -66,7 +66,7 @@ def build_models(names: list[str], river_max_events: int | None = None,
         try:
             models.append(build_model(name, river_max_events))
         except ImportError as exc:
-            warn(f"engine unavailable: cannot import online.recommender.Recommender ({exc}); "
+            warn(f"engine unavailable: cannot import streamrec.online.recommender.Recommender ({exc}); "
                  "replaying the other models only")
     return models
 
@@ -74,7 +74,7 @@ def build_models(names: list[str], river_max_events: int | None = None,
 def warm_up(names: list[str], events: list, n: int = 1000) -> None:
     """Replay the first ``n`` events through throwaway models so JIT compilation/cache loading
     is not billed to the measured replay (River models have no JIT and are skipped)."""
-    from replay.prequential import run_prequential
+    from streamrec.replay.prequential import run_prequential
 
     jitted = [m for m in build_models([x for x in names if not x.startswith("river")],
                                       warn=lambda _: None)]
@@ -84,8 +84,8 @@ def warm_up(names: list[str], events: list, n: int = 1000) -> None:
 
 def run_replay(args: argparse.Namespace) -> int:
     """Entry point of ``streamrec replay``."""
-    from replay.prequential import run_prequential
-    from replay.report import format_table, write_metrics, write_report
+    from streamrec.replay.prequential import run_prequential
+    from streamrec.replay.report import format_table, write_metrics, write_report
 
     def warn(msg: str) -> None:
         print(msg, file=sys.stderr)

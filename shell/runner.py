@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from streamrec.config import RunConfig
+from streamrec.contract.config import RunConfig
 
 
 def prepare_recovery(cfg: RunConfig) -> None:
@@ -23,7 +23,7 @@ def run_flow(cfg: RunConfig, workers: int = 1) -> None:
     from bytewax.recovery import RecoveryConfig
     from bytewax.run import cli_main
 
-    from flows.recommend import build_flow
+    from streamrec.flows.recommend import build_flow
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     recovery = None

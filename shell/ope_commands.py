@@ -1,7 +1,7 @@
 """CLI: ``streamrec ope LOG --policy P [--format obd|streamrec]`` and ``streamrec ab-report LOG``.
 
 ``ope`` estimates a policy's value per impression (one shown slot) from logged
-decisions with IPS, SNIPS, DM, DR (reward model :class:`online.reward_model.RewardModel`
+decisions with IPS, SNIPS, DM, DR (reward model :class:`replay.reward_model.RewardModel`
 fitted on the same log, one pass) and, on uniformly random logs, the replay method.
 
 * ``--format obd``: an Open Bandit Dataset ``all.csv.gz`` (or its directory).
@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from online.policies import make_policy
-from online.reward_model import RewardModel
-from replay.ab_report import ab_summary, format_summary, read_records, wilson_interval
-from replay.ope.suite import run_estimators
+from streamrec.online.policies import make_policy
+from streamrec.replay.reward_model import RewardModel
+from streamrec.replay.ab_report import ab_summary, format_summary, read_records, wilson_interval
+from streamrec.replay.ope.suite import run_estimators
 
 
 def add_ope_parsers(subparsers: Any) -> None:
@@ -66,7 +66,7 @@ def fit_obd_model(log: Any, rows: np.ndarray | None = None) -> RewardModel:
 
 def obd_inputs(log: Any, policy: str, bts_log: Any = None, model: RewardModel | None = None) -> dict:
     """Per-round evaluation_pscore, estimated_value and estimated_reward_logged for an OBD log."""
-    from replay.open_bandit import empirical_action_dist, uniform_action_dist
+    from streamrec.replay.open_bandit import empirical_action_dist, uniform_action_dist
 
     items = np.arange(log.n_actions)
     fixed = None
@@ -140,7 +140,7 @@ def streamrec_inputs(decisions: list[dict], policy: str) -> dict:
 def run_ope(args: argparse.Namespace) -> int:
     """The ``ope`` subcommand."""
     if args.format == "obd":
-        from replay.open_bandit import load_open_bandit
+        from streamrec.replay.open_bandit import load_open_bandit
 
         log = load_open_bandit(args.log)
         bts = None
