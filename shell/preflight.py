@@ -61,7 +61,7 @@ def check_arms(policy: str, ab_split: str) -> None:
         try:
             Arms.parse(policy, ab_split)
         except ValueError as exc:
-            raise UsageError(f"--ab-split {ab_split}: {exc}; expected NAME=POLICY@SHARE,... with shares "
+            raise UsageError(f"--ab-split {ab_split}: {exc}; allowed: NAME=POLICY@SHARE,... with shares "
                              f"summing to 1 and POLICY one of {POLICIES}") from None
 
 
