@@ -118,6 +118,8 @@ def run_replay(args: argparse.Namespace) -> int:
           f"{int(result.evaluate.sum())} evaluated")
     print(format_table(result))
     extra = {"log": str(args.log), "read": summary.to_dict()}
+    if "engine" in names:
+        extra["engine_settings"] = engine_config.to_dict()
     if args.out:
         print(f"metrics -> {write_metrics(result, args.out, extra)}")
     if args.report:
