@@ -25,7 +25,7 @@ def input_partitions(cfg: RunConfig, timeout_s: float = 3.0) -> dict[str, int | 
 
     topics = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
     try:
-        admin = AdminClient({"bootstrap.servers": cfg.brokers, **cfg.kafka_client_config()})
+        admin = AdminClient({"bootstrap.servers": cfg.brokers, "log_level": 0, **cfg.kafka_client_config()})
         md = admin.list_topics(timeout=timeout_s).topics
     except KafkaException:
         md = {}
