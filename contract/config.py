@@ -5,6 +5,8 @@ case), so the plain Bytewax runner needs no arguments. Kafka client settings
 (TLS/SASL, timeouts) pass through verbatim to confluent-kafka: from a
 properties file (``key=value`` lines) and/or ``STREAMREC_KAFKA_<KEY>``
 variables where ``_`` stands for ``.`` (``STREAMREC_KAFKA_SECURITY_PROTOCOL=SASL_SSL``).
+Model settings: ``STREAMREC_MODEL_CONFIG`` (a TOML file) and ``STREAMREC_MODEL_SET``
+(``k=32,lr=0.05``), checked by ``streamrec.state.settings``.
 """
 
 from __future__ import annotations
