@@ -12,9 +12,9 @@ Model settings: ``STREAMREC_MODEL_CONFIG`` (a TOML file) and ``STREAMREC_MODEL_S
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Mapping
 
 
 @dataclass
@@ -65,7 +65,7 @@ class RunConfig:
         return conf
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> RunConfig:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "RunConfig":
         """Build a config from ``STREAMREC_*`` variables; unset ones keep defaults."""
         env = os.environ if env is None else env
         cfg = cls()
@@ -84,7 +84,7 @@ class RunConfig:
         prefix = "STREAMREC_KAFKA_"
         for key, value in env.items():
             if key.startswith(prefix) and key not in {"STREAMREC_KAFKA_CONFIG_FILE"}:
-                cfg.kafka[key[len(prefix) :].lower().replace("_", ".")] = value
+                cfg.kafka[key[len(prefix):].lower().replace("_", ".")] = value
         return cfg
 
     def to_env(self) -> dict[str, str]:
@@ -94,9 +94,7 @@ class RunConfig:
             if f.name == "kafka":
                 continue
             v = getattr(self, f.name)
-            out[f"STREAMREC_{f.name.upper()}"] = (
-                ("1" if v else "0") if isinstance(v, bool) else str(v)
-            )
+            out[f"STREAMREC_{f.name.upper()}"] = ("1" if v else "0") if isinstance(v, bool) else str(v)
         for k, v in self.kafka.items():
             out["STREAMREC_KAFKA_" + k.upper().replace(".", "_")] = v
         return out

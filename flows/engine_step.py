@@ -26,8 +26,8 @@ from streamrec.flows.parse import Arrival
 from streamrec.flows.policy_spec import Arms
 from streamrec.flows.reward_join import RewardJoiner
 from streamrec.online.recommender import Recommender
-from streamrec.state.epochs import commit_epoch, restore_epoch, start_without_resume
 from streamrec.state.settings_guard import config_for_run
+from streamrec.state.epochs import commit_epoch, restore_epoch, start_without_resume
 from streamrec.state.store import ParamStore
 from streamrec.state.versions import current_version
 from streamrec.contract.config import RunConfig

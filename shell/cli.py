@@ -23,44 +23,20 @@ def _kafka_opts(values: list[str] | None) -> dict[str, str]:
 
 
 def _add_kafka_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--brokers", default="127.0.0.1:9092", help="bootstrap servers host:port[,...]"
-    )
-    p.add_argument(
-        "--kafka-config",
-        default="",
-        help="properties file passed to confluent-kafka "
-        "(security.protocol, sasl.*, ssl.* ...)",
-    )
-    p.add_argument(
-        "--kafka-opt",
-        action="append",
-        metavar="KEY=VALUE",
-        help="one confluent-kafka setting (repeatable)",
-    )
+    p.add_argument("--brokers", default="127.0.0.1:9092", help="bootstrap servers host:port[,...]")
+    p.add_argument("--kafka-config", default="", help="properties file passed to confluent-kafka "
+                   "(security.protocol, sasl.*, ssl.* ...)")
+    p.add_argument("--kafka-opt", action="append", metavar="KEY=VALUE",
+                   help="one confluent-kafka setting (repeatable)")
 
 
 # ``streamrec run`` flag -> RunConfig field; flags left out keep the STREAMREC_* value or the default
-_RUN_FLAGS = {
-    "brokers": "brokers",
-    "in_topic": "in_topic",
-    "out_topic": "out_topic",
-    "dlq": "dlq_topic",
-    "rewards": "rewards_topic",
-    "items": "items_topic",
-    "state": "state_dir",
-    "snapshot_interval": "snapshot_interval_s",
-    "metrics_port": "metrics_port",
-    "k": "k",
-    "n_candidates": "n_candidates",
-    "policy": "policy",
-    "ab_split": "ab_split",
-    "reward_window": "reward_window_s",
-    "hash_user_ids": "hash_user_ids",
-    "kafka_config": "kafka_config_file",
-    "batch_size": "batch_size",
-    "model_config": "model_config",
-}
+_RUN_FLAGS = {"brokers": "brokers", "in_topic": "in_topic", "out_topic": "out_topic", "dlq": "dlq_topic",
+              "rewards": "rewards_topic", "items": "items_topic", "state": "state_dir",
+              "snapshot_interval": "snapshot_interval_s", "metrics_port": "metrics_port", "k": "k",
+              "n_candidates": "n_candidates", "policy": "policy", "ab_split": "ab_split",
+              "reward_window": "reward_window_s", "hash_user_ids": "hash_user_ids",
+              "kafka_config": "kafka_config_file", "batch_size": "batch_size", "model_config": "model_config"}
 
 
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -88,8 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from streamrec.shell.broker import ensure_topics
 
         topics = [cfg.in_topic, cfg.out_topic, cfg.dlq_topic, cfg.rewards_topic] + (
-            [cfg.items_topic] if cfg.items_topic else []
-        )
+            [cfg.items_topic] if cfg.items_topic else [])
         ensure_topics(cfg.brokers, topics, client_config=cfg.kafka_client_config())
     run_flow(cfg, workers=args.workers)
     return 0
@@ -103,32 +78,23 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
         from streamrec.contract.config import read_properties
 
         conf = {**read_properties(args.kafka_config), **conf}
-    for rec in subscribe(
-        args.brokers,
-        args.topic,
-        user=args.user,
-        from_beginning=args.from_beginning,
-        group=args.group,
-        kafka_config=conf,
-        idle_timeout_s=args.idle_timeout,
-        max_messages=args.max,
-    ):
+    for rec in subscribe(args.brokers, args.topic, user=args.user, from_beginning=args.from_beginning,
+                         group=args.group, kafka_config=conf, idle_timeout_s=args.idle_timeout,
+                         max_messages=args.max):
         print(json.dumps(rec) if args.json else format_recommendation(rec), flush=True)
     return 0
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
+
     from streamrec.contract.config import read_properties
     from streamrec.shell.broker import ensure_topics
     from streamrec.shell.preflight import check_file, check_kafka_config
 
     check_file("log", args.log, "a JSONL file of events")
     check_kafka_config(args.kafka_config)
-    extra = {
-        **(read_properties(args.kafka_config) if args.kafka_config else {}),
-        **_kafka_opts(args.kafka_opt),
-    }
+    extra = {**(read_properties(args.kafka_config) if args.kafka_config else {}), **_kafka_opts(args.kafka_opt)}
     conf = {"bootstrap.servers": args.brokers, **extra}
     ensure_topics(args.brokers, [args.topic], client_config=extra)
     producer = Producer(conf)
@@ -152,10 +118,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
     check_port("--port", args.port, "127.0.0.1")
     with EmbeddedBroker(port=args.port) as broker:
         ensure_topics(broker.bootstrap, args.topics.split(","))
-        print(
-            f"embedded broker on {broker.bootstrap} (topics {args.topics}); Ctrl-C to stop",
-            flush=True,
-        )
+        print(f"embedded broker on {broker.bootstrap} (topics {args.topics}); Ctrl-C to stop", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             while True:
@@ -168,113 +131,53 @@ def cmd_broker(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streamrec.shell.demo import run_demo
 
-    return run_demo(
-        events=args.events, state_dir=args.state, rate=args.rate, quiet=args.quiet
-    )
+    return run_demo(events=args.events, state_dir=args.state, rate=args.rate, quiet=args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser(
-        "run",
-        help="run the recommendation dataflow against Kafka",
-        description="Flags override STREAMREC_* environment variables, which override "
-        "the defaults shown.",
-    )
+    p = sub.add_parser("run", help="run the recommendation dataflow against Kafka",
+                       description="Flags override STREAMREC_* environment variables, which override "
+                       "the defaults shown.")
     d = RunConfig()
-    p.add_argument(
-        "--brokers", help=f"bootstrap servers host:port[,...] (default {d.brokers})"
-    )
-    p.add_argument(
-        "--kafka-config",
-        help="properties file passed to confluent-kafka "
-        "(security.protocol, sasl.*, ssl.* ...)",
-    )
-    p.add_argument(
-        "--kafka-opt",
-        action="append",
-        metavar="KEY=VALUE",
-        help="one confluent-kafka setting (repeatable)",
-    )
-    p.add_argument(
-        "--in", dest="in_topic", help=f"click events topic (default {d.in_topic})"
-    )
-    p.add_argument(
-        "--out", dest="out_topic", help=f"recommendations topic (default {d.out_topic})"
-    )
+    p.add_argument("--brokers", help=f"bootstrap servers host:port[,...] (default {d.brokers})")
+    p.add_argument("--kafka-config", help="properties file passed to confluent-kafka "
+                   "(security.protocol, sasl.*, ssl.* ...)")
+    p.add_argument("--kafka-opt", action="append", metavar="KEY=VALUE",
+                   help="one confluent-kafka setting (repeatable)")
+    p.add_argument("--in", dest="in_topic", help=f"click events topic (default {d.in_topic})")
+    p.add_argument("--out", dest="out_topic", help=f"recommendations topic (default {d.out_topic})")
     p.add_argument("--dlq", help=f"dead-letter topic (default {d.dlq_topic})")
-    p.add_argument(
-        "--rewards", help=f"reward records topic (default {d.rewards_topic})"
-    )
+    p.add_argument("--rewards", help=f"reward records topic (default {d.rewards_topic})")
     p.add_argument("--items", help="optional item-metadata topic")
-    p.add_argument(
-        "--state",
-        help=f"state directory: model, versions, recovery (default {d.state_dir})",
-    )
-    p.add_argument(
-        "--no-recovery",
-        action="store_true",
-        help="no Bytewax recovery: state saved every batch, but a restart re-reads the input topic from the beginning",
-    )
-    p.add_argument(
-        "--snapshot-interval",
-        type=float,
-        help=f"seconds per epoch (default {d.snapshot_interval_s})",
-    )
-    p.add_argument(
-        "--metrics-port", type=int, help="Prometheus endpoint port (default off)"
-    )
+    p.add_argument("--state", help=f"state directory: model, versions, recovery (default {d.state_dir})")
+    p.add_argument("--no-recovery", action="store_true", help="no Bytewax recovery: state saved every batch, but a restart re-reads the input topic from the beginning")
+    p.add_argument("--snapshot-interval", type=float, help=f"seconds per epoch (default {d.snapshot_interval_s})")
+    p.add_argument("--metrics-port", type=int, help="Prometheus endpoint port (default off)")
     p.add_argument("--k", type=int, help=f"items per recommendation (default {d.k})")
-    p.add_argument(
-        "--n-candidates",
-        type=int,
-        help=f"candidates the policy picks from (default {d.n_candidates})",
-    )
-    p.add_argument(
-        "--policy",
-        help=f"greedy | egreedy:EPS | softmax:TEMP | thompson:SIGMA0 | ucb:C | uniform "
-        f"(default {d.policy})",
-    )
-    p.add_argument(
-        "--ab-split",
-        help="A/B arms NAME=POLICY@SHARE,... e.g. 'a=egreedy:0.1@0.5,b=softmax:0.2@0.5'",
-    )
-    p.add_argument(
-        "--reward-window",
-        type=float,
-        help=f"reward join window in event-time seconds "
-        f"(default {d.reward_window_s:.0f})",
-    )
-    p.add_argument(
-        "--hash-user-ids",
-        metavar="SALT",
-        help="pseudonymise user ids with a keyed hash before state and logs",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        help=f"max Kafka messages per batch (default {d.batch_size})",
-    )
+    p.add_argument("--n-candidates", type=int, help=f"candidates the policy picks from (default {d.n_candidates})")
+    p.add_argument("--policy", help=f"greedy | egreedy:EPS | softmax:TEMP | thompson:SIGMA0 | ucb:C | uniform "
+                   f"(default {d.policy})")
+    p.add_argument("--ab-split", help="A/B arms NAME=POLICY@SHARE,... e.g. 'a=egreedy:0.1@0.5,b=softmax:0.2@0.5'")
+    p.add_argument("--reward-window", type=float, help=f"reward join window in event-time seconds "
+                   f"(default {d.reward_window_s:.0f})")
+    p.add_argument("--hash-user-ids", metavar="SALT",
+                   help="pseudonymise user ids with a keyed hash before state and logs")
+    p.add_argument("--batch-size", type=int, help=f"max Kafka messages per batch (default {d.batch_size})")
     add_model_args(p)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument(
-        "--create-topics", action="store_true", help="create missing topics first"
-    )
+    p.add_argument("--create-topics", action="store_true", help="create missing topics first")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("subscribe", help="print recommendations as they arrive")
     _add_kafka_args(p)
     p.add_argument("--topic", default="recommendations")
     p.add_argument("--user", default=None)
-    p.add_argument(
-        "--group", default=None, help="consumer group (default: read all partitions)"
-    )
+    p.add_argument("--group", default=None, help="consumer group (default: read all partitions)")
     p.add_argument("--from-beginning", action="store_true")
-    p.add_argument(
-        "--idle-timeout", type=float, default=None, help="stop after N idle seconds"
-    )
+    p.add_argument("--idle-timeout", type=float, default=None, help="stop after N idle seconds")
     p.add_argument("--max", type=int, default=None, help="stop after N messages")
     p.add_argument("--json", action="store_true", help="print raw JSON messages")
     p.set_defaults(func=cmd_subscribe)
@@ -287,23 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("broker", help="run the embedded Kafka-protocol broker (Tansu)")
     p.add_argument("--port", type=int, default=9092)
-    p.add_argument(
-        "--topics", default="clicks,recommendations,clicks-dead-letter,rewards"
-    )
+    p.add_argument("--topics", default="clicks,recommendations,clicks-dead-letter,rewards")
     p.set_defaults(func=cmd_broker)
 
-    p = sub.add_parser(
-        "demo", help="embedded broker + generated traffic + flow + live view"
-    )
+    p = sub.add_parser("demo", help="embedded broker + generated traffic + flow + live view")
     p.add_argument("--events", type=int, default=3000)
     p.add_argument("--rate", type=float, default=500.0, help="events per second")
     p.add_argument("--state", default="demo-state")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
-    from streamrec.shell.model_commands import add_model_parsers
-    from streamrec.shell.ope_commands import add_ope_parsers
     from streamrec.shell.replay_commands import add_replay_parser
+    from streamrec.shell.ope_commands import add_ope_parsers
+    from streamrec.shell.model_commands import add_model_parsers
 
     add_replay_parser(sub)
     add_ope_parsers(sub)

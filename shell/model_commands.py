@@ -82,31 +82,22 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def add_model_parsers(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``model`` with its sub-commands on an argparse sub-parsers object."""
-    model = subparsers.add_parser(
-        "model", help="model versions in the RocksDB state store"
-    )
+    model = subparsers.add_parser("model", help="model versions in the RocksDB state store")
     sub = model.add_subparsers(dest="model_cmd", required=True)
 
     def add(name: str, func: Any, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_)
-        p.add_argument(
-            "--state", required=True, help="state directory (holds the live DB)"
-        )
+        p.add_argument("--state", required=True, help="state directory (holds the live DB)")
         p.set_defaults(func=_checked(func))
         return p
 
-    add(
-        "snapshot", cmd_snapshot, "freeze the live model as a new version"
-    ).add_argument("--label", default=None, help="free text stored in the manifest")
-    add("list", cmd_list, "list versions, oldest first (JSON lines)")
-    add(
-        "rollback", cmd_rollback, "make VERSION the live model (stop the flow first)"
-    ).add_argument("version", help="version id, e.g. v0003-1a2b3c4d")
-    add(
-        "info", cmd_info, "model version, settings, sizes, versions, disk usage"
-    ).add_argument(
-        "--json",
-        action="store_true",
-        help="everything (arrays, meta) as one JSON object",
+    add("snapshot", cmd_snapshot, "freeze the live model as a new version").add_argument(
+        "--label", default=None, help="free text stored in the manifest"
     )
+    add("list", cmd_list, "list versions, oldest first (JSON lines)")
+    add("rollback", cmd_rollback, "make VERSION the live model (stop the flow first)").add_argument(
+        "version", help="version id, e.g. v0003-1a2b3c4d"
+    )
+    add("info", cmd_info, "model version, settings, sizes, versions, disk usage").add_argument(
+        "--json", action="store_true", help="everything (arrays, meta) as one JSON object")
     return model

@@ -25,9 +25,7 @@ from streamrec.state.versions import current_version, list_versions
 def model_info(state_dir: str) -> dict[str, Any]:
     """Arrays (dtype, shape), vocab sizes, meta, versions, epochs, disk usage."""
     if not live_db_path(state_dir).exists():
-        raise FileNotFoundError(
-            f"--state {state_dir}: no model in this directory (nothing learned yet?)"
-        )
+        raise FileNotFoundError(f"--state {state_dir}: no model in this directory (nothing learned yet?)")
     try:
         store = ParamStore(state_dir)
     except Exception as exc:  # held by a running process: read a read-only view
@@ -47,34 +45,21 @@ def model_info(state_dir: str) -> dict[str, Any]:
         "disk_bytes": state_size_bytes(state_dir),
     }
     if state is not None:
-        info["arrays"] = {
-            n: {"dtype": a.dtype.str, "shape": list(a.shape)}
-            for n, a in state.arrays.items()
-        }
+        info["arrays"] = {n: {"dtype": a.dtype.str, "shape": list(a.shape)} for n, a in state.arrays.items()}
         info["vocab"] = {n: len(v) for n, v in state.vocab.items()}
         info["meta"] = state.meta
-        info["model_version"] = (
-            f"{info['current_version'] or 'v0000'}+{int(state.meta.get('n_events', 0))}"
-        )
+        info["model_version"] = f"{info['current_version'] or 'v0000'}+{int(state.meta.get('n_events', 0))}"
     return info
 
 
 def format_settings(settings: dict[str, Any]) -> str:
     """The model settings: those that differ from the defaults first, then the rest."""
     defaults = RecommenderConfig().to_dict()
-    changed = [
-        f"{k}={v!r} (default {defaults[k]!r})"
-        for k, v in settings.items()
-        if defaults.get(k) != v
-    ]
+    changed = [f"{k}={v!r} (default {defaults[k]!r})" for k, v in settings.items() if defaults.get(k) != v]
     same = [f"{k}={v!r}" for k, v in settings.items() if defaults.get(k) == v]
     lines = changed + ([f"all others default ({', '.join(same)})"] if same else [])
-    wrapped = [
-        w for line in lines for w in textwrap.wrap(line, 88, subsequent_indent="  ")
-    ]
-    return "\n".join(
-        ("settings   " if i == 0 else "           ") + w for i, w in enumerate(wrapped)
-    )
+    wrapped = [w for line in lines for w in textwrap.wrap(line, 88, subsequent_indent="  ")]
+    return "\n".join(("settings   " if i == 0 else "           ") + w for i, w in enumerate(wrapped))
 
 
 def format_info(info: dict[str, Any]) -> str:
@@ -86,24 +71,16 @@ def format_info(info: dict[str, Any]) -> str:
         f"model      {info.get('model_version', 'empty: nothing learned yet')}",
     ]
     if meta:
-        lines.append(
-            f"learned    {meta.get('n_events', 0)} events, {meta.get('n_users', 0)} users, "
-            f"{meta.get('n_items', 0)} items; drift detections {meta.get('drift_count', 0)}"
-        )
+        lines.append(f"learned    {meta.get('n_events', 0)} events, {meta.get('n_users', 0)} users, "
+                     f"{meta.get('n_items', 0)} items; drift detections {meta.get('drift_count', 0)}")
     lines += [
-        (
-            f"versions   {info['versions']} (current {info['current_version'] or 'none'}); "
-            f"epochs kept {len(info['epochs'])}"
-        ),
-        (
-            f"disk       {mb['total']:.1f} MB (live {mb['live']:.1f}, epochs {mb['epochs']:.1f}, "
-            f"versions {mb['versions']:.1f})"
-        ),
+        f"versions   {info['versions']} (current {info['current_version'] or 'none'}); "
+        f"epochs kept {len(info['epochs'])}",
+        f"disk       {mb['total']:.1f} MB (live {mb['live']:.1f}, epochs {mb['epochs']:.1f}, "
+        f"versions {mb['versions']:.1f})",
         f"digest     {info['digest']}",
     ]
     if "config" in meta:
         raw = meta["config"]
-        lines.append(
-            format_settings(json.loads(raw) if isinstance(raw, str) else dict(raw))
-        )
+        lines.append(format_settings(json.loads(raw) if isinstance(raw, str) else dict(raw)))
     return "\n".join(lines)

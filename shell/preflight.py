@@ -20,26 +20,17 @@ class UsageError(Exception):
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """``--model-config FILE.toml`` and repeatable ``--model-set KEY=VALUE`` (see ``state.settings``)."""
-    p.add_argument(
-        "--model-config",
-        metavar="FILE.toml",
-        help="model settings (RecommenderConfig fields) from a TOML file; env STREAMREC_MODEL_CONFIG",
-    )
-    p.add_argument(
-        "--model-set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="one model setting, applied after the file (repeatable), e.g. --model-set lr=0.05",
-    )
+    p.add_argument("--model-config", metavar="FILE.toml",
+                   help="model settings (RecommenderConfig fields) from a TOML file; env STREAMREC_MODEL_CONFIG")
+    p.add_argument("--model-set", action="append", metavar="KEY=VALUE",
+                   help="one model setting, applied after the file (repeatable), e.g. --model-set lr=0.05")
 
 
 def check_file(flag: str, path: str, what: str = "a readable file") -> None:
     """``path`` must be an existing regular file."""
     p = Path(path)
     if not p.is_file():
-        raise UsageError(
-            f"{flag} {path}: {'not a file' if p.exists() else 'no such file'}; expected {what}"
-        )
+        raise UsageError(f"{flag} {path}: {'not a file' if p.exists() else 'no such file'}; expected {what}")
 
 
 def check_state_dir(path: str, flag: str = "--state", must_exist: bool = False) -> None:
@@ -48,9 +39,7 @@ def check_state_dir(path: str, flag: str = "--state", must_exist: bool = False) 
     if p.exists() and not p.is_dir():
         raise UsageError(f"{flag} {path}: is a file; expected a state directory")
     if must_exist and not p.is_dir():
-        raise UsageError(
-            f"{flag} {path}: no such directory; expected a state directory"
-        )
+        raise UsageError(f"{flag} {path}: no such directory; expected a state directory")
 
 
 def check_policy(flag: str, spec: str) -> None:
@@ -72,10 +61,8 @@ def check_arms(policy: str, ab_split: str) -> None:
         try:
             Arms.parse(policy, ab_split)
         except ValueError as exc:
-            raise UsageError(
-                f"--ab-split {ab_split}: {exc}; allowed: NAME=POLICY@SHARE,... with shares "
-                f"summing to 1 and POLICY one of {POLICIES}"
-            ) from None
+            raise UsageError(f"--ab-split {ab_split}: {exc}; allowed: NAME=POLICY@SHARE,... with shares "
+                             f"summing to 1 and POLICY one of {POLICIES}") from None
 
 
 def check_port(flag: str, port: int, host: str = "0.0.0.0") -> None:
@@ -85,9 +72,7 @@ def check_port(flag: str, port: int, host: str = "0.0.0.0") -> None:
     if not 0 <= port <= 65535:
         raise UsageError(f"{flag} {port}: expected a TCP port 1-65535 (0 = off)")
     if port and not port_is_free(port, host):
-        raise UsageError(
-            f"{flag} {port}: port {port} is already in use; choose a free port"
-        )
+        raise UsageError(f"{flag} {port}: port {port} is already in use; choose a free port")
 
 
 def _check_numbers(cfg: RunConfig, workers: int) -> None:
@@ -95,18 +80,8 @@ def _check_numbers(cfg: RunConfig, workers: int) -> None:
         ("--k", cfg.k, cfg.k >= 1, ">= 1"),
         ("--n-candidates", cfg.n_candidates, cfg.n_candidates >= 1, ">= 1"),
         ("--batch-size", cfg.batch_size, cfg.batch_size >= 1, ">= 1"),
-        (
-            "--snapshot-interval",
-            cfg.snapshot_interval_s,
-            cfg.snapshot_interval_s > 0,
-            "> 0 seconds",
-        ),
-        (
-            "--reward-window",
-            cfg.reward_window_s,
-            cfg.reward_window_s > 0,
-            "> 0 seconds",
-        ),
+        ("--snapshot-interval", cfg.snapshot_interval_s, cfg.snapshot_interval_s > 0, "> 0 seconds"),
+        ("--reward-window", cfg.reward_window_s, cfg.reward_window_s > 0, "> 0 seconds"),
         ("--workers", workers, workers >= 1, ">= 1"),
     ):
         if not ok:

@@ -15,9 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from streamrec.replay.prequential import PrequentialModel
 from streamrec.shell.preflight import UsageError, add_model_args
@@ -42,9 +41,8 @@ def load_events(path: str | Path, fmt: str = "auto") -> tuple[list, Any]:
     return read_jsonl(p)
 
 
-def build_model(
-    name: str, river_max_events: int | None = None, engine_config: Any = None
-) -> PrequentialModel:
+def build_model(name: str, river_max_events: int | None = None,
+                engine_config: Any = None) -> PrequentialModel:
     """A fresh model by CLI name (the engine with ``engine_config``, a ``RecommenderConfig``)."""
     from streamrec.replay import baselines
 
@@ -56,52 +54,34 @@ def build_model(
         "river-mf": lambda: baselines.RiverMF(max_events=river_max_events),
     }
     if name == "engine":
-        from streamrec.online.recommender import (
-            Recommender,  # lazy: loads the numba kernels
-        )
+        from streamrec.online.recommender import Recommender  # lazy: loads the numba kernels
 
         return Recommender(engine_config)
     if name not in factories:
-        raise ValueError(
-            f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}"
-        )
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
     return factories[name]()
 
 
-def build_models(
-    names: list[str],
-    river_max_events: int | None = None,
-    warn: Callable[[str], None] = print,
-    engine_config: Any = None,
-) -> list[PrequentialModel]:
+def build_models(names: list[str], river_max_events: int | None = None,
+                 warn: Callable[[str], None] = print, engine_config: Any = None) -> list[PrequentialModel]:
     """Models for the names; a missing engine is reported through ``warn`` and skipped."""
     models = []
     for name in names:
         try:
             models.append(build_model(name, river_max_events, engine_config))
         except ImportError as exc:
-            warn(
-                f"engine unavailable: cannot import streamrec.online.recommender.Recommender ({exc}); "
-                "replaying the other models only"
-            )
+            warn(f"engine unavailable: cannot import streamrec.online.recommender.Recommender ({exc}); "
+                 "replaying the other models only")
     return models
 
 
-def warm_up(
-    names: list[str], events: list, n: int = 1000, engine_config: Any = None
-) -> None:
+def warm_up(names: list[str], events: list, n: int = 1000, engine_config: Any = None) -> None:
     """Replay the first ``n`` events through throwaway models so JIT compilation/cache loading
     is not billed to the measured replay (River models have no JIT and are skipped)."""
     from streamrec.replay.prequential import run_prequential
 
-    jitted = [
-        m
-        for m in build_models(
-            [x for x in names if not x.startswith("river")],
-            warn=lambda _: None,
-            engine_config=engine_config,
-        )
-    ]
+    jitted = [m for m in build_models([x for x in names if not x.startswith("river")],
+                                      warn=lambda _: None, engine_config=engine_config)]
     if jitted and events:
         run_prequential(events[:n], jitted, stride=1, chunk=max(n // 2, 1))
 
@@ -117,33 +97,25 @@ def run_replay(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     bad = [n for n in names if n not in MODEL_NAMES]
     if bad:
-        raise UsageError(
-            f"--models {args.models}: unknown model(s) {', '.join(bad)}; "
-            f"allowed: {', '.join(MODEL_NAMES)}"
-        )
-    engine_config = check_config(
-        requested_settings(args.model_config or "", args.model_set or [])
-    )
+        raise UsageError(f"--models {args.models}: unknown model(s) {', '.join(bad)}; "
+                         f"allowed: {', '.join(MODEL_NAMES)}")
+    engine_config = check_config(requested_settings(args.model_config or "", args.model_set or []))
     t0 = time.perf_counter()
     try:
         events, summary = load_events(args.log, args.format)
     except (OSError, ValueError) as exc:
         warn(f"cannot read {args.log}: {exc}")
         return 2
-    print(
-        f"read {summary.n_valid} events ({summary.n_invalid} invalid {summary.invalid}) "
-        f"from {args.log} in {time.perf_counter() - t0:.1f}s"
-    )
+    print(f"read {summary.n_valid} events ({summary.n_invalid} invalid {summary.invalid}) "
+          f"from {args.log} in {time.perf_counter() - t0:.1f}s")
     models = build_models(names, args.river_max_events, warn, engine_config)
     if not events or not models:
         warn("nothing to replay")
         return 1
     warm_up(names, events, engine_config=engine_config)
     result = run_prequential(events, models, stride=args.stride, chunk=args.chunk)
-    print(
-        f"prequential replay: {result.n_events} events, stride {args.stride}, "
-        f"{int(result.evaluate.sum())} evaluated"
-    )
+    print(f"prequential replay: {result.n_events} events, stride {args.stride}, "
+          f"{int(result.evaluate.sum())} evaluated")
     print(format_table(result))
     extra = {"log": str(args.log), "read": summary.to_dict()}
     if "engine" in names:
@@ -158,38 +130,18 @@ def run_replay(args: argparse.Namespace) -> int:
 
 def add_replay_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``replay`` on an argparse subparsers object; sets ``func=run_replay``."""
-    p = subparsers.add_parser(
-        "replay",
-        help="prequential (test-then-learn) replay of a click log",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "log",
-        help="JSONL(.gz) click log in the event contract, or ML-100K zip/csv/u.data",
-    )
+    p = subparsers.add_parser("replay", help="prequential (test-then-learn) replay of a click log",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("log", help="JSONL(.gz) click log in the event contract, or ML-100K zip/csv/u.data")
     p.add_argument("--format", choices=("auto", "jsonl", "movielens"), default="auto")
-    p.add_argument(
-        "--stride", type=int, default=1, help="evaluate events with index %% N == 0"
-    )
-    p.add_argument(
-        "--models",
-        default=DEFAULT_MODELS,
-        help=f"comma-separated, from {','.join(MODEL_NAMES)} (default {DEFAULT_MODELS})",
-    )
-    p.add_argument(
-        "--river-max-events",
-        type=int,
-        default=None,
-        help="replay River models on the first N events only (they run ~1k events/s)",
-    )
-    p.add_argument(
-        "--chunk", type=int, default=5000, help="events per evaluate_and_learn call"
-    )
+    p.add_argument("--stride", type=int, default=1, help="evaluate events with index %% N == 0")
+    p.add_argument("--models", default=DEFAULT_MODELS,
+                   help=f"comma-separated, from {','.join(MODEL_NAMES)} (default {DEFAULT_MODELS})")
+    p.add_argument("--river-max-events", type=int, default=None,
+                   help="replay River models on the first N events only (they run ~1k events/s)")
+    p.add_argument("--chunk", type=int, default=5000, help="events per evaluate_and_learn call")
     add_model_args(p)
     p.add_argument("--out", default=None, help="write metrics JSON here")
-    p.add_argument(
-        "--report", default=None, help="write metrics.json and PNG plots into this dir"
-    )
+    p.add_argument("--report", default=None, help="write metrics.json and PNG plots into this dir")
     p.set_defaults(func=run_replay)
     return p

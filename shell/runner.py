@@ -25,20 +25,11 @@ def input_partitions(cfg: RunConfig, timeout_s: float = 3.0) -> dict[str, int | 
 
     topics = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
     try:
-        admin = AdminClient(
-            {
-                "bootstrap.servers": cfg.brokers,
-                "log_level": 0,
-                **cfg.kafka_client_config(),
-            }
-        )
+        admin = AdminClient({"bootstrap.servers": cfg.brokers, "log_level": 0, **cfg.kafka_client_config()})
         md = admin.list_topics(timeout=timeout_s).topics
     except KafkaException:
         md = {}
-    return {
-        t: len(md[t].partitions) if t in md and md[t].partitions else None
-        for t in topics
-    }
+    return {t: len(md[t].partitions) if t in md and md[t].partitions else None for t in topics}
 
 
 def check_inputs(cfg: RunConfig, workers: int) -> None:
@@ -57,6 +48,7 @@ def run_flow(cfg: RunConfig, workers: int = 1) -> None:
     """Build and run the flow until it is interrupted (tail mode never ends by itself)."""
     from bytewax.recovery import RecoveryConfig
     from bytewax.run import cli_main
+
     from streamrec.flows.recommend import build_flow
 
     check_inputs(cfg, workers)
@@ -65,9 +57,5 @@ def run_flow(cfg: RunConfig, workers: int = 1) -> None:
     if cfg.recovery:
         prepare_recovery(cfg)
         recovery = RecoveryConfig(str(cfg.recovery_dir), timedelta(seconds=0))
-    cli_main(
-        build_flow(cfg),
-        workers_per_process=workers,
-        epoch_interval=timedelta(seconds=cfg.snapshot_interval_s),
-        recovery_config=recovery,
-    )
+    cli_main(build_flow(cfg), workers_per_process=workers,
+             epoch_interval=timedelta(seconds=cfg.snapshot_interval_s), recovery_config=recovery)

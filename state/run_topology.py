@@ -31,9 +31,7 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """What differs between a recorded layout and the current one, in words."""
     out = []
     if sorted(old["topics"]) != sorted(new["topics"]):
-        out.append(
-            f"input topics were {','.join(sorted(old['topics']))}, now {','.join(sorted(new['topics']))}"
-        )
+        out.append(f"input topics were {','.join(sorted(old['topics']))}, now {','.join(sorted(new['topics']))}")
     else:
         for topic, n_old in old["topics"].items():
             n_new = new["topics"][topic]
@@ -44,12 +42,8 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return out
 
 
-def check_and_record(
-    state_dir: str | Path,
-    topics: dict[str, int | None],
-    workers: int,
-    resuming: bool = True,
-) -> None:
+def check_and_record(state_dir: str | Path, topics: dict[str, int | None], workers: int,
+                     resuming: bool = True) -> None:
     """Record the layout; raise :class:`TopologyChanged` if a resumed run's layout changed.
 
     ``resuming`` is False when there is no recovery store to resume (first run, recovery
@@ -64,12 +58,8 @@ def check_and_record(
                 f"--state {state_dir} was started with other inputs ({'; '.join(diff)}): its recovery store "
                 "cannot resume them. Run with the original --in/--items/--workers, or use a new --state, or keep "
                 f"the model: `streamrec model snapshot --state {state_dir}`, then delete {Path(state_dir) / 'recovery'} "
-                f"and {path} (the input is then re-read from the beginning)"
-            )
-        new["topics"] = {
-            t: n if n is not None else old["topics"][t]
-            for t, n in new["topics"].items()
-        }
+                f"and {path} (the input is then re-read from the beginning)")
+        new["topics"] = {t: n if n is not None else old["topics"][t] for t, n in new["topics"].items()}
         if new == old:
             return
     Path(state_dir).mkdir(parents=True, exist_ok=True)

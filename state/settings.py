@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from collections.abc import Iterable, Mapping
 from dataclasses import fields
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from streamrec.online.config import RecommenderConfig
 
 _DEFAULTS = RecommenderConfig()
 #: setting name -> Python type of its default (bool before int: bool is an int)
-SETTING_TYPES: dict[str, type] = {
-    f.name: type(getattr(_DEFAULTS, f.name)) for f in fields(RecommenderConfig)
-}
+SETTING_TYPES: dict[str, type] = {f.name: type(getattr(_DEFAULTS, f.name)) for f in fields(RecommenderConfig)}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -47,9 +44,7 @@ def _check_key(key: str, where: str) -> None:
     if key not in SETTING_TYPES:
         near = difflib.get_close_matches(key, SETTING_TYPES, n=1)
         hint = f"did you mean {near[0]!r}? " if near else ""
-        raise SettingsError(
-            f"{where}: unknown model setting {key!r}; {hint}allowed: {', '.join(SETTING_TYPES)}"
-        )
+        raise SettingsError(f"{where}: unknown model setting {key!r}; {hint}allowed: {', '.join(SETTING_TYPES)}")
 
 
 def _from_text(key: str, text: str, where: str) -> Any:
@@ -82,9 +77,7 @@ def _read_toml(path: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise SettingsError(f"--model-config {path}: no such file") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise SettingsError(
-            f"--model-config {path}: not a readable TOML file ({exc})"
-        ) from None
+        raise SettingsError(f"--model-config {path}: not a readable TOML file ({exc})") from None
     if set(doc) == {"model"} and isinstance(doc["model"], dict):
         doc = doc["model"]
     out = {}
@@ -103,38 +96,27 @@ def split_sets(text: str) -> list[str]:
 def requested_settings(toml_path: str = "", sets: Iterable[str] = ()) -> dict[str, Any]:
     """The checked settings asked for (only the keys given); raises :class:`SettingsError`."""
     out = _read_toml(toml_path) if toml_path else {}
-    origin = {
-        key: f"--model-config {toml_path}: {key} = {value!r}"
-        for key, value in out.items()
-    }
+    origin = {key: f"--model-config {toml_path}: {key} = {value!r}" for key, value in out.items()}
     for kv in sets:
         key, sep, text = kv.partition("=")
         key = key.strip()
         where = f"--model-set {kv}"
         if not sep:
-            raise SettingsError(
-                f"{where}: expected KEY=VALUE with KEY a RecommenderConfig field"
-            )
+            raise SettingsError(f"{where}: expected KEY=VALUE with KEY a RecommenderConfig field")
         _check_key(key, where)
         out[key], origin[key] = _from_text(key, text, where), where
     check_config(out, origin)
     return out
 
 
-def check_config(
-    settings: Mapping[str, Any], origin: Mapping[str, str] | None = None
-) -> RecommenderConfig:
+def check_config(settings: Mapping[str, Any], origin: Mapping[str, str] | None = None) -> RecommenderConfig:
     """``RecommenderConfig(**settings)`` if ``validate()`` accepts it, naming the culprit if not."""
     config = RecommenderConfig(**settings)
     try:
         config.validate()
     except ValueError as exc:
-        culprits = [
-            k for k in settings if not _valid(RecommenderConfig(**{k: settings[k]}))
-        ] or list(settings)
-        where = "; ".join(
-            (origin or {}).get(k, f"{k}={settings[k]!r}") for k in culprits
-        )
+        culprits = [k for k in settings if not _valid(RecommenderConfig(**{k: settings[k]}))] or list(settings)
+        where = "; ".join((origin or {}).get(k, f"{k}={settings[k]!r}") for k in culprits)
         raise SettingsError(f"{where}: not allowed ({exc})") from None
     return config
 

@@ -22,76 +22,43 @@ streamrec.state.settings_guard.SettingsConflict: model setting k is 16 in the ex
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from streamrec.online.config import RecommenderConfig
-from streamrec.state.settings import (
-    SETTING_TYPES,
-    SettingsError,
-    check_config,
-    requested_settings,
-    split_sets,
-)
+from streamrec.state.settings import SETTING_TYPES, SettingsError, check_config, requested_settings, split_sets
 
 #: settings a live model takes from the next event on (learning, retrieval, schedules, drift)
-SAFE_SETTINGS = frozenset(
-    {
-        # learning rates, regularisation, clipping, negatives
-        "lr",
-        "intercept_lr",
-        "adagrad_eps",
-        "l2_w",
-        "l2_v",
-        "clip_grad",
-        "clip_param",
-        "n_negatives",
-        "negative_sampling",
-        # transition weighting and popularity decay (the engine itself changes the half-life on drift)
-        "trans_decay",
-        "n_recent",
-        "half_life_events",
-        "cold_start_centroid",
-        # retrieval and refresh schedules
-        "full_rank_threshold",
-        "n_clusters",
-        "n_probe",
-        "ivf_max_candidates",
-        "ivf_refresh_events",
-        "cache_refresh_events",
-        "cache_refresh_max",
-        "trend_refresh_events",
-        # drift reaction
-        "drift_delta",
-        "drift_lr_boost",
-        "drift_boost_events",
-        "drift_half_life_factor",
-    }
-)
+SAFE_SETTINGS = frozenset({
+    # learning rates, regularisation, clipping, negatives
+    "lr", "intercept_lr", "adagrad_eps", "l2_w", "l2_v", "clip_grad", "clip_param",
+    "n_negatives", "negative_sampling",
+    # transition weighting and popularity decay (the engine itself changes the half-life on drift)
+    "trans_decay", "n_recent", "half_life_events", "cold_start_centroid",
+    # retrieval and refresh schedules
+    "full_rank_threshold", "n_clusters", "n_probe", "ivf_max_candidates", "ivf_refresh_events",
+    "cache_refresh_events", "cache_refresh_max", "trend_refresh_events",
+    # drift reaction
+    "drift_delta", "drift_lr_boost", "drift_boost_events", "drift_half_life_factor",
+})
 
 
 class SettingsConflict(SettingsError):
     """A requested setting differs from the stored one and cannot change on a live model."""
 
 
-def resolve(
-    stored: Mapping[str, Any] | None, requested: Mapping[str, Any]
-) -> RecommenderConfig:
+def resolve(stored: Mapping[str, Any] | None, requested: Mapping[str, Any]) -> RecommenderConfig:
     """The config for a run: ``requested`` on a new state, else stored + safe changes."""
     if stored is None:
         return check_config(requested)
-    merged = {
-        k: v for k, v in stored.items() if k in SETTING_TYPES
-    }  # keys of older versions dropped
+    merged = {k: v for k, v in stored.items() if k in SETTING_TYPES}  # keys of older versions dropped
     for key, new in requested.items():
         old = merged.get(key, getattr(RecommenderConfig(), key))
         if new != old and key not in SAFE_SETTINGS:
             raise SettingsConflict(
                 f"model setting {key} is {old!r} in the existing state but {new!r} was requested; "
                 f"{key} cannot change on a live model (it fixes the shape of stored arrays or the "
-                f"meaning of learned values): drop the setting to keep {old!r}, or use a new --state"
-            )
+                f"meaning of learned values): drop the setting to keep {old!r}, or use a new --state")
         merged[key] = new
     return check_config(merged)
 
@@ -113,10 +80,6 @@ def read_stored_settings(state_dir: str | Path) -> dict[str, Any] | None:
     return stored_settings(_read_meta(db)) if db.exists() else None
 
 
-def config_for_run(
-    meta: Mapping[str, Any] | None, model_config: str, model_set: str
-) -> RecommenderConfig:
+def config_for_run(meta: Mapping[str, Any] | None, model_config: str, model_set: str) -> RecommenderConfig:
     """The model config of a run (``RunConfig.model_config`` / ``model_set``) over a state's meta."""
-    return resolve(
-        stored_settings(meta), requested_settings(model_config, split_sets(model_set))
-    )
+    return resolve(stored_settings(meta), requested_settings(model_config, split_sets(model_set)))

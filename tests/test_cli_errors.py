@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.recommender import Recommender
 from streamrec.shell.traffic import ClickGenerator
@@ -23,15 +24,8 @@ NO_BROKER = "127.0.0.1:1"
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env = {k: v for k, v in env.items() if not k.startswith("STREAMREC_")}
-    return subprocess.run(
-        [sys.executable, "-m", "streamrec", *args],
-        cwd=cwd or REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return subprocess.run([sys.executable, "-m", "streamrec", *args], cwd=cwd or REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 def one_line_error(res: subprocess.CompletedProcess, *words: str) -> str:
@@ -48,59 +42,35 @@ def one_line_error(res: subprocess.CompletedProcess, *words: str) -> str:
 def trained_state(tmp_path) -> Path:
     """A state directory holding a small model with k=8."""
     rec = Recommender(RecommenderConfig(k=8, n_buckets=1 << 12))
-    rec.process_batch(
-        list(ClickGenerator(n_users=10, n_items=30, seed=1).events(120)),
-        n_candidates=10,
-        rank_before=True,
-    )
+    rec.process_batch(list(ClickGenerator(n_users=10, n_items=30, seed=1).events(120)), n_candidates=10,
+                      rank_before=True)
     d = tmp_path / "state"
     with ParamStore(d) as store:
         store.save(rec.export_state())
     return d
 
 
-@pytest.mark.parametrize(
-    "args, words",
-    [
-        (["--policy", "egreedy:abc"], ["--policy egreedy:abc", "allowed: greedy"]),
-        (
-            ["--ab-split", "a=egreedy:0.1@0.7,b=greedy@0.7"],
-            [
-                "--ab-split a=egreedy:0.1@0.7,b=greedy@0.7",
-                "shares sum to 1.4",
-                "NAME=POLICY@SHARE",
-            ],
-        ),
-        (["--ab-split", "garbage"], ["--ab-split garbage", "NAME=POLICY@SHARE"]),
-        (
-            ["--kafka-config", "missing.properties"],
-            ["--kafka-config missing.properties", "no such file"],
-        ),
-        (["--k", "0"], ["--k 0", ">= 1"]),
-        (["--model-set", "k=0"], ["--model-set k=0", "k >= 1"]),
-        (["--model-set", "lrr=0.1"], ["'lrr'", "did you mean 'lr'"]),
-        (["--model-config", "nope.toml"], ["--model-config nope.toml", "no such file"]),
-    ],
-)
+@pytest.mark.parametrize("args, words", [
+    (["--policy", "egreedy:abc"], ["--policy egreedy:abc", "allowed: greedy"]),
+    (["--ab-split", "a=egreedy:0.1@0.7,b=greedy@0.7"], ["--ab-split a=egreedy:0.1@0.7,b=greedy@0.7",
+                                                        "shares sum to 1.4", "NAME=POLICY@SHARE"]),
+    (["--ab-split", "garbage"], ["--ab-split garbage", "NAME=POLICY@SHARE"]),
+    (["--kafka-config", "missing.properties"], ["--kafka-config missing.properties", "no such file"]),
+    (["--k", "0"], ["--k 0", ">= 1"]),
+    (["--model-set", "k=0"], ["--model-set k=0", "k >= 1"]),
+    (["--model-set", "lrr=0.1"], ["'lrr'", "did you mean 'lr'"]),
+    (["--model-config", "nope.toml"], ["--model-config nope.toml", "no such file"]),
+])
 def test_run_rejects_bad_flags_before_starting(tmp_path, args, words):
-    one_line_error(
-        cli("run", "--brokers", NO_BROKER, "--state", str(tmp_path / "s"), *args),
-        *words,
-    )
+    one_line_error(cli("run", "--brokers", NO_BROKER, "--state", str(tmp_path / "s"), *args), *words)
     assert not (tmp_path / "s").exists()  # nothing started, nothing written
 
 
 def test_state_that_is_a_file_is_refused_by_run_and_model_info(tmp_path):
     afile = tmp_path / "AFILE"
     afile.write_text("x")
-    one_line_error(
-        cli("run", "--brokers", NO_BROKER, "--state", str(afile)),
-        f"--state {afile}",
-        "is a file",
-    )
-    one_line_error(
-        cli("model", "info", "--state", str(afile)), f"--state {afile}", "is a file"
-    )
+    one_line_error(cli("run", "--brokers", NO_BROKER, "--state", str(afile)), f"--state {afile}", "is a file")
+    one_line_error(cli("model", "info", "--state", str(afile)), f"--state {afile}", "is a file")
 
 
 def test_model_commands_on_a_missing_state_are_errors_not_silence(tmp_path):
@@ -115,19 +85,8 @@ def test_busy_metrics_port_is_named(tmp_path):
         s.bind(("0.0.0.0", 0))
         s.listen()
         port = s.getsockname()[1]
-        one_line_error(
-            cli(
-                "run",
-                "--brokers",
-                NO_BROKER,
-                "--state",
-                str(tmp_path / "s"),
-                "--metrics-port",
-                str(port),
-            ),
-            f"--metrics-port {port}",
-            "already in use",
-        )
+        one_line_error(cli("run", "--brokers", NO_BROKER, "--state", str(tmp_path / "s"),
+                           "--metrics-port", str(port)), f"--metrics-port {port}", "already in use")
 
 
 def test_broker_on_a_busy_port_fails_instead_of_claiming_to_serve():
@@ -141,35 +100,16 @@ def test_broker_on_a_busy_port_fails_instead_of_claiming_to_serve():
 
 
 def test_produce_and_ope_name_the_missing_file_and_the_bad_policy(tmp_path):
-    one_line_error(
-        cli("produce", "nope.jsonl", "--brokers", NO_BROKER),
-        "nope.jsonl",
-        "no such file",
-    )
-    one_line_error(
-        cli("ope", "nope.csv.gz"), "nope.csv.gz", "no such file", "Open Bandit"
-    )
+    one_line_error(cli("produce", "nope.jsonl", "--brokers", NO_BROKER), "nope.jsonl", "no such file")
+    one_line_error(cli("ope", "nope.csv.gz"), "nope.csv.gz", "no such file", "Open Bandit")
     log = tmp_path / "all.csv.gz"
     log.write_bytes(b"")
-    one_line_error(
-        cli("ope", str(log), "--policy", "nonsense"),
-        "--policy nonsense",
-        "random | bts",
-        "egreedy:EPS",
-    )
+    one_line_error(cli("ope", str(log), "--policy", "nonsense"), "--policy nonsense", "random | bts", "egreedy:EPS")
 
 
 def _reward_records(path: Path) -> None:
-    rows = [
-        {
-            "rec_id": f"r{i}",
-            "user": f"u{i}",
-            "arm": "ab"[i % 2],
-            "reward": i % 3 == 0,
-            "slate": {"items": ["i1", "i2"], "propensities": [0.5, 0.5]},
-        }
-        for i in range(20)
-    ]
+    rows = [{"rec_id": f"r{i}", "user": f"u{i}", "arm": "ab"[i % 2], "reward": i % 3 == 0,
+             "slate": {"items": ["i1", "i2"], "propensities": [0.5, 0.5]}} for i in range(20)]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
@@ -178,48 +118,19 @@ def test_ab_report_refuses_an_unknown_control_arm_and_a_log_without_rewards(tmp_
     _reward_records(rewards)
     ok = cli("ab-report", str(rewards), "--control", "b")
     assert ok.returncode == 0 and "a" in ok.stdout, ok.stderr
-    one_line_error(
-        cli("ab-report", str(rewards), "--control", "NOSUCHARM"),
-        "--control NOSUCHARM",
-        "arms: a, b",
-    )
+    one_line_error(cli("ab-report", str(rewards), "--control", "NOSUCHARM"), "--control NOSUCHARM", "arms: a, b")
     events = ClickGenerator(n_users=5, n_items=10, seed=2).events(10)
     clicks.write_text("".join(json.dumps(e) + "\n" for e in events))
     one_line_error(cli("ab-report", str(clicks)), str(clicks), "no reward records")
 
 
-def test_a_changed_structural_setting_on_an_existing_state_is_refused(
-    trained_state, tmp_path
-):
-    one_line_error(
-        cli(
-            "run",
-            "--brokers",
-            NO_BROKER,
-            "--state",
-            str(trained_state),
-            "--model-set",
-            "k=16",
-        ),
-        "model setting k is 8",
-        "16 was requested",
-        "new --state",
-    )
+def test_a_changed_structural_setting_on_an_existing_state_is_refused(trained_state, tmp_path):
+    one_line_error(cli("run", "--brokers", NO_BROKER, "--state", str(trained_state), "--model-set", "k=16"),
+                   "model setting k is 8", "16 was requested", "new --state")
     toml = tmp_path / "m.toml"
     toml.write_text("seed = 7\nlr = 0.05\n")
-    one_line_error(
-        cli(
-            "run",
-            "--brokers",
-            NO_BROKER,
-            "--state",
-            str(trained_state),
-            "--model-config",
-            str(toml),
-        ),
-        "model setting seed is 42",
-        "7 was requested",
-    )
+    one_line_error(cli("run", "--brokers", NO_BROKER, "--state", str(trained_state), "--model-config", str(toml)),
+                   "model setting seed is 42", "7 was requested")
 
 
 def test_a_changed_input_topic_on_a_resumable_state_is_refused(tmp_path):
@@ -230,39 +141,22 @@ def test_a_changed_input_topic_on_a_resumable_state_is_refused(tmp_path):
     state = tmp_path / "state"
     prepare_recovery(RunConfig(state_dir=str(state)))
     check_and_record(state, {"clicks": 1}, 1, resuming=False)
-    one_line_error(
-        cli("run", "--brokers", NO_BROKER, "--state", str(state), "--in", "views"),
-        "input topics were clicks, now views",
-        "new --state",
-        "model snapshot",
-    )
+    one_line_error(cli("run", "--brokers", NO_BROKER, "--state", str(state), "--in", "views"),
+                   "input topics were clicks, now views", "new --state", "model snapshot")
 
 
 def test_model_info_is_readable_with_version_and_settings(trained_state):
     res = cli("model", "info", "--state", str(trained_state))
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    assert (
-        "model      v0000+120" in out
-        and "k=8 (default 16)" in out
-        and "n_buckets=4096" in out
-    )
+    assert "model      v0000+120" in out and "k=8 (default 16)" in out and "n_buckets=4096" in out
     assert len(out.splitlines()) > 4 and not out.lstrip().startswith("{")
-    info = json.loads(
-        cli("model", "info", "--state", str(trained_state), "--json").stdout
-    )
-    assert (
-        info["model_version"] == "v0000+120"
-        and json.loads(info["meta"]["config"])["k"] == 8
-    )
+    info = json.loads(cli("model", "info", "--state", str(trained_state), "--json").stdout)
+    assert info["model_version"] == "v0000+120" and json.loads(info["meta"]["config"])["k"] == 8
 
 
 def test_replay_help_shows_no_internal_notes():
     res = cli("replay", "--help")
     assert res.returncode == 0
-    assert (
-        "lead" not in res.stdout
-        and "Registered" not in res.stdout
-        and "optional here" not in res.stdout
-    )
+    assert "lead" not in res.stdout and "Registered" not in res.stdout and "optional here" not in res.stdout
     assert "--model-config" in res.stdout and "--model-set" in res.stdout
