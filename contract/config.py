@@ -12,9 +12,9 @@ Model settings: ``STREAMREC_MODEL_CONFIG`` (a TOML file) and ``STREAMREC_MODEL_S
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Mapping
 
 
 @dataclass
@@ -65,7 +65,7 @@ class RunConfig:
         return conf
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "RunConfig":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RunConfig:
         """Build a config from ``STREAMREC_*`` variables; unset ones keep defaults."""
         env = os.environ if env is None else env
         cfg = cls()

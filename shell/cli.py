@@ -9,7 +9,7 @@ import sys
 import time
 
 from streamrec.contract.config import RunConfig
-from streamrec.shell.preflight import add_model_args
+from streamrec.shell.usage_checks import add_model_args
 
 
 def _kafka_opts(values: list[str] | None) -> dict[str, str]:
@@ -55,8 +55,8 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from streamrec.shell.preflight import check_run
     from streamrec.shell.runner import run_flow
+    from streamrec.shell.usage_checks import check_run
 
     cfg = run_config_from_args(args)
     check_run(cfg, args.workers)
@@ -87,10 +87,9 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
 def cmd_produce(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
-
     from streamrec.contract.config import read_properties
     from streamrec.shell.broker import ensure_topics
-    from streamrec.shell.preflight import check_file, check_kafka_config
+    from streamrec.shell.usage_checks import check_file, check_kafka_config
 
     check_file("log", args.log, "a JSONL file of events")
     check_kafka_config(args.kafka_config)
@@ -113,7 +112,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 def cmd_broker(args: argparse.Namespace) -> int:
     from streamrec.shell.broker import EmbeddedBroker, ensure_topics
-    from streamrec.shell.preflight import check_port
+    from streamrec.shell.usage_checks import check_port
 
     check_port("--port", args.port, "127.0.0.1")
     with EmbeddedBroker(port=args.port) as broker:
@@ -200,9 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
-    from streamrec.shell.replay_commands import add_replay_parser
-    from streamrec.shell.ope_commands import add_ope_parsers
     from streamrec.shell.model_commands import add_model_parsers
+    from streamrec.shell.ope_commands import add_ope_parsers
+    from streamrec.shell.replay_commands import add_replay_parser
 
     add_replay_parser(sub)
     add_ope_parsers(sub)
@@ -211,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from streamrec.shell.preflight import UsageError
+    from streamrec.shell.usage_checks import UsageError
     from streamrec.state.settings import SettingsError
 
     args = build_parser().parse_args(argv)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from streamrec.shell.model_info import format_info, model_info
-from streamrec.shell.preflight import UsageError, check_state_dir
+from streamrec.shell.usage_checks import UsageError, check_state_dir
 from streamrec.state.disk import live_db_path
 from streamrec.state.versions import current_version, list_versions, rollback, snapshot
 

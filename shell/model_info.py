@@ -71,13 +71,19 @@ def format_info(info: dict[str, Any]) -> str:
         f"model      {info.get('model_version', 'empty: nothing learned yet')}",
     ]
     if meta:
-        lines.append(f"learned    {meta.get('n_events', 0)} events, {meta.get('n_users', 0)} users, "
-                     f"{meta.get('n_items', 0)} items; drift detections {meta.get('drift_count', 0)}")
+        lines.append(
+            f"learned    {meta.get('n_events', 0)} events, {meta.get('n_users', 0)} users, "
+            f"{meta.get('n_items', 0)} items; drift detections {meta.get('drift_count', 0)}"
+        )
     lines += [
-        f"versions   {info['versions']} (current {info['current_version'] or 'none'}); "
-        f"epochs kept {len(info['epochs'])}",
-        f"disk       {mb['total']:.1f} MB (live {mb['live']:.1f}, epochs {mb['epochs']:.1f}, "
-        f"versions {mb['versions']:.1f})",
+        (
+            f"versions   {info['versions']} (current {info['current_version'] or 'none'}); "
+            f"epochs kept {len(info['epochs'])}"
+        ),
+        (
+            f"disk       {mb['total']:.1f} MB (live {mb['live']:.1f}, epochs {mb['epochs']:.1f}, "
+            f"versions {mb['versions']:.1f})"
+        ),
         f"digest     {info['digest']}",
     ]
     if "config" in meta:

@@ -23,12 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from streamrec.online.policies import make_policy
-from streamrec.shell.preflight import POLICIES, UsageError
-from streamrec.replay.reward_model import RewardModel
-from streamrec.replay.ab_report import ab_summary, format_summary, read_records, wilson_interval
+from streamrec.replay.ab_report import (
+    ab_summary,
+    format_summary,
+    read_records,
+    wilson_interval,
+)
 from streamrec.replay.ope.suite import run_estimators
+from streamrec.replay.reward_model import RewardModel
+from streamrec.shell.usage_checks import POLICIES, UsageError
 
 
 def add_ope_parsers(subparsers: Any) -> None:

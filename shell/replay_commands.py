@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from streamrec.replay.prequential import PrequentialModel
-from streamrec.shell.preflight import UsageError, add_model_args
+from streamrec.shell.usage_checks import UsageError, add_model_args
 from streamrec.state.settings import check_config, requested_settings
 
 DEFAULT_MODELS = "engine,popularity,decayed,transitions"
@@ -54,7 +55,9 @@ def build_model(name: str, river_max_events: int | None = None,
         "river-mf": lambda: baselines.RiverMF(max_events=river_max_events),
     }
     if name == "engine":
-        from streamrec.online.recommender import Recommender  # lazy: loads the numba kernels
+        from streamrec.online.recommender import (
+            Recommender,  # lazy: loads the numba kernels
+        )
 
         return Recommender(engine_config)
     if name not in factories:

@@ -34,7 +34,7 @@ def input_partitions(cfg: RunConfig, timeout_s: float = 3.0) -> dict[str, int | 
 
 def check_inputs(cfg: RunConfig, workers: int) -> None:
     """Refuse inputs other than those the state's recovery store was made for (one line, exit 2)."""
-    from streamrec.shell.preflight import UsageError
+    from streamrec.shell.usage_checks import UsageError
     from streamrec.state.run_topology import TopologyChanged, check_and_record
 
     resuming = cfg.recovery and any(cfg.recovery_dir.glob("part-*.sqlite3"))
@@ -48,7 +48,6 @@ def run_flow(cfg: RunConfig, workers: int = 1) -> None:
     """Build and run the flow until it is interrupted (tail mode never ends by itself)."""
     from bytewax.recovery import RecoveryConfig
     from bytewax.run import cli_main
-
     from streamrec.flows.recommend import build_flow
 
     check_inputs(cfg, workers)

@@ -42,8 +42,7 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return out
 
 
-def check_and_record(state_dir: str | Path, topics: dict[str, int | None], workers: int,
-                     resuming: bool = True) -> None:
+def check_and_record(state_dir: str | Path, topics: dict[str, int | None], workers: int, resuming: bool = True) -> None:
     """Record the layout; raise :class:`TopologyChanged` if a resumed run's layout changed.
 
     ``resuming`` is False when there is no recovery store to resume (first run, recovery
@@ -58,7 +57,8 @@ def check_and_record(state_dir: str | Path, topics: dict[str, int | None], worke
                 f"--state {state_dir} was started with other inputs ({'; '.join(diff)}): its recovery store "
                 "cannot resume them. Run with the original --in/--items/--workers, or use a new --state, or keep "
                 f"the model: `streamrec model snapshot --state {state_dir}`, then delete {Path(state_dir) / 'recovery'} "
-                f"and {path} (the input is then re-read from the beginning)")
+                f"and {path} (the input is then re-read from the beginning)"
+            )
         new["topics"] = {t: n if n is not None else old["topics"][t] for t, n in new["topics"].items()}
         if new == old:
             return

@@ -22,25 +22,53 @@ streamrec.state.settings_guard.SettingsConflict: model setting k is 16 in the ex
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from streamrec.online.config import RecommenderConfig
-from streamrec.state.settings import SETTING_TYPES, SettingsError, check_config, requested_settings, split_sets
+from streamrec.state.settings import (
+    SETTING_TYPES,
+    SettingsError,
+    check_config,
+    requested_settings,
+    split_sets,
+)
 
 #: settings a live model takes from the next event on (learning, retrieval, schedules, drift)
-SAFE_SETTINGS = frozenset({
-    # learning rates, regularisation, clipping, negatives
-    "lr", "intercept_lr", "adagrad_eps", "l2_w", "l2_v", "clip_grad", "clip_param",
-    "n_negatives", "negative_sampling",
-    # transition weighting and popularity decay (the engine itself changes the half-life on drift)
-    "trans_decay", "n_recent", "half_life_events", "cold_start_centroid",
-    # retrieval and refresh schedules
-    "full_rank_threshold", "n_clusters", "n_probe", "ivf_max_candidates", "ivf_refresh_events",
-    "cache_refresh_events", "cache_refresh_max", "trend_refresh_events",
-    # drift reaction
-    "drift_delta", "drift_lr_boost", "drift_boost_events", "drift_half_life_factor",
-})
+SAFE_SETTINGS = frozenset(
+    {
+        # learning rates, regularisation, clipping, negatives
+        "lr",
+        "intercept_lr",
+        "adagrad_eps",
+        "l2_w",
+        "l2_v",
+        "clip_grad",
+        "clip_param",
+        "n_negatives",
+        "negative_sampling",
+        # transition weighting and popularity decay (the engine itself changes the half-life on drift)
+        "trans_decay",
+        "n_recent",
+        "half_life_events",
+        "cold_start_centroid",
+        # retrieval and refresh schedules
+        "full_rank_threshold",
+        "n_clusters",
+        "n_probe",
+        "ivf_max_candidates",
+        "ivf_refresh_events",
+        "cache_refresh_events",
+        "cache_refresh_max",
+        "trend_refresh_events",
+        # drift reaction
+        "drift_delta",
+        "drift_lr_boost",
+        "drift_boost_events",
+        "drift_half_life_factor",
+    }
+)
 
 
 class SettingsConflict(SettingsError):
@@ -58,7 +86,8 @@ def resolve(stored: Mapping[str, Any] | None, requested: Mapping[str, Any]) -> R
             raise SettingsConflict(
                 f"model setting {key} is {old!r} in the existing state but {new!r} was requested; "
                 f"{key} cannot change on a live model (it fixes the shape of stored arrays or the "
-                f"meaning of learned values): drop the setting to keep {old!r}, or use a new --state")
+                f"meaning of learned values): drop the setting to keep {old!r}, or use a new --state"
+            )
         merged[key] = new
     return check_config(merged)
 

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.recommender import Recommender
 from streamrec.shell.traffic import ClickGenerator
@@ -24,8 +23,15 @@ NO_BROKER = "127.0.0.1:1"
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env = {k: v for k, v in env.items() if not k.startswith("STREAMREC_")}
-    return subprocess.run([sys.executable, "-m", "streamrec", *args], cwd=cwd or REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "streamrec", *args],
+        cwd=cwd or REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def one_line_error(res: subprocess.CompletedProcess, *words: str) -> str:
@@ -42,25 +48,31 @@ def one_line_error(res: subprocess.CompletedProcess, *words: str) -> str:
 def trained_state(tmp_path) -> Path:
     """A state directory holding a small model with k=8."""
     rec = Recommender(RecommenderConfig(k=8, n_buckets=1 << 12))
-    rec.process_batch(list(ClickGenerator(n_users=10, n_items=30, seed=1).events(120)), n_candidates=10,
-                      rank_before=True)
+    rec.process_batch(
+        list(ClickGenerator(n_users=10, n_items=30, seed=1).events(120)), n_candidates=10, rank_before=True
+    )
     d = tmp_path / "state"
     with ParamStore(d) as store:
         store.save(rec.export_state())
     return d
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--policy", "egreedy:abc"], ["--policy egreedy:abc", "allowed: greedy"]),
-    (["--ab-split", "a=egreedy:0.1@0.7,b=greedy@0.7"], ["--ab-split a=egreedy:0.1@0.7,b=greedy@0.7",
-                                                        "shares sum to 1.4", "NAME=POLICY@SHARE"]),
-    (["--ab-split", "garbage"], ["--ab-split garbage", "NAME=POLICY@SHARE"]),
-    (["--kafka-config", "missing.properties"], ["--kafka-config missing.properties", "no such file"]),
-    (["--k", "0"], ["--k 0", ">= 1"]),
-    (["--model-set", "k=0"], ["--model-set k=0", "k >= 1"]),
-    (["--model-set", "lrr=0.1"], ["'lrr'", "did you mean 'lr'"]),
-    (["--model-config", "nope.toml"], ["--model-config nope.toml", "no such file"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--policy", "egreedy:abc"], ["--policy egreedy:abc", "allowed: greedy"]),
+        (
+            ["--ab-split", "a=egreedy:0.1@0.7,b=greedy@0.7"],
+            ["--ab-split a=egreedy:0.1@0.7,b=greedy@0.7", "shares sum to 1.4", "NAME=POLICY@SHARE"],
+        ),
+        (["--ab-split", "garbage"], ["--ab-split garbage", "NAME=POLICY@SHARE"]),
+        (["--kafka-config", "missing.properties"], ["--kafka-config missing.properties", "no such file"]),
+        (["--k", "0"], ["--k 0", ">= 1"]),
+        (["--model-set", "k=0"], ["--model-set k=0", "k >= 1"]),
+        (["--model-set", "lrr=0.1"], ["'lrr'", "did you mean 'lr'"]),
+        (["--model-config", "nope.toml"], ["--model-config nope.toml", "no such file"]),
+    ],
+)
 def test_run_rejects_bad_flags_before_starting(tmp_path, args, words):
     one_line_error(cli("run", "--brokers", NO_BROKER, "--state", str(tmp_path / "s"), *args), *words)
     assert not (tmp_path / "s").exists()  # nothing started, nothing written
@@ -85,8 +97,11 @@ def test_busy_metrics_port_is_named(tmp_path):
         s.bind(("0.0.0.0", 0))
         s.listen()
         port = s.getsockname()[1]
-        one_line_error(cli("run", "--brokers", NO_BROKER, "--state", str(tmp_path / "s"),
-                           "--metrics-port", str(port)), f"--metrics-port {port}", "already in use")
+        one_line_error(
+            cli("run", "--brokers", NO_BROKER, "--state", str(tmp_path / "s"), "--metrics-port", str(port)),
+            f"--metrics-port {port}",
+            "already in use",
+        )
 
 
 def test_broker_on_a_busy_port_fails_instead_of_claiming_to_serve():
@@ -108,8 +123,16 @@ def test_produce_and_ope_name_the_missing_file_and_the_bad_policy(tmp_path):
 
 
 def _reward_records(path: Path) -> None:
-    rows = [{"rec_id": f"r{i}", "user": f"u{i}", "arm": "ab"[i % 2], "reward": i % 3 == 0,
-             "slate": {"items": ["i1", "i2"], "propensities": [0.5, 0.5]}} for i in range(20)]
+    rows = [
+        {
+            "rec_id": f"r{i}",
+            "user": f"u{i}",
+            "arm": "ab"[i % 2],
+            "reward": i % 3 == 0,
+            "slate": {"items": ["i1", "i2"], "propensities": [0.5, 0.5]},
+        }
+        for i in range(20)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
@@ -125,12 +148,19 @@ def test_ab_report_refuses_an_unknown_control_arm_and_a_log_without_rewards(tmp_
 
 
 def test_a_changed_structural_setting_on_an_existing_state_is_refused(trained_state, tmp_path):
-    one_line_error(cli("run", "--brokers", NO_BROKER, "--state", str(trained_state), "--model-set", "k=16"),
-                   "model setting k is 8", "16 was requested", "new --state")
+    one_line_error(
+        cli("run", "--brokers", NO_BROKER, "--state", str(trained_state), "--model-set", "k=16"),
+        "model setting k is 8",
+        "16 was requested",
+        "new --state",
+    )
     toml = tmp_path / "m.toml"
     toml.write_text("seed = 7\nlr = 0.05\n")
-    one_line_error(cli("run", "--brokers", NO_BROKER, "--state", str(trained_state), "--model-config", str(toml)),
-                   "model setting seed is 42", "7 was requested")
+    one_line_error(
+        cli("run", "--brokers", NO_BROKER, "--state", str(trained_state), "--model-config", str(toml)),
+        "model setting seed is 42",
+        "7 was requested",
+    )
 
 
 def test_a_changed_input_topic_on_a_resumable_state_is_refused(tmp_path):
@@ -141,8 +171,12 @@ def test_a_changed_input_topic_on_a_resumable_state_is_refused(tmp_path):
     state = tmp_path / "state"
     prepare_recovery(RunConfig(state_dir=str(state)))
     check_and_record(state, {"clicks": 1}, 1, resuming=False)
-    one_line_error(cli("run", "--brokers", NO_BROKER, "--state", str(state), "--in", "views"),
-                   "input topics were clicks, now views", "new --state", "model snapshot")
+    one_line_error(
+        cli("run", "--brokers", NO_BROKER, "--state", str(state), "--in", "views"),
+        "input topics were clicks, now views",
+        "new --state",
+        "model snapshot",
+    )
 
 
 def test_model_info_is_readable_with_version_and_settings(trained_state):

@@ -12,16 +12,40 @@ import time
 from pathlib import Path
 
 import pytest
-
-from kafka_helpers import REPO, TopicReader, events_payloads, produce, stop_flow, unique_config
+from kafka_helpers import (
+    REPO,
+    TopicReader,
+    events_payloads,
+    produce,
+    stop_flow,
+    unique_config,
+)
 from streamrec.contract.config import RunConfig
 from streamrec.shell.traffic import ClickGenerator
 
 
 def run_cmd(cfg: RunConfig, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "streamrec", "run", "--brokers", cfg.brokers, "--in", cfg.in_topic,
-            "--out", cfg.out_topic, "--dlq", cfg.dlq_topic, "--rewards", cfg.rewards_topic,
-            "--state", cfg.state_dir, "--snapshot-interval", str(cfg.snapshot_interval_s), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "streamrec",
+        "run",
+        "--brokers",
+        cfg.brokers,
+        "--in",
+        cfg.in_topic,
+        "--out",
+        cfg.out_topic,
+        "--dlq",
+        cfg.dlq_topic,
+        "--rewards",
+        cfg.rewards_topic,
+        "--state",
+        cfg.state_dir,
+        "--snapshot-interval",
+        str(cfg.snapshot_interval_s),
+        *extra,
+    ]
 
 
 def clean_env() -> dict[str, str]:
@@ -29,23 +53,30 @@ def clean_env() -> dict[str, str]:
 
 
 def info(state: str) -> dict:
-    res = subprocess.run([sys.executable, "-m", "streamrec", "model", "info", "--state", state, "--json"],
-                         cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "streamrec", "model", "info", "--state", state, "--json"],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     return json.loads(res.stdout) if res.returncode == 0 else {}
 
 
 def serve(cfg: RunConfig, log: Path, extra: list[str], events: list[dict], recs: TopicReader, total: int) -> None:
     """Run the flow until the model has committed ``total`` learned events, then stop it."""
     produce(cfg.brokers, cfg.in_topic, events_payloads(events))
-    proc = subprocess.Popen(run_cmd(cfg, *extra), cwd=REPO, env=clean_env(), stdout=open(log, "ab"),
-                            stderr=subprocess.STDOUT)
-    try:
-        recs.wait_for(total, timeout=300)
-        deadline = time.monotonic() + 60
-        while info(cfg.state_dir).get("meta", {}).get("n_events") != total and time.monotonic() < deadline:
-            time.sleep(0.5)  # wait for the epoch that commits the last events
-    finally:
-        stop_flow(proc)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(run_cmd(cfg, *extra), cwd=REPO, env=clean_env(), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            recs.wait_for(total, timeout=300)
+            deadline = time.monotonic() + 60
+            while info(cfg.state_dir).get("meta", {}).get("n_events") != total and time.monotonic() < deadline:
+                time.sleep(0.5)  # wait for the epoch that commits the last events
+        finally:
+            stop_flow(proc)
 
 
 @pytest.mark.kafka
@@ -64,18 +95,38 @@ def test_run_model_config_is_used_stored_shown_and_guarded(broker, tmp_path):
         settings = json.loads(got["meta"]["config"])
         assert (settings["k"], settings["n_buckets"], settings["lr"]) == (8, 4096, 0.05), log
         assert got["arrays"]["fm_v"]["shape"][1] == 8 and got["model_version"] == "v0000+60"
-        shown = subprocess.run([sys.executable, "-m", "streamrec", "model", "info", "--state", cfg.state_dir],
-                               cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=60).stdout
+        shown = subprocess.run(
+            [sys.executable, "-m", "streamrec", "model", "info", "--state", cfg.state_dir],
+            cwd=REPO,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        ).stdout
         assert "v0000+60" in shown and "k=8 (default 16)" in shown and "lr=0.05 (default 0.1)" in shown
 
-        refused = subprocess.run(run_cmd(cfg, "--model-config", str(toml), "--model-set", "n_buckets=8192"),
-                                 cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=120)
+        refused = subprocess.run(
+            run_cmd(cfg, "--model-config", str(toml), "--model-set", "n_buckets=8192"),
+            cwd=REPO,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
         assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
         assert "model setting n_buckets is 4096" in refused.stderr and "8192 was requested" in refused.stderr
 
         # a safe change (and no file: the stored settings stay) is taken by the live model
-        serve(cfg, tmp_path / "flow2.log", ["--model-set", "lr=0.02", "--model-set", "n_probe=2"], second, recs,
-              len(first) + len(second))
+        serve(
+            cfg,
+            tmp_path / "flow2.log",
+            ["--model-set", "lr=0.02", "--model-set", "n_probe=2"],
+            second,
+            recs,
+            len(first) + len(second),
+        )
         got = info(cfg.state_dir)
         settings = json.loads(got["meta"]["config"])
         log = (tmp_path / "flow2.log").read_text(errors="replace")[-3000:]
@@ -105,10 +156,15 @@ def test_replay_uses_the_model_config(tmp_path):
     tuned = replay(log, tmp_path / "b.json", "--model-config", str(toml))
     again = replay(log, tmp_path / "c.json", "--model-config", str(toml), "--model-set", "k=4")
     assert default["engine_settings"]["k"] == 16
-    assert (tuned["engine_settings"]["k"], tuned["engine_settings"]["n_buckets"], tuned["engine_settings"]["seed"]) \
-        == (4, 2048, 7)
-    ranks = {name: (d["models"]["streamrec-fm"]["all"], d["models"]["streamrec-fm"]["warm"])  # not the timings
-             for name, d in (("default", default), ("tuned", tuned), ("again", again))}
+    assert (tuned["engine_settings"]["k"], tuned["engine_settings"]["n_buckets"], tuned["engine_settings"]["seed"]) == (
+        4,
+        2048,
+        7,
+    )
+    ranks = {
+        name: (d["models"]["streamrec-fm"]["all"], d["models"]["streamrec-fm"]["warm"])  # not the timings
+        for name, d in (("default", default), ("tuned", tuned), ("again", again))
+    }
     assert ranks["tuned"] == ranks["again"] and ranks["tuned"] != ranks["default"]
 
 

@@ -6,13 +6,17 @@ from __future__ import annotations
 from dataclasses import fields
 
 import pytest
-
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.recommender import Recommender
 from streamrec.shell.traffic import ClickGenerator
 from streamrec.state.run_topology import TopologyChanged, check_and_record
 from streamrec.state.settings import SettingsError, requested_settings
-from streamrec.state.settings_guard import SAFE_SETTINGS, SettingsConflict, config_for_run, resolve
+from streamrec.state.settings_guard import (
+    SAFE_SETTINGS,
+    SettingsConflict,
+    config_for_run,
+    resolve,
+)
 
 
 def write(tmp_path, text: str, name: str = "model.toml") -> str:
@@ -31,17 +35,20 @@ def test_toml_then_sets_later_wins_and_types_follow_the_fields(tmp_path):
     assert requested_settings(sets=["cold_start_centroid=no"]) == {"cold_start_centroid": False}
 
 
-@pytest.mark.parametrize("toml, sets, words", [
-    ("kk = 8\n", [], ["--model-config", "'kk'", "did you mean 'k'"]),
-    ('k = "8"\n', [], ["k = '8'", "k takes a int (default 16)"]),
-    ("k = true\n", [], ["k = True", "takes a int"]),
-    ("n_buckets = 16\n", [], ["n_buckets = 16", "not allowed", "n_buckets >= 64"]),
-    ("", ["lr=fast"], ["--model-set lr=fast", "lr takes a float (default 0.1)"]),
-    ("", ["lr"], ["--model-set lr", "expected KEY=VALUE"]),
-    ("", ["optimizer=adam"], ["--model-set optimizer=adam", "'adagrad' or 'sgd'"]),
-    ("", ["cold_start_centroid=maybe"], ["cold_start_centroid=maybe", "takes a bool"]),
-    ("k = [\n", [], ["not a readable TOML file"]),
-])
+@pytest.mark.parametrize(
+    "toml, sets, words",
+    [
+        ("kk = 8\n", [], ["--model-config", "'kk'", "did you mean 'k'"]),
+        ('k = "8"\n', [], ["k = '8'", "k takes a int (default 16)"]),
+        ("k = true\n", [], ["k = True", "takes a int"]),
+        ("n_buckets = 16\n", [], ["n_buckets = 16", "not allowed", "n_buckets >= 64"]),
+        ("", ["lr=fast"], ["--model-set lr=fast", "lr takes a float (default 0.1)"]),
+        ("", ["lr"], ["--model-set lr", "expected KEY=VALUE"]),
+        ("", ["optimizer=adam"], ["--model-set optimizer=adam", "'adagrad' or 'sgd'"]),
+        ("", ["cold_start_centroid=maybe"], ["cold_start_centroid=maybe", "takes a bool"]),
+        ("k = [\n", [], ["not a readable TOML file"]),
+    ],
+)
 def test_mistakes_are_one_line_naming_key_value_and_what_is_allowed(tmp_path, toml, sets, words):
     path = write(tmp_path, toml) if toml else ""
     with pytest.raises(SettingsError) as err:
@@ -105,9 +112,11 @@ def test_input_layout_is_recorded_then_a_change_is_refused(tmp_path):
     check_and_record(tmp_path, {"clicks": 2}, 1)
     check_and_record(tmp_path, {"clicks": None}, 1)  # partition count unknown: not compared
     check_and_record(tmp_path, {"clicks": 3}, 1)  # a partition added: read from the beginning
-    for topics, workers, said in [({"views": 3}, 1, "input topics were clicks, now views"),
-                                  ({"clicks": 1}, 1, "topic clicks had 3 partitions, now 1"),
-                                  ({"clicks": 3}, 2, "workers were 1, now 2")]:
+    for topics, workers, said in [
+        ({"views": 3}, 1, "input topics were clicks, now views"),
+        ({"clicks": 1}, 1, "topic clicks had 3 partitions, now 1"),
+        ({"clicks": 3}, 2, "workers were 1, now 2"),
+    ]:
         with pytest.raises(TopologyChanged, match=said) as err:
             check_and_record(tmp_path, topics, workers)
         assert "new --state" in str(err.value) and "model snapshot" in str(err.value)

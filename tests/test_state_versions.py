@@ -10,7 +10,7 @@ import pytest
 
 from streamrec.online.model_state import ModelState
 from streamrec.shell.model_commands import add_model_parsers
-from streamrec.shell.preflight import UsageError
+from streamrec.shell.usage_checks import UsageError
 from streamrec.state.disk import state_size_bytes
 from streamrec.state.epochs import commit_epoch, list_epochs, restore_epoch
 from streamrec.state.store import ParamStore

@@ -20,10 +20,17 @@ class UsageError(Exception):
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """``--model-config FILE.toml`` and repeatable ``--model-set KEY=VALUE`` (see ``state.settings``)."""
-    p.add_argument("--model-config", metavar="FILE.toml",
-                   help="model settings (RecommenderConfig fields) from a TOML file; env STREAMREC_MODEL_CONFIG")
-    p.add_argument("--model-set", action="append", metavar="KEY=VALUE",
-                   help="one model setting, applied after the file (repeatable), e.g. --model-set lr=0.05")
+    p.add_argument(
+        "--model-config",
+        metavar="FILE.toml",
+        help="model settings (RecommenderConfig fields) from a TOML file; env STREAMREC_MODEL_CONFIG",
+    )
+    p.add_argument(
+        "--model-set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="one model setting, applied after the file (repeatable), e.g. --model-set lr=0.05",
+    )
 
 
 def check_file(flag: str, path: str, what: str = "a readable file") -> None:
@@ -61,8 +68,10 @@ def check_arms(policy: str, ab_split: str) -> None:
         try:
             Arms.parse(policy, ab_split)
         except ValueError as exc:
-            raise UsageError(f"--ab-split {ab_split}: {exc}; allowed: NAME=POLICY@SHARE,... with shares "
-                             f"summing to 1 and POLICY one of {POLICIES}") from None
+            raise UsageError(
+                f"--ab-split {ab_split}: {exc}; allowed: NAME=POLICY@SHARE,... with shares "
+                f"summing to 1 and POLICY one of {POLICIES}"
+            ) from None
 
 
 def check_port(flag: str, port: int, host: str = "0.0.0.0") -> None:
