@@ -20,13 +20,17 @@ REPO = Path(__file__).resolve().parents[1]
 NO_BROKER = "127.0.0.1:1"
 
 
+def clean_env() -> dict[str, str]:
+    """This environment without ``STREAMREC_*`` settings (they would change what is tested)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("STREAMREC_")} | {"PYTHONUNBUFFERED": "1"}
+
+
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env = {k: v for k, v in env.items() if not k.startswith("STREAMREC_")}
+    """``python -m streamrec ARGS`` as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "streamrec", *args],
         cwd=cwd or REPO,
-        env=env,
+        env=clean_env(),
         capture_output=True,
         text=True,
         check=False,

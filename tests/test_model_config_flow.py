@@ -5,7 +5,6 @@ one is taken. ``streamrec replay --model-config`` runs the engine with the file'
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -17,14 +16,17 @@ from kafka_helpers import (
     TopicReader,
     events_payloads,
     produce,
+    start_flow,
     stop_flow,
     unique_config,
 )
 from streamrec.contract.config import RunConfig
 from streamrec.shell.traffic import ClickGenerator
+from test_cli_errors import clean_env, cli
 
 
 def run_cmd(cfg: RunConfig, *extra: str) -> list[str]:
+    """``python -m streamrec run`` on ``cfg``'s topics and state, plus ``extra`` flags."""
     return [
         sys.executable,
         "-m",
@@ -48,28 +50,20 @@ def run_cmd(cfg: RunConfig, *extra: str) -> list[str]:
     ]
 
 
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("STREAMREC_")}
-
-
 def info(state: str) -> dict:
-    res = subprocess.run(
-        [sys.executable, "-m", "streamrec", "model", "info", "--state", state, "--json"],
-        cwd=REPO,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    res = cli("model", "info", "--state", state, "--json")
     return json.loads(res.stdout) if res.returncode == 0 else {}
 
 
-def serve(cfg: RunConfig, log: Path, extra: list[str], events: list[dict], recs: TopicReader, total: int) -> None:
-    """Run the flow until the model has committed ``total`` learned events, then stop it."""
+def serve(cfg: RunConfig, log: Path, extra: list[str] | None, events: list[dict], recs: TopicReader, total: int):
+    """Run the flow (``streamrec run`` + ``extra`` flags; ``None``: ``python -m bytewax.run`` configured by
+    ``STREAMREC_*`` variables) until the model has committed ``total`` learned events, then stop it."""
     produce(cfg.brokers, cfg.in_topic, events_payloads(events))
     with open(log, "ab") as out:
-        proc = subprocess.Popen(run_cmd(cfg, *extra), cwd=REPO, env=clean_env(), stdout=out, stderr=subprocess.STDOUT)
+        if extra is None:
+            proc = start_flow(cfg, log, via_bytewax_run=True)
+        else:
+            proc = subprocess.Popen(run_cmd(cfg, *extra), cwd=REPO, env=clean_env(), stdout=out, stderr=out)
         try:
             recs.wait_for(total, timeout=300)
             deadline = time.monotonic() + 60
@@ -86,7 +80,7 @@ def test_run_model_config_is_used_stored_shown_and_guarded(broker, tmp_path):
     toml = tmp_path / "model.toml"
     toml.write_text("k = 8\nn_buckets = 4096\nlr = 0.05\n")
     gen = ClickGenerator(n_users=20, n_items=50, seed=9)
-    first, second = list(gen.events(60)), list(gen.events(40))
+    first, second, third = list(gen.events(60)), list(gen.events(40)), list(gen.events(20))
     recs = TopicReader(broker.bootstrap, cfg.out_topic)
     try:
         serve(cfg, tmp_path / "flow1.log", ["--model-config", str(toml)], first, recs, len(first))
@@ -95,26 +89,10 @@ def test_run_model_config_is_used_stored_shown_and_guarded(broker, tmp_path):
         settings = json.loads(got["meta"]["config"])
         assert (settings["k"], settings["n_buckets"], settings["lr"]) == (8, 4096, 0.05), log
         assert got["arrays"]["fm_v"]["shape"][1] == 8 and got["model_version"] == "v0000+60"
-        shown = subprocess.run(
-            [sys.executable, "-m", "streamrec", "model", "info", "--state", cfg.state_dir],
-            cwd=REPO,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        ).stdout
+        shown = cli("model", "info", "--state", cfg.state_dir).stdout
         assert "v0000+60" in shown and "k=8 (default 16)" in shown and "lr=0.05 (default 0.1)" in shown
 
-        refused = subprocess.run(
-            run_cmd(cfg, "--model-config", str(toml), "--model-set", "n_buckets=8192"),
-            cwd=REPO,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        refused = cli(*run_cmd(cfg, "--model-config", str(toml), "--model-set", "n_buckets=8192")[3:])
         assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
         assert "model setting n_buckets is 4096" in refused.stderr and "8192 was requested" in refused.stderr
 
@@ -132,6 +110,13 @@ def test_run_model_config_is_used_stored_shown_and_guarded(broker, tmp_path):
         log = (tmp_path / "flow2.log").read_text(errors="replace")[-3000:]
         assert (settings["k"], settings["lr"], settings["n_probe"]) == (8, 0.02, 2), log
         assert got["model_version"] == "v0000+100"
+
+        # Bytewax's own runner takes the settings from STREAMREC_MODEL_CONFIG / STREAMREC_MODEL_SET
+        cfg.model_config, cfg.model_set = str(toml), "lr=0.03,n_probe=3"
+        serve(cfg, tmp_path / "flow3.log", None, third, recs, 120)
+        settings = json.loads(info(cfg.state_dir)["meta"]["config"])
+        log = (tmp_path / "flow3.log").read_text(errors="replace")[-3000:]
+        assert (settings["k"], settings["lr"], settings["n_probe"]) == (8, 0.03, 3), log
     finally:
         recs.close()
 
