@@ -48,16 +48,17 @@ def check_and_record(state_dir: str | Path, topics: dict[str, int | None], worke
     ``resuming`` is False when there is no recovery store to resume (first run, recovery
     off or reset): the layout is then recorded afresh."""
     path = Path(state_dir) / TOPOLOGY_FILE
-    new = {"topics": dict(topics), "workers": int(workers)}
+    new: dict[str, Any] = {"topics": dict(topics), "workers": int(workers)}
     if resuming and path.exists():
         old = json.loads(path.read_text())
         diff = changes(old, new)
         if diff:
             raise TopologyChanged(
-                f"--state {state_dir} was started with other inputs ({'; '.join(diff)}): its recovery store "
-                "cannot resume them. Run with the original --in/--items/--workers, or use a new --state, or keep "
-                f"the model: `streamrec model snapshot --state {state_dir}`, then delete {Path(state_dir) / 'recovery'} "
-                f"and {path} (the input is then re-read from the beginning)"
+                f"--state {state_dir} was started with other inputs ({'; '.join(diff)}) and its recovery store "
+                "cannot resume these; run with the original --in/--items/--workers, or use a new --state, or keep "
+                f"the model and start the inputs afresh: `streamrec model snapshot --state {state_dir}` (a version "
+                f"to roll back to), then delete {Path(state_dir) / 'recovery'} (the inputs are then read from the "
+                "beginning)"
             )
         new["topics"] = {t: n if n is not None else old["topics"][t] for t, n in new["topics"].items()}
         if new == old:
