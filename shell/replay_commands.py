@@ -1,4 +1,4 @@
-"""``streamrec replay``: prequential replay of a log against the engine and the baselines.
+"""Prequential (test-then-learn) replay of a click log against the engine and the baselines.
 
     streamrec replay LOG [--format auto|jsonl|movielens] [--stride N]
                          [--models engine,popularity,decayed,transitions,river-fm,river-mf]
