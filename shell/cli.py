@@ -9,7 +9,7 @@ import sys
 import time
 
 from streamrec.contract.config import RunConfig
-from streamrec.shell.usage_checks import add_model_args
+from streamrec.shell.usage_checks import UsageError, add_model_args
 
 
 def _kafka_opts(values: list[str] | None) -> dict[str, str]:
@@ -17,7 +17,7 @@ def _kafka_opts(values: list[str] | None) -> dict[str, str]:
     for kv in values or []:
         key, sep, value = kv.partition("=")
         if not sep:
-            raise SystemExit(f"--kafka-opt expects KEY=VALUE, got {kv!r}")
+            raise UsageError(f"--kafka-opt {kv}: expected KEY=VALUE (a confluent-kafka setting)")
         out[key] = value
     return out
 
@@ -76,7 +76,9 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     conf = _kafka_opts(args.kafka_opt)
     if args.kafka_config:
         from streamrec.contract.config import read_properties
+        from streamrec.shell.usage_checks import check_kafka_config
 
+        check_kafka_config(args.kafka_config)
         conf = {**read_properties(args.kafka_config), **conf}
     for rec in subscribe(args.brokers, args.topic, user=args.user, from_beginning=args.from_beginning,
                          group=args.group, kafka_config=conf, idle_timeout_s=args.idle_timeout,
@@ -210,7 +212,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from streamrec.shell.usage_checks import UsageError
     from streamrec.state.settings import SettingsError
 
     args = build_parser().parse_args(argv)

@@ -118,6 +118,11 @@ def test_broker_on_a_busy_port_fails_instead_of_claiming_to_serve():
     assert "embedded broker on" not in res.stdout
 
 
+def test_kafka_client_settings_are_checked_by_every_kafka_command():
+    one_line_error(cli("subscribe", "--kafka-config", "nope.props"), "--kafka-config nope.props", "no such file")
+    one_line_error(cli("run", "--brokers", NO_BROKER, "--kafka-opt", "acks"), "--kafka-opt acks", "KEY=VALUE")
+
+
 def test_produce_and_ope_name_the_missing_file_and_the_bad_policy(tmp_path):
     one_line_error(cli("produce", "nope.jsonl", "--brokers", NO_BROKER), "nope.jsonl", "no such file")
     one_line_error(cli("ope", "nope.csv.gz"), "nope.csv.gz", "no such file", "Open Bandit")
