@@ -109,12 +109,11 @@ def check_kafka_config(path: str) -> None:
 
 def check_model_settings(cfg: RunConfig) -> None:
     """The requested model settings must be valid and compatible with the stored state."""
-    from streamrec.state.settings import SettingsError, requested_settings, split_sets
-    from streamrec.state.settings_guard import read_stored_settings, resolve
+    from streamrec.state.settings import SettingsError
+    from streamrec.state.settings_guard import check_state_settings
 
     try:
-        requested = requested_settings(cfg.model_config, split_sets(cfg.model_set))
-        resolve(read_stored_settings(cfg.state_dir), requested)
+        check_state_settings(cfg.state_dir, cfg.model_config, cfg.model_set)
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from streamrec.online.config import RecommenderConfig
+from streamrec.state.disk import live_db_path
 from streamrec.state.settings import (
     SETTING_TYPES,
     SettingsError,
@@ -34,6 +35,7 @@ from streamrec.state.settings import (
     requested_settings,
     split_sets,
 )
+from streamrec.state.versions import _read_meta
 
 #: settings a live model takes from the next event on (learning, retrieval, schedules, drift)
 SAFE_SETTINGS = frozenset(
@@ -100,15 +102,12 @@ def stored_settings(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return dict(json.loads(raw) if isinstance(raw, str) else raw)
 
 
-def read_stored_settings(state_dir: str | Path) -> dict[str, Any] | None:
-    """The settings of the model in ``state_dir`` without opening it for writing."""
-    from streamrec.state.disk import live_db_path
-    from streamrec.state.versions import _read_meta
-
-    db = live_db_path(state_dir)
-    return stored_settings(_read_meta(db)) if db.exists() else None
-
-
 def config_for_run(meta: Mapping[str, Any] | None, model_config: str, model_set: str) -> RecommenderConfig:
     """The model config of a run (``RunConfig.model_config`` / ``model_set``) over a state's meta."""
     return resolve(stored_settings(meta), requested_settings(model_config, split_sets(model_set)))
+
+
+def check_state_settings(state_dir: str | Path, model_config: str, model_set: str) -> RecommenderConfig:
+    """:func:`config_for_run` against the model on disk (read-only): the start-up check."""
+    db = live_db_path(state_dir)
+    return config_for_run(_read_meta(db) if db.exists() else None, model_config, model_set)
