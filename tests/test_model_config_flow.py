@@ -10,16 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import kafka_helpers as kh
 import pytest
-from kafka_helpers import (
-    REPO,
-    TopicReader,
-    events_payloads,
-    produce,
-    start_flow,
-    stop_flow,
-    unique_config,
-)
 from streamrec.contract.config import RunConfig
 from streamrec.shell.traffic import ClickGenerator
 from test_cli_errors import clean_env, cli
@@ -55,33 +47,33 @@ def info(state: str) -> dict:
     return json.loads(res.stdout) if res.returncode == 0 else {}
 
 
-def serve(cfg: RunConfig, log: Path, extra: list[str] | None, events: list[dict], recs: TopicReader, total: int):
+def serve(cfg: RunConfig, log: Path, extra: list[str] | None, events: list[dict], recs: kh.TopicReader, total: int):
     """Run the flow (``streamrec run`` + ``extra`` flags; ``None``: ``python -m bytewax.run`` configured by
     ``STREAMREC_*`` variables) until the model has committed ``total`` learned events, then stop it."""
-    produce(cfg.brokers, cfg.in_topic, events_payloads(events))
+    kh.produce(cfg.brokers, cfg.in_topic, kh.events_payloads(events))
     with open(log, "ab") as out:
         if extra is None:
-            proc = start_flow(cfg, log, via_bytewax_run=True)
+            proc = kh.start_flow(cfg, log, via_bytewax_run=True)
         else:
-            proc = subprocess.Popen(run_cmd(cfg, *extra), cwd=REPO, env=clean_env(), stdout=out, stderr=out)
+            proc = subprocess.Popen(run_cmd(cfg, *extra), cwd=kh.REPO, env=clean_env(), stdout=out, stderr=out)
         try:
             recs.wait_for(total, timeout=300)
             deadline = time.monotonic() + 60
             while info(cfg.state_dir).get("meta", {}).get("n_events") != total and time.monotonic() < deadline:
                 time.sleep(0.5)  # wait for the epoch that commits the last events
         finally:
-            stop_flow(proc)
+            kh.stop_flow(proc)
 
 
 @pytest.mark.kafka
 @pytest.mark.slow
 def test_run_model_config_is_used_stored_shown_and_guarded(broker, tmp_path):
-    cfg = unique_config(broker.bootstrap, tmp_path / "state")
+    cfg = kh.unique_config(broker.bootstrap, tmp_path / "state")
     toml = tmp_path / "model.toml"
     toml.write_text("k = 8\nn_buckets = 4096\nlr = 0.05\n")
     gen = ClickGenerator(n_users=20, n_items=50, seed=9)
     first, second, third = list(gen.events(60)), list(gen.events(40)), list(gen.events(20))
-    recs = TopicReader(broker.bootstrap, cfg.out_topic)
+    recs = kh.TopicReader(broker.bootstrap, cfg.out_topic)
     try:
         serve(cfg, tmp_path / "flow1.log", ["--model-config", str(toml)], first, recs, len(first))
         got = info(cfg.state_dir)
