@@ -25,7 +25,8 @@ from streamrec.flows import metrics
 from streamrec.flows.parse import Arrival
 from streamrec.flows.policy_spec import Arms
 from streamrec.flows.reward_join import RewardJoiner
-from streamrec.online.recommender import Recommender, RecommenderConfig
+from streamrec.online.recommender import Recommender
+from streamrec.state.settings_guard import config_for_run
 from streamrec.state.epochs import commit_epoch, restore_epoch, start_without_resume
 from streamrec.state.store import ParamStore
 from streamrec.state.versions import current_version
@@ -50,7 +51,8 @@ class EngineLogic(StatefulBatchLogic[Arrival, Out, dict]):
             log.warning("restarted before the first committed epoch: model rolled back to the run's start")
         self.store = ParamStore(cfg.model_dir)
         state = self.store.load()
-        self.model = Recommender.from_state(state) if state is not None else Recommender(RecommenderConfig())
+        config = config_for_run(state.meta if state is not None else None, cfg.model_config, cfg.model_set)
+        self.model = Recommender.from_state(state, config) if state is not None else Recommender(config)
         self.arms = Arms.parse(cfg.policy, cfg.ab_split)
         self.joiner = RewardJoiner(window_s=cfg.reward_window_s)
         if resume_state is not None:

@@ -9,6 +9,7 @@ import sys
 import time
 
 from streamrec.contract.config import RunConfig
+from streamrec.shell.usage_checks import UsageError, add_model_args
 
 
 def _kafka_opts(values: list[str] | None) -> dict[str, str]:
@@ -16,7 +17,7 @@ def _kafka_opts(values: list[str] | None) -> dict[str, str]:
     for kv in values or []:
         key, sep, value = kv.partition("=")
         if not sep:
-            raise SystemExit(f"--kafka-opt expects KEY=VALUE, got {kv!r}")
+            raise UsageError(f"--kafka-opt {kv}: expected KEY=VALUE (a confluent-kafka setting)")
         out[key] = value
     return out
 
@@ -35,7 +36,7 @@ _RUN_FLAGS = {"brokers": "brokers", "in_topic": "in_topic", "out_topic": "out_to
               "snapshot_interval": "snapshot_interval_s", "metrics_port": "metrics_port", "k": "k",
               "n_candidates": "n_candidates", "policy": "policy", "ab_split": "ab_split",
               "reward_window": "reward_window_s", "hash_user_ids": "hash_user_ids",
-              "kafka_config": "kafka_config_file", "batch_size": "batch_size"}
+              "kafka_config": "kafka_config_file", "batch_size": "batch_size", "model_config": "model_config"}
 
 
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -47,14 +48,18 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
             setattr(cfg, name, value)
     if args.no_recovery:
         cfg.recovery = False
+    if args.model_set:
+        cfg.model_set = ",".join(filter(None, [cfg.model_set, *args.model_set]))
     cfg.kafka.update(_kafka_opts(args.kafka_opt))
     return cfg
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from streamrec.shell.runner import run_flow
+    from streamrec.shell.usage_checks import check_run
 
     cfg = run_config_from_args(args)
+    check_run(cfg, args.workers)
     if args.create_topics:
         from streamrec.shell.broker import ensure_topics
 
@@ -71,7 +76,9 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     conf = _kafka_opts(args.kafka_opt)
     if args.kafka_config:
         from streamrec.contract.config import read_properties
+        from streamrec.shell.usage_checks import check_kafka_config
 
+        check_kafka_config(args.kafka_config)
         conf = {**read_properties(args.kafka_config), **conf}
     for rec in subscribe(args.brokers, args.topic, user=args.user, from_beginning=args.from_beginning,
                          group=args.group, kafka_config=conf, idle_timeout_s=args.idle_timeout,
@@ -82,11 +89,12 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
 def cmd_produce(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
-
-    from streamrec.shell.broker import ensure_topics
-
     from streamrec.contract.config import read_properties
+    from streamrec.shell.broker import ensure_topics
+    from streamrec.shell.usage_checks import check_file, check_kafka_config
 
+    check_file("log", args.log, "a JSONL file of events")
+    check_kafka_config(args.kafka_config)
     extra = {**(read_properties(args.kafka_config) if args.kafka_config else {}), **_kafka_opts(args.kafka_opt)}
     conf = {"bootstrap.servers": args.brokers, **extra}
     ensure_topics(args.brokers, [args.topic], client_config=extra)
@@ -106,7 +114,9 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 def cmd_broker(args: argparse.Namespace) -> int:
     from streamrec.shell.broker import EmbeddedBroker, ensure_topics
+    from streamrec.shell.usage_checks import check_port
 
+    check_port("--port", args.port, "127.0.0.1")
     with EmbeddedBroker(port=args.port) as broker:
         ensure_topics(broker.bootstrap, args.topics.split(","))
         print(f"embedded broker on {broker.bootstrap} (topics {args.topics}); Ctrl-C to stop", flush=True)
@@ -157,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hash-user-ids", metavar="SALT",
                    help="pseudonymise user ids with a keyed hash before state and logs")
     p.add_argument("--batch-size", type=int, help=f"max Kafka messages per batch (default {d.batch_size})")
+    add_model_args(p)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--create-topics", action="store_true", help="create missing topics first")
     p.set_defaults(func=cmd_run)
@@ -190,9 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
-    from streamrec.shell.replay_commands import add_replay_parser
-    from streamrec.shell.ope_commands import add_ope_parsers
     from streamrec.shell.model_commands import add_model_parsers
+    from streamrec.shell.ope_commands import add_ope_parsers
+    from streamrec.shell.replay_commands import add_replay_parser
 
     add_replay_parser(sub)
     add_ope_parsers(sub)
@@ -201,8 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from streamrec.state.settings import SettingsError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, SettingsError) as exc:
+        name = " ".join(filter(None, [args.command, getattr(args, "model_cmd", None)]))
+        print(f"streamrec {name}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
