@@ -22,7 +22,15 @@ def _kafka_opts(values: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _add_connect_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="give up when no broker answers for this long (default 30)")
+    p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
+                   help="level of streamrec's and librdkafka's log lines (default warning)")
+
+
 def _add_kafka_args(p: argparse.ArgumentParser) -> None:
+    _add_connect_args(p)
     p.add_argument("--brokers", default="127.0.0.1:9092", help="bootstrap servers host:port[,...]")
     p.add_argument("--kafka-config", default="", help="properties file passed to confluent-kafka "
                    "(security.protocol, sasl.*, ssl.* ...)")
@@ -54,18 +62,31 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     return cfg
 
 
+def _connect(args: argparse.Namespace, extra: dict) -> object:
+    """Wait for the brokers (one line per retry); cluster metadata, or PreflightError."""
+    from streamrec.shell.preflight import wait_for_brokers
+
+    return wait_for_brokers(args.brokers, extra, timeout_s=args.connect_timeout,
+                            say=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from streamrec.shell.runner import run_flow
+    from streamrec.shell.broker import ensure_topics
+    from streamrec.shell.preflight import check_topics
+    from streamrec.shell.runner import check_inputs, run_flow
     from streamrec.shell.usage_checks import check_run
 
     cfg = run_config_from_args(args)
     check_run(cfg, args.workers)
-    if args.create_topics:
-        from streamrec.shell.broker import ensure_topics
-
-        topics = [cfg.in_topic, cfg.out_topic, cfg.dlq_topic, cfg.rewards_topic] + (
-            [cfg.items_topic] if cfg.items_topic else [])
-        ensure_topics(cfg.brokers, topics, client_config=cfg.kafka_client_config())
+    check_inputs(cfg, args.workers)  # a changed topology is a usage error, broker or not
+    args.brokers = cfg.brokers
+    metadata = _connect(args, cfg.kafka_client_config())
+    inputs = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
+    outputs = [cfg.out_topic, cfg.dlq_topic, cfg.rewards_topic]
+    missing = check_topics(metadata, inputs, cfg.brokers, create=args.create_topics)
+    missing += check_topics(metadata, outputs, cfg.brokers, create=True)
+    if missing:
+        ensure_topics(cfg.brokers, missing, client_config=cfg.kafka_client_config())
     run_flow(cfg, workers=args.workers)
     return 0
 
@@ -80,6 +101,7 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
         check_kafka_config(args.kafka_config)
         conf = {**read_properties(args.kafka_config), **conf}
+    _connect(args, conf)
     for rec in subscribe(args.brokers, args.topic, user=args.user, from_beginning=args.from_beginning,
                          group=args.group, kafka_config=conf, idle_timeout_s=args.idle_timeout,
                          max_messages=args.max):
@@ -91,22 +113,28 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
     from streamrec.contract.config import read_properties
     from streamrec.shell.broker import ensure_topics
+    from streamrec.shell.preflight import client_config
+    from streamrec.shell.progress import Progress
     from streamrec.shell.usage_checks import check_file, check_kafka_config
 
     check_file("log", args.log, "a JSONL file of events")
     check_kafka_config(args.kafka_config)
     extra = {**(read_properties(args.kafka_config) if args.kafka_config else {}), **_kafka_opts(args.kafka_opt)}
-    conf = {"bootstrap.servers": args.brokers, **extra}
+    _connect(args, extra)
     ensure_topics(args.brokers, [args.topic], client_config=extra)
-    producer = Producer(conf)
+    producer = Producer(client_config(args.brokers, extra))
     n = 0
     with open(args.log, "rb") as fh:
-        for line in fh:
-            line = line.rstrip(b"\n")
-            if line:
-                producer.produce(args.topic, value=line)
-                producer.poll(0)
-                n += 1
+        total = sum(1 for line in fh if line.strip())
+        fh.seek(0)
+        with Progress("produce", total=total, unit="records") as bar:
+            for line in fh:
+                line = line.rstrip(b"\n")
+                if line:
+                    producer.produce(args.topic, value=line)
+                    producer.poll(0)
+                    n += 1
+                    bar.update()
     producer.flush()
     print(f"produced {n} records to {args.topic}")
     return 0
@@ -168,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pseudonymise user ids with a keyed hash before state and logs")
     p.add_argument("--batch-size", type=int, help=f"max Kafka messages per batch (default {d.batch_size})")
     add_model_args(p)
+    _add_connect_args(p)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--create-topics", action="store_true", help="create missing topics first")
     p.set_defaults(func=cmd_run)
@@ -201,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
+    from streamrec.shell.generate_command import add_generate_parser
     from streamrec.shell.model_commands import add_model_parsers
     from streamrec.shell.ope_commands import add_ope_parsers
     from streamrec.shell.replay_commands import add_replay_parser
@@ -208,19 +238,33 @@ def build_parser() -> argparse.ArgumentParser:
     add_replay_parser(sub)
     add_ope_parsers(sub)
     add_model_parsers(sub)
+    add_generate_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from streamrec.shell.preflight import PreflightError
     from streamrec.state.settings import SettingsError
 
     args = build_parser().parse_args(argv)
+    _set_log_level(getattr(args, "log_level", "warning"))
+    name = " ".join(filter(None, [args.command, getattr(args, "model_cmd", None)]))
     try:
         return int(args.func(args) or 0)
     except (UsageError, SettingsError) as exc:
-        name = " ".join(filter(None, [args.command, getattr(args, "model_cmd", None)]))
         print(f"streamrec {name}: error: {exc}", file=sys.stderr)
         return 2
+    except PreflightError as exc:
+        print(f"streamrec {name}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _set_log_level(level: str) -> None:
+    """One log format for streamrec and librdkafka (through the ``streamrec.kafka`` logger)."""
+    import logging
+
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level.upper())
 
 
 if __name__ == "__main__":

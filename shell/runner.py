@@ -45,12 +45,12 @@ def check_inputs(cfg: RunConfig, workers: int) -> None:
 
 
 def run_flow(cfg: RunConfig, workers: int = 1) -> None:
-    """Build and run the flow until it is interrupted (tail mode never ends by itself)."""
+    """Build and run the flow until it is interrupted (tail mode never ends by itself); the
+    caller has checked the inputs (:func:`check_inputs`)."""
     from bytewax.recovery import RecoveryConfig
     from bytewax.run import cli_main
     from streamrec.flows.recommend import build_flow
 
-    check_inputs(cfg, workers)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     recovery = None
     if cfg.recovery:

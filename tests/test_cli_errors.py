@@ -38,10 +38,10 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
-def one_line_error(res: subprocess.CompletedProcess, *words: str) -> str:
-    """The run failed with exit 2 and exactly one stderr line containing ``words``."""
+def one_line_error(res: subprocess.CompletedProcess, *words: str, code: int = 2) -> str:
+    """The run failed with exit ``code`` and exactly one stderr line containing ``words``."""
     lines = [x for x in res.stderr.splitlines() if x.strip()]
-    assert res.returncode == 2, (res.returncode, res.stderr[-2000:])
+    assert res.returncode == code, (res.returncode, res.stderr[-2000:])
     assert len(lines) == 1, res.stderr[-2000:]
     assert lines[0].startswith("streamrec ") and "error: " in lines[0], lines[0]
     assert all(w in lines[0] for w in words), lines[0]
@@ -203,3 +203,17 @@ def test_replay_help_shows_no_internal_notes():
     assert res.returncode == 0
     assert "lead" not in res.stdout and "Registered" not in res.stdout and "optional here" not in res.stdout
     assert "--model-config" in res.stdout and "--model-set" in res.stdout
+
+
+def test_unreachable_broker_on_run_is_one_error_after_the_connect_timeout(tmp_path):
+    res = cli("run", "--brokers", NO_BROKER, "--state", str(tmp_path / "s"), "--connect-timeout", "3")
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert res.returncode == 1, res.stderr[-2000:]
+    assert lines[-1].startswith("streamrec run: error: cannot reach Kafka at 127.0.0.1:1 after 3 s")
+    assert all(x.startswith("waiting for Kafka at 127.0.0.1:1") for x in lines[:-1])
+    assert len(lines) <= 4, "at most one line per retry interval"
+
+
+def test_missing_input_topic_is_reported(broker, tmp_path):
+    res = cli("run", "--brokers", broker.bootstrap, "--in", "no-such-topic", "--state", str(tmp_path / "s"))
+    one_line_error(res, "no-such-topic", "--create-topics", code=1)
