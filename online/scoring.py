@@ -16,8 +16,12 @@ import math
 
 from numba import njit
 
-from streamrec.online.layout import LOG_POP_FLOOR, N_NUM, NUM_POP_CUM, NUM_POP_DECAYED
 from streamrec.online.neighbours import ss_scatter
+
+# numeric item-side features (reserved FM rows 0..N_NUM-1, see ``online.hashing.N_RESERVED``)
+NUM_TRANS_LAST, NUM_TRANS_OLDER, NUM_POP_DECAYED, NUM_POP_CUM = 0, 1, 2, 3
+N_NUM = 4
+LOG_POP_FLOOR = -3.0  # log of the smallest decayed count used as a feature
 
 
 @njit(cache=True)
@@ -94,25 +98,6 @@ def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, lpop, lpopd, logscale):
     s += anum[NUM_POP_DECAYED] * max(lpopd[j] - logscale, LOG_POP_FLOOR)
     s += anum[NUM_POP_CUM] * lpop[j]
     return s
-
-
-@njit(cache=True)
-def topk_insert(idx, score, out_idx, out_score, n_out, k):
-    """Insert ``(idx, score)`` into the descending top-``k`` buffers; returns new size."""
-    if n_out < k:
-        pos = n_out
-        n_out += 1
-    elif score > out_score[n_out - 1]:
-        pos = n_out - 1
-    else:
-        return n_out
-    while pos > 0 and out_score[pos - 1] < score:
-        out_idx[pos] = out_idx[pos - 1]
-        out_score[pos] = out_score[pos - 1]
-        pos -= 1
-    out_idx[pos] = idx
-    out_score[pos] = score
-    return n_out
 
 
 @njit(cache=True)

@@ -180,8 +180,8 @@ def test_item_metadata_update_changes_item_features():
     rec = Recommender(RecommenderConfig(**SMALL))
     rec.process_batch(synth(100), 0)
     p_before = rec.predict_one("u1", "i3")
-    j = rec._items["i3"]
-    nf_before = int(rec._a["item_nf"][j])
+    j = rec.catalog.items["i3"]
+    nf_before = int(rec.export_state(copy=False).arrays["item_nf"][j])
     rec.add_item_metadata("i3", {"genres": ["g0", "g1", "new-genre"], "brand": "b"})
-    assert int(rec._a["item_nf"][j]) == 5 != nf_before
+    assert int(rec.export_state(copy=False).arrays["item_nf"][j]) == 5 != nf_before
     assert rec.predict_one("u1", "i3") != p_before

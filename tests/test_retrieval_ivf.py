@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamrec.online import layout as L
+from streamrec.online.engine_state import INT_COUNTERS
 from streamrec.online.recommender import Recommender, RecommenderConfig
 
 
@@ -25,8 +25,8 @@ def test_ivf_partitions_the_catalog_and_retrieval_recalls_full_ranking():
     two = Recommender.from_state(full.export_state(), RecommenderConfig(**base, full_rank_threshold=100))
     # rank() builds the buckets on demand: every item sits in exactly one bucket
     assert two.rank("u1", k=10)
-    a = two._a
-    n_c, n_items = int(a["cnt"][L.C_NCLUST]), int(a["cnt"][L.C_READY])
+    a = two.export_state(copy=False).arrays
+    n_c, n_items = (int(a["cnt"][INT_COUNTERS.index(n)]) for n in ("n_clusters", "ready"))
     assert 8 <= n_c < n_items
     members = []
     for c in range(n_c):
@@ -54,7 +54,7 @@ def test_large_catalog_stream_runs_and_scores_are_consistent():
     r_full = full.process_batch(evs, n_candidates=0, rank_before=True).target_rank[1000:]
     rec = Recommender(RecommenderConfig(**base, full_rank_threshold=200))
     res = rec.process_batch(evs, n_candidates=20, rank_before=True)
-    assert rec._a["cnt"][L.C_NCLUST] > 0
+    assert rec.export_state(copy=False).arrays["cnt"][INT_COUNTERS.index("n_clusters")] > 0
     r_two = res.target_rank[1000:]
     eligible = r_full > 0  # observed and not already had: the protocol's rankable targets
     assert (r_two[eligible] > 0).mean() > 0.6  # most targets are among the candidates
