@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ranks = np.zeros(0, np.int32)
     for _ in range(max(args.repeat, 1)):
         ranks, spent, cpu = replay_ranks(events, max(args.chunk, 1))
+        print(f"  replay: {spent:.2f} s wall, {cpu:.2f} CPU-s")
         best, best_cpu = min(best, spent), min(best_cpu, cpu)
     n_eval = int(eval_mask(events, 1).sum())
     hr = float(((ranks > 0) & (ranks <= 10)).sum()) / max(n_eval, 1)

@@ -5,7 +5,9 @@ fields) -> optionally rank the target among observed items not yet seen by the u
 (test-then-learn) -> one FM step on the positive and ``n_neg`` sampled negatives (or on a
 negative for impression/skip) -> update transitions, popularity, history -> maintenance
 (round-robin item-cache refresh, trending list, IVF rebuild, all on event-count
-schedules) -> optionally emit the top candidates after learning. Randomness:
+schedules) -> optionally emit the top candidates after learning. An event's change of
+its item's attributes (``online.catalog.ItemRows``) is applied after the event is ranked
+and before it is learned, so no rank sees a later event's attributes. Randomness:
 ``counter_uniform(seed, event, q)``, so results do not depend on how events are batched.
 """
 
@@ -21,7 +23,7 @@ from streamrec.online.engine_ranking import item_side, prepare_user, target_rank
 from streamrec.online.fm_event_step import fm_multi_step
 from streamrec.online.hashing import counter_uniform
 from streamrec.online.history import hist_append, recent_items
-from streamrec.online.item_cache import refresh_item
+from streamrec.online.item_cache import refresh_item, write_item_rows
 from streamrec.online.neighbours import ss_add
 from streamrec.online.popularity import decayed_add, top_items
 from streamrec.online.retrieval import ivf_build, ivf_link
@@ -171,13 +173,15 @@ def maintain(n_items, st, hp):
 
 
 @njit(cache=True)
-def run_batch(ev, st, sc, hp, rank_before, n_top, out):
+def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
     """Process a batch of encoded events ``ev`` in order (see module docstring).
 
     ``ev.n_items[i]``: catalog size when event ``i`` arrives (items created while encoding
-    later events do not exist yet for event ``i``).
+    later events do not exist yet for event ``i``). ``item_rows``: attribute changes of
+    known items in event order (entries of new items were written before the batch).
     """
     c = st.ctr[0]
+    t_rows, n_rows = 0, item_rows.item.shape[0]
     for i in range(ev.user.shape[0]):
         n_items = ev.n_items[i]
         init_new_items(n_items, st, hp)
@@ -196,6 +200,10 @@ def run_batch(ev, st, sc, hp, rank_before, n_top, out):
             c.hit_n += 1.0
             if 0 < r <= 10:
                 c.hit_sum += 1.0
+        while t_rows < n_rows and item_rows.event[t_rows] <= i:  # this event's attributes
+            if not item_rows.new[t_rows]:
+                write_item_rows(item_rows, t_rows, st.fm, st.items)
+            t_rows += 1
         loss = learn_event(j, label, n_user, st, sc, hp, logscale)
         out.loss[i] = loss
         if loss >= 0.0:

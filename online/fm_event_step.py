@@ -48,6 +48,7 @@ def fm_multi_step(fm, opt, ex, n_ex, n_user):
     acc_d = 0.0
     acc = s[3]  # sum_e d_e (s_B,e + s_C,e)
     acc[:] = 0.0
+    sa = s[0]
     sb = s[4]
     sc_ = s[5]
     grad32 = np.empty(k, np.float32)
@@ -98,7 +99,7 @@ def fm_multi_step(fm, opt, ex, n_ex, n_user):
             dx = np.float32(d * x)
             vr = v[r]
             for f in range(k):
-                grad32[f] = dx * (np.float32(s[0, f]) + wb * np.float32(sb[f]) - vr[f] * own)
+                grad32[f] = dx * (np.float32(sa[f]) + wb * np.float32(sb[f]) - vr[f] * own)
             latent_step(vr, fm.gv[r], grad32, l2v32, lr32, eps32, cg32, cp32, opt.adagrad)
             fm.dirty[r] = True
     fm.w0[0] = clip(fm.w0[0] - opt.intercept_lr * acc_d, opt.clip_p)
@@ -110,7 +111,7 @@ def fm_multi_step(fm, opt, ex, n_ex, n_user):
         weight_step(w, fm.gw, r, acc_d * x, opt)
         vr = v[r]
         for f in range(k):
-            grad[f] = x * (acc_d * (s[0, f] - vr[f] * x) + acc[f])
+            grad[f] = x * (acc_d * (sa[f] - vr[f] * x) + acc[f])
         latent_step(vr, fm.gv[r], grad, opt.l2v, opt.lr, opt.ada_eps, opt.clip_g, opt.clip_p,
                     opt.adagrad)
         fm.dirty[r] = True

@@ -91,7 +91,7 @@ def clip(x, c):
     return c if x > c else (-c if x < -c else x)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def weight_step(w, gw, r, g, opt):
     """``w_r -= step(clip(g + l2w w_r))`` by SGD or AdaGrad (``gw_r`` gains the square)."""
     gwt = clip(g + opt.l2w * w[r], opt.clip_g)
@@ -109,10 +109,10 @@ def latent_step(vr, gvr, grad, l2v, lr, eps, clip_g, clip_p, adagrad):
     arguments: float32 for item rows (vectorises), float64 for the shared user rows."""
     for f in range(vr.shape[0]):
         vf = vr[f]
-        gvt = clip(grad[f] + l2v * vf, clip_g)
+        gvt = min(max(grad[f] + l2v * vf, -clip_g), clip_g)
         if adagrad:
             a2 = gvr[f] + gvt * gvt
             gvr[f] = a2
-            vr[f] = clip(vf - lr * gvt / np.sqrt(a2 + eps), clip_p)
+            vr[f] = min(max(vf - lr * gvt / np.sqrt(a2 + eps), -clip_p), clip_p)
         else:
-            vr[f] = clip(vf - lr * gvt, clip_p)
+            vr[f] = min(max(vf - lr * gvt, -clip_p), clip_p)

@@ -60,3 +60,11 @@ def write_item_rows(ir, t, fm, it):
         it.dirty[j] = True
     else:
         refresh_item(j, fm, it)
+
+
+@njit(cache=True)
+def write_all_item_rows(ir, fm, it, new_only):
+    """Apply every entry of ``ir`` in order (only new items' if ``new_only``)."""
+    for t in range(ir.item.shape[0]):
+        if ir.new[t] or not new_only:
+            write_item_rows(ir, t, fm, it)

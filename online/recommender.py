@@ -39,7 +39,7 @@ from streamrec.online.engine_kernel import Outputs, init_new_items, run_batch
 from streamrec.online.engine_ranking import predict_logit, rank_query
 from streamrec.online.engine_state import EngineState, build_state, capacity, grow, initial_arrays
 from streamrec.online.hyper import hyper
-from streamrec.online.item_cache import write_item_rows
+from streamrec.online.item_cache import write_all_item_rows
 from streamrec.online.model_state import ModelState
 from streamrec.online.retrieval import ivf_build
 from streamrec.online.scratch import new_scratch
@@ -105,10 +105,9 @@ class Recommender:
         c = st.ctr[0]
         c["items"], c["users"] = len(cat.item_ids), len(cat.user_ids)
 
-    def _write_item_rows(self, ir: ItemRows) -> None:
-        st = self._st
-        for t in range(ir.item.shape[0]):
-            write_item_rows(ir, t, st.fm, st.items)
+    def _write_item_rows(self, ir: ItemRows, new_only: bool = False) -> None:
+        if ir.item.shape[0]:
+            write_all_item_rows(ir, self._st.fm, self._st.items, new_only)
 
     # ------------------------------------------------------------------ learning
 
@@ -124,11 +123,11 @@ class Recommender:
         n_top = max(int(n_candidates), 0)
         batch, item_rows = self.catalog.encode(events, evaluate)
         self._sync_catalog(n)
-        self._write_item_rows(item_rows)
+        self._write_item_rows(item_rows, new_only=True)  # changes: inside run_batch, in order
         w = max(n_top, 1)
         out = Outputs(np.zeros(n, np.int32), np.full((n, w), -1, np.int32), np.full((n, w), -np.inf),
                       np.zeros(n, np.bool_), np.full(n, -1.0))
-        run_batch(batch, self._st, self._scratch, self._hyper(), bool(rank_before), n_top, out)
+        run_batch(batch, item_rows, self._st, self._scratch, self._hyper(), bool(rank_before), n_top, out)
         self._monitor(rank_before, batch.evaluate, batch.label, out.learned, out.rank, out.loss)
         ids = self.catalog.item_ids
         if n_top:
