@@ -25,9 +25,9 @@ try:
 except ImportError:  # running from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streamrec.online.recommender import Recommender  # noqa: E402
-from streamrec.replay.movielens import read_movielens  # noqa: E402
-from streamrec.replay.prequential import eval_mask  # noqa: E402
+from streamrec.online.recommender import Recommender
+from streamrec.replay.movielens import read_movielens
+from streamrec.replay.prequential import eval_mask
 
 
 def replay_ranks(events: list, chunk: int) -> tuple[np.ndarray, float, float]:
@@ -47,12 +47,16 @@ def replay_ranks(events: list, chunk: int) -> tuple[np.ndarray, float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("path")
     ap.add_argument("--chunk", type=int, default=5000)
     ap.add_argument("--save", default=None, help="write the ranks to this .npy file")
     ap.add_argument("--compare", default=None, help="compare with ranks saved earlier")
-    ap.add_argument("--repeat", type=int, default=1, help="replays to time (best is printed)")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="replays to time (best is printed)"
+    )
     args = ap.parse_args(argv)
 
     events, _ = read_movielens(args.path)
@@ -65,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         best, best_cpu = min(best, spent), min(best_cpu, cpu)
     n_eval = int(eval_mask(events, 1).sum())
     hr = float(((ranks > 0) & (ranks <= 10)).sum()) / max(n_eval, 1)
-    print(f"events {len(events)}  evaluated {n_eval}  HR@10 {hr:.4f}  "
-          f"events/s {len(events) / best:,.0f} wall, {len(events) / best_cpu:,.0f} per CPU-second "
-          f"(best of {max(args.repeat, 1)}, chunk {args.chunk})")
+    print(
+        f"events {len(events)}  evaluated {n_eval}  HR@10 {hr:.4f}  "
+        f"events/s {len(events) / best:,.0f} wall, {len(events) / best_cpu:,.0f} per CPU-second "
+        f"(best of {max(args.repeat, 1)}, chunk {args.chunk})"
+    )
     if args.save:
         np.save(args.save, ranks)
         print(f"saved {args.save}")
@@ -78,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         n_diff = int((ref != ranks).sum())
         ref_hr = float(((ref > 0) & (ref <= 10)).sum()) / max(n_eval, 1)
-        print(f"differing events: {n_diff} of {ranks.shape[0]}  "
-              f"(saved HR@10 {ref_hr:.4f}, now {hr:.4f})")
+        print(
+            f"differing events: {n_diff} of {ranks.shape[0]}  "
+            f"(saved HR@10 {ref_hr:.4f}, now {hr:.4f})"
+        )
         return 1 if n_diff else 0
     return 0
 

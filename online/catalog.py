@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-
 from streamrec.online.encoding import clean_id, label_of, mapping_rows
 from streamrec.online.engine_kernel import Batch
 from streamrec.online.hashing import FeatureHasher, hash64
@@ -42,9 +41,15 @@ class ItemRows(NamedTuple):
 class Catalog:
     """Dense indices of users and items, their feature rows, and batch encoding."""
 
-    def __init__(self, n_rows: int, max_item_features: int, users: Sequence[str] = (),
-                 items: Sequence[str] = (), feats: np.ndarray | None = None,
-                 nf: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        n_rows: int,
+        max_item_features: int,
+        users: Sequence[str] = (),
+        items: Sequence[str] = (),
+        feats: np.ndarray | None = None,
+        nf: np.ndarray | None = None,
+    ) -> None:
         """``users``/``items``: restored vocabularies; ``feats``/``nf``: the restored items'
         current feature rows (``item_feats``, ``item_nf``)."""
         self.hasher = FeatureHasher(n_rows)
@@ -71,7 +76,9 @@ class Catalog:
     def item_rows(self, item: str, attributes: Any) -> list[int]:
         """Static feature rows of ``item`` with ``attributes``."""
         rows = [self.hasher.row("i=" + item)]
-        return rows + mapping_rows(self.hasher, "a:", attributes, self.max_item_features - 1)
+        return rows + mapping_rows(
+            self.hasher, "a:", attributes, self.max_item_features - 1
+        )
 
     def item_index(self, item: str, attributes: Any, event: int = -1) -> int:
         """Dense index of ``item`` (created if new); a new item or changed attributes queue
@@ -83,8 +90,11 @@ class Catalog:
             self.item_ids.append(item)
             self._attr_seen[j] = attributes
             self._queue(event, j, True, self.item_rows(item, attributes))
-        elif attributes and self._attr_seen.get(j) is not attributes \
-                and self._attr_seen.get(j) != attributes:
+        elif (
+            attributes
+            and self._attr_seen.get(j) is not attributes
+            and self._attr_seen.get(j) != attributes
+        ):
             self._attr_seen[j] = attributes
             rows = self.item_rows(item, attributes)
             if rows != self._current_rows(j, item):
@@ -110,29 +120,46 @@ class Catalog:
         ptr = np.zeros(len(pend) + 1, np.int64)
         ptr[1:] = np.cumsum([len(p[3]) for p in pend], dtype=np.int64)
         ids = self.item_ids
-        return ItemRows(np.asarray([p[0] for p in pend], np.int64), np.asarray([p[1] for p in pend], np.int64),
-                        np.asarray([p[2] for p in pend], np.bool_),
-                        np.asarray([hash64("i=" + ids[p[1]]) if p[2] else 0 for p in pend], np.int64),
-                        ptr, np.asarray([r for p in pend for r in p[3]], np.int64))
+        return ItemRows(
+            np.asarray([p[0] for p in pend], np.int64),
+            np.asarray([p[1] for p in pend], np.int64),
+            np.asarray([p[2] for p in pend], np.bool_),
+            np.asarray(
+                [hash64("i=" + ids[p[1]]) if p[2] else 0 for p in pend], np.int64
+            ),
+            ptr,
+            np.asarray([r for p in pend for r in p[3]], np.int64),
+        )
 
     def context_rows(self, user: str, context: Any) -> list[int]:
         """User-side rows of a request: the user id and its context entries."""
         hit = self._ctx_cache.get(user)
         if hit is not None and (hit[0] is context or hit[0] == context):
             return hit[1]
-        rows = [self.hasher.row("u=" + user)] + mapping_rows(self.hasher, "c:", context, 64)
+        rows = [self.hasher.row("u=" + user)] + mapping_rows(
+            self.hasher, "c:", context, 64
+        )
         if len(self._ctx_cache) >= 1 << 20:
             self._ctx_cache.clear()
         try:
-            self._ctx_cache[user] = (dict(context) if isinstance(context, Mapping) else None, rows)
+            self._ctx_cache[user] = (
+                dict(context) if isinstance(context, Mapping) else None,
+                rows,
+            )
         except (TypeError, ValueError):
             pass
         return rows
 
-    def encode(self, events: Sequence, evaluate: np.ndarray | None = None) -> tuple[Batch, ItemRows]:
+    def encode(
+        self, events: Sequence, evaluate: np.ndarray | None = None
+    ) -> tuple[Batch, ItemRows]:
         """Per-event arrays for ``run_batch`` and the item rows the events bring."""
         n = len(events)
-        ev_eval = np.ones(n, np.bool_) if evaluate is None else np.asarray(evaluate, np.bool_).ravel()
+        ev_eval = (
+            np.ones(n, np.bool_)
+            if evaluate is None
+            else np.asarray(evaluate, np.bool_).ravel()
+        )
         if ev_eval.shape[0] != n:
             raise ValueError(f"evaluate has {ev_eval.shape[0]} flags for {n} events")
         users: list[int] = []
@@ -151,7 +178,10 @@ class Catalog:
                 else:
                     user, item = getattr(ev, "user", None), getattr(ev, "item", None)
                     etype = getattr(ev, "type", "click")
-                    attrs, ctx = getattr(ev, "item_attributes", None), getattr(ev, "context", None)
+                    attrs, ctx = (
+                        getattr(ev, "item_attributes", None),
+                        getattr(ev, "context", None),
+                    )
                 user, item, lab = clean_id(user), clean_id(item), label_of(etype)
                 if user is not None and item is not None and lab is not None:
                     ctx_rows = self.context_rows(user, ctx)
@@ -167,6 +197,13 @@ class Catalog:
             n_items.append(len(self.item_ids))
             ptr.append(len(rows))
         i64 = np.int64
-        batch = Batch(np.asarray(users, i64), np.asarray(items, i64), np.asarray(labels, np.float64),
-                      np.asarray(n_items, i64), np.asarray(ptr, i64), np.asarray(rows, i64), ev_eval)
+        batch = Batch(
+            np.asarray(users, i64),
+            np.asarray(items, i64),
+            np.asarray(labels, np.float64),
+            np.asarray(n_items, i64),
+            np.asarray(ptr, i64),
+            np.asarray(rows, i64),
+            ev_eval,
+        )
         return batch, self.take_item_rows()

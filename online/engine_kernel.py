@@ -18,8 +18,12 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
-
-from streamrec.online.engine_ranking import item_side, prepare_user, target_rank, top_candidates
+from streamrec.online.engine_ranking import (
+    item_side,
+    prepare_user,
+    target_rank,
+    top_candidates,
+)
 from streamrec.online.fm_event_step import fm_multi_step
 from streamrec.online.hashing import counter_uniform
 from streamrec.online.history import hist_append, recent_items
@@ -106,8 +110,7 @@ def init_new_items(n_items, st, hp):
                 fm.v[r0, f] = acc / (nf - 1)
             fm.dirty[r0] = True
         refresh_item(j, fm, it)
-    if n_items > c.ready:
-        c.ready = n_items
+    c.ready = max(c.ready, n_items)
 
 
 @njit(cache=True)
@@ -193,14 +196,18 @@ def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
         logscale = c.logscale
         c0, c1 = ev.ctx_ptr[i], ev.ctx_ptr[i + 1]
         ranking = rank_before and ev.evaluate[i] and label > 0.5
-        n_user, n_t, stamp, n_cand = prepare_user(u, ev.ctx_rows, c0, c1, st, sc, hp, ranking)
+        n_user, n_t, stamp, n_cand = prepare_user(
+            u, ev.ctx_rows, c0, c1, st, sc, hp, ranking
+        )
         if ranking:
             r = target_rank(j, st.items, sc, stamp, n_cand, n_items, logscale)
             out.rank[i] = r
             c.hit_n += 1.0
             if 0 < r <= 10:
                 c.hit_sum += 1.0
-        while t_rows < n_rows and item_rows.event[t_rows] <= i:  # this event's attributes
+        while (
+            t_rows < n_rows and item_rows.event[t_rows] <= i
+        ):  # this event's attributes
             if not item_rows.new[t_rows]:
                 write_item_rows(item_rows, t_rows, st.fm, st.items)
             t_rows += 1
@@ -214,7 +221,18 @@ def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
         out.learned[i] = True
         maintain(n_items, st, hp)
         if n_top > 0:  # candidates after learning
-            n_user, n_t, stamp, n_cand = prepare_user(u, ev.ctx_rows, c0, c1, st, sc, hp)
-            top_candidates(st.items, sc, stamp, n_cand, n_items, c.logscale, out.idx[i],
-                           out.score[i], n_top)
+            n_user, n_t, stamp, n_cand = prepare_user(
+                u, ev.ctx_rows, c0, c1, st, sc, hp
+            )
+            top_candidates(
+                st.items,
+                sc,
+                stamp,
+                n_cand,
+                n_items,
+                c.logscale,
+                out.idx[i],
+                out.score[i],
+                n_top,
+            )
             clear_transitions(sc.tr0, sc.tr1, sc.touched, n_t)

@@ -10,14 +10,20 @@ catalog (``score_all``, vectorised) or the retrieved candidates (``item_score``)
 from __future__ import annotations
 
 from numba import njit
-
 from streamrec.online.fm_kernels import G_ITEM, G_NUM, G_USER, fm_logit
 from streamrec.online.hashing import seq_row
 from streamrec.online.history import mark_seen, recent_items
 from streamrec.online.retrieval import gather_candidates
 from streamrec.online.scoring import (
-    LOG_POP_FLOOR, N_NUM, NUM_POP_DECAYED, clear_transitions, item_score, numeric_value,
-    scatter_transitions, score_all, user_vector,
+    LOG_POP_FLOOR,
+    N_NUM,
+    NUM_POP_DECAYED,
+    clear_transitions,
+    item_score,
+    numeric_value,
+    scatter_transitions,
+    score_all,
+    user_vector,
 )
 from streamrec.online.topk import topk_insert
 
@@ -73,8 +79,9 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather=True):
     it, c = st.items, st.ctr[0]
     n_user, n_rec = user_side(u, ctx_rows, c0, c1, st, sc, hp)
     user_vector(st.fm.v, st.fm.w, sc.ex.rows, n_user, sc.sa, sc.anum)
-    n_t = scatter_transitions(it.nbr_item, it.nbr_cnt, sc.rec, n_rec, hp.decay,
-                              sc.tr0, sc.tr1, sc.touched)
+    n_t = scatter_transitions(
+        it.nbr_item, it.nbr_cnt, sc.rec, n_rec, hp.decay, sc.tr0, sc.tr1, sc.touched
+    )
     sc.n_touched[0] = n_t
     n_cand = -1
     stamp = -1
@@ -84,7 +91,9 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather=True):
     stamp = c.stamp
     mark_seen(st.hist.item, st.hist.prev, st.users.head, u, sc.mark, stamp)
     if c.ready > hp.full_threshold:
-        n_cand = gather_candidates(sc, st.ivf, it, n_t, hp.n_probe, stamp, c.n_clusters, hp.ivf_max)
+        n_cand = gather_candidates(
+            sc, st.ivf, it, n_t, hp.n_probe, stamp, c.n_clusters, hp.ivf_max
+        )
     return n_user, n_t, stamp, n_cand
 
 
@@ -94,15 +103,40 @@ def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
     if it.obs[j] == 0 or sc.mark[j] == stamp:
         return 0
     if n_cand < 0:
-        score_all(n_items, sc.sa, sc.anum, it.vsum_t, it.wsum, it.pair, it.lpop, it.lpopd,
-                  logscale, sc.tr0, sc.tr1, sc.touched, sc.n_touched[0], sc.score)
+        score_all(
+            n_items,
+            sc.sa,
+            sc.anum,
+            it.vsum_t,
+            it.wsum,
+            it.pair,
+            it.lpop,
+            it.lpopd,
+            logscale,
+            sc.tr0,
+            sc.tr1,
+            sc.touched,
+            sc.n_touched[0],
+            sc.score,
+        )
         st = sc.score[j]
         above = 0
         for q in range(n_items):  # branch-free so that it vectorises
             above += (sc.score[q] >= st) & (it.obs[q] != 0) & (sc.mark[q] != stamp)
         return above  # counts j itself
-    st = item_score(j, sc.sa, sc.anum, it.vsum, it.wsum, it.pair, sc.tr0, sc.tr1, it.lpop,
-                    it.lpopd, logscale)
+    st = item_score(
+        j,
+        sc.sa,
+        sc.anum,
+        it.vsum,
+        it.wsum,
+        it.pair,
+        sc.tr0,
+        sc.tr1,
+        it.lpop,
+        it.lpopd,
+        logscale,
+    )
     above = 0
     found = False
     for c in range(n_cand):
@@ -112,8 +146,22 @@ def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
             continue
         if it.obs[q] == 0 or sc.mark[q] == stamp:
             continue
-        if item_score(q, sc.sa, sc.anum, it.vsum, it.wsum, it.pair, sc.tr0, sc.tr1, it.lpop,
-                      it.lpopd, logscale) >= st:
+        if (
+            item_score(
+                q,
+                sc.sa,
+                sc.anum,
+                it.vsum,
+                it.wsum,
+                it.pair,
+                sc.tr0,
+                sc.tr1,
+                it.lpop,
+                it.lpopd,
+                logscale,
+            )
+            >= st
+        ):
             above += 1
     return above + 1 if found else 0
 
@@ -123,8 +171,22 @@ def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score,
     """Top-``k`` known items not seen by the user (``n_cand < 0``: whole catalog)."""
     n_out = 0
     if n_cand < 0:
-        score_all(n_items, sc.sa, sc.anum, it.vsum_t, it.wsum, it.pair, it.lpop, it.lpopd,
-                  logscale, sc.tr0, sc.tr1, sc.touched, sc.n_touched[0], sc.score)
+        score_all(
+            n_items,
+            sc.sa,
+            sc.anum,
+            it.vsum_t,
+            it.wsum,
+            it.pair,
+            it.lpop,
+            it.lpopd,
+            logscale,
+            sc.tr0,
+            sc.tr1,
+            sc.touched,
+            sc.n_touched[0],
+            sc.score,
+        )
         for q in range(n_items):
             if sc.mark[q] != stamp:
                 n_out = topk_insert(q, sc.score[q], out_idx, out_score, n_out, k)
@@ -133,8 +195,19 @@ def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score,
         q = sc.cand[c]
         if sc.mark[q] == stamp:
             continue
-        s = item_score(q, sc.sa, sc.anum, it.vsum, it.wsum, it.pair, sc.tr0, sc.tr1, it.lpop,
-                       it.lpopd, logscale)
+        s = item_score(
+            q,
+            sc.sa,
+            sc.anum,
+            it.vsum,
+            it.wsum,
+            it.pair,
+            sc.tr0,
+            sc.tr1,
+            it.lpop,
+            it.lpopd,
+            logscale,
+        )
         n_out = topk_insert(q, s, out_idx, out_score, n_out, k)
     return n_out
 
@@ -142,12 +215,16 @@ def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score,
 @njit(cache=True)
 def rank_query(u, ctx_rows, exclude_seen, st, sc, hp, out_idx, out_score, k):
     """Top-``k`` items for user ``u`` (-1 = unknown) with context rows; returns the count."""
-    n_user, n_t, stamp, n_cand = prepare_user(u, ctx_rows, 0, ctx_rows.shape[0], st, sc, hp)
+    _n_user, n_t, stamp, n_cand = prepare_user(
+        u, ctx_rows, 0, ctx_rows.shape[0], st, sc, hp
+    )
     c = st.ctr[0]
     if not exclude_seen:
         c.stamp += 1
         stamp = c.stamp
-    n = top_candidates(st.items, sc, stamp, n_cand, c.ready, c.logscale, out_idx, out_score, k)
+    n = top_candidates(
+        st.items, sc, stamp, n_cand, c.ready, c.logscale, out_idx, out_score, k
+    )
     clear_transitions(sc.tr0, sc.tr1, sc.touched, n_t)
     return n
 
@@ -156,7 +233,9 @@ def rank_query(u, ctx_rows, exclude_seen, st, sc, hp, out_idx, out_score, k):
 def predict_logit(u, ctx_rows, j, item_rows, st, sc, hp):
     """Exact FM logit for user ``u`` and item ``j`` (or, if ``j < 0``, an unknown item
     with static rows ``item_rows``)."""
-    n_user, n_t, stamp, n_cand = prepare_user(u, ctx_rows, 0, ctx_rows.shape[0], st, sc, hp, False)
+    n_user, n_t, _stamp, _n_cand = prepare_user(
+        u, ctx_rows, 0, ctx_rows.shape[0], st, sc, hp, False
+    )
     ex = sc.ex
     if j >= 0:
         n = item_side(j, n_user, st.items, sc, st.ctr[0].logscale)

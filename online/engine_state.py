@@ -18,15 +18,25 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
-
 from streamrec.online.scoring import LOG_POP_FLOOR, N_NUM
 
 N_CLUST_MAX = 1024
 FLOAT_COUNTERS = ("scale", "logscale", "loss_sum", "loss_n", "hit_sum", "hit_n")
-INT_COUNTERS = ("events", "items", "users", "obs", "hist", "occ", "stamp", "n_clusters",
-                "ready", "cursor")
-COUNTERS = np.dtype([(n, np.float64) for n in FLOAT_COUNTERS]
-                    + [(n, np.int64) for n in INT_COUNTERS])
+INT_COUNTERS = (
+    "events",
+    "items",
+    "users",
+    "obs",
+    "hist",
+    "occ",
+    "stamp",
+    "n_clusters",
+    "ready",
+    "cursor",
+)
+COUNTERS = np.dtype(
+    [(n, np.float64) for n in FLOAT_COUNTERS] + [(n, np.int64) for n in INT_COUNTERS]
+)
 
 
 class Fm(NamedTuple):
@@ -106,7 +116,14 @@ class Spec(NamedTuple):
     fill: float
 
 
-BUNDLES = {"fm": Fm, "items": Items, "users": Users, "hist": Hist, "occ": Occ, "ivf": Ivf}
+BUNDLES = {
+    "fm": Fm,
+    "items": Items,
+    "users": Users,
+    "hist": Hist,
+    "occ": Occ,
+    "ivf": Ivf,
+}
 DIRTY = {"fm": "fm", "item": "items", "user": "users", "hist": "hist", "occ": "occ"}
 LOG_POP_FILL = LOG_POP_FLOOR - 50  # item_lpopd before the first count (below any floor)
 
@@ -115,8 +132,10 @@ def array_specs(cfg: Any) -> dict[str, Spec]:
     """``name -> Spec`` for every persisted array of a ``RecommenderConfig``."""
     f32, f64, i32, i64, k = np.float32, np.float64, np.int32, np.int64, cfg.k
     rows = [
-        ("fm_w", "fm", "fm", "w", f32, (), 0), ("fm_v", "fm", "fm", "v", f32, (k,), 0),
-        ("fm_gw", "fm", "fm", "gw", f32, (), 0), ("fm_gv", "fm", "fm", "gv", f32, (k,), 0),
+        ("fm_w", "fm", "fm", "w", f32, (), 0),
+        ("fm_v", "fm", "fm", "v", f32, (k,), 0),
+        ("fm_gw", "fm", "fm", "gw", f32, (), 0),
+        ("fm_gv", "fm", "fm", "gv", f32, (k,), 0),
         ("item_key", "item", "items", "key", i64, (), 0),
         ("item_feats", "item", "items", "feats", i32, (cfg.max_item_features,), -1),
         ("item_nf", "item", "items", "nf", i32, (), 0),
@@ -147,9 +166,19 @@ def array_specs(cfg: Any) -> dict[str, Spec]:
 
 
 def _rows(cfg: Any, spec: Spec, name: str) -> int:
-    caps = {"fm": cfg.n_buckets, "item": 64, "user": 64, "hist": 256, "occ": cfg.occurrence_window}
-    misc = {"ivf_centroids": N_CLUST_MAX, "ivf_head": N_CLUST_MAX, "trend": max(cfg.n_trending, 1),
-            "ivf_ptr": N_CLUST_MAX + 1}
+    caps = {
+        "fm": cfg.n_buckets,
+        "item": 64,
+        "user": 64,
+        "hist": 256,
+        "occ": cfg.occurrence_window,
+    }
+    misc = {
+        "ivf_centroids": N_CLUST_MAX,
+        "ivf_head": N_CLUST_MAX,
+        "trend": max(cfg.n_trending, 1),
+        "ivf_ptr": N_CLUST_MAX + 1,
+    }
     return misc[name] if spec.group == "misc" else caps[spec.group]
 
 
@@ -158,7 +187,9 @@ def alloc(spec: Spec, rows: int) -> np.ndarray:
     return np.full((rows, *spec.tail), spec.fill, dtype=spec.dtype)
 
 
-def init_fm(n_buckets: int, k: int, std: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def init_fm(
+    n_buckets: int, k: int, std: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Weights (zeros) and latent vectors ~ N(0, std^2), a pure function of the seed;
     reserved numeric rows start with zero latents."""
     rng = np.random.Generator(np.random.PCG64(seed & 0xFFFF_FFFF_FFFF_FFFF))
@@ -170,21 +201,29 @@ def init_fm(n_buckets: int, k: int, std: float, seed: int) -> tuple[np.ndarray, 
 def initial_arrays(cfg: Any) -> dict[str, np.ndarray]:
     """Persisted arrays of a fresh engine (counters zero, decay scale 1)."""
     arrays = {n: alloc(s, _rows(cfg, s, n)) for n, s in array_specs(cfg).items()}
-    arrays["fm_w"], arrays["fm_v"] = init_fm(cfg.n_buckets, cfg.k, cfg.init_std, cfg.seed)
+    arrays["fm_w"], arrays["fm_v"] = init_fm(
+        cfg.n_buckets, cfg.k, cfg.init_std, cfg.seed
+    )
     glob = np.zeros(1 + len(FLOAT_COUNTERS))
     glob[1 + FLOAT_COUNTERS.index("scale")] = 1.0
     arrays["glob"], arrays["cnt"] = glob, np.zeros(len(INT_COUNTERS), np.int64)
     return arrays
 
 
-def build_state(arrays: Mapping[str, np.ndarray], cfg: Any, dirty: bool = True) -> EngineState:
+def build_state(
+    arrays: Mapping[str, np.ndarray], cfg: Any, dirty: bool = True
+) -> EngineState:
     """An ``EngineState`` over copies of persisted ``arrays`` (all rows dirty if ``dirty``)."""
     specs = array_specs(cfg)
     fields: dict[str, dict[str, np.ndarray]] = {b: {} for b in BUNDLES}
     for name, s in specs.items():
         fields[s.bundle][s.field] = np.array(arrays[name], dtype=s.dtype, copy=True)
     for group, bundle in DIRTY.items():
-        rows = next(fields[s.bundle][s.field].shape[0] for s in specs.values() if s.group == group)
+        rows = next(
+            fields[s.bundle][s.field].shape[0]
+            for s in specs.values()
+            if s.group == group
+        )
         fields[bundle]["dirty"] = np.full(rows, dirty, np.bool_)
     glob = np.asarray(arrays["glob"], np.float64)
     cnt = np.asarray(arrays["cnt"], np.int64)

@@ -24,7 +24,6 @@ import math
 from typing import Any
 
 import numpy as np
-
 from streamrec.online.engine_state import Fm, init_fm
 from streamrec.online.fm_event_step import fm_multi_step
 from streamrec.online.fm_kernels import fm_logit
@@ -36,17 +35,41 @@ from streamrec.online.scratch import new_examples
 class FMClassifier:
     """Binary FM; ``learn_one(x, y)``, ``predict_proba_one(x)``, ``predict_one(x)``."""
 
-    def __init__(self, n_factors: int = 8, n_buckets: int = 1 << 16, lr: float = 0.05,
-                 optimizer: str = "sgd", l2_weight: float = 0.0, l2_latent: float = 0.0,
-                 intercept_lr: float = 0.01, init_std: float = 0.1, clip_gradient: float = 1e12,
-                 adagrad_eps: float = 1e-8, seed: int = 42) -> None:
-        self.opt = FmStep(float(lr), float(l2_weight), float(l2_latent), optimizer == "adagrad",
-                          float(adagrad_eps), float(intercept_lr), float(clip_gradient), 1e30)
+    def __init__(
+        self,
+        n_factors: int = 8,
+        n_buckets: int = 1 << 16,
+        lr: float = 0.05,
+        optimizer: str = "sgd",
+        l2_weight: float = 0.0,
+        l2_latent: float = 0.0,
+        intercept_lr: float = 0.01,
+        init_std: float = 0.1,
+        clip_gradient: float = 1e12,
+        adagrad_eps: float = 1e-8,
+        seed: int = 42,
+    ) -> None:
+        self.opt = FmStep(
+            float(lr),
+            float(l2_weight),
+            float(l2_latent),
+            optimizer == "adagrad",
+            float(adagrad_eps),
+            float(intercept_lr),
+            float(clip_gradient),
+            1e30,
+        )
         self.hasher = FeatureHasher(n_buckets)
         self.w, self.v = init_fm(n_buckets, n_factors, init_std, seed)
-        self.v[:] = (np.random.default_rng(seed).standard_normal(self.v.shape) * init_std)
-        self.fm = Fm(np.zeros(1), self.w, self.v, np.zeros_like(self.w), np.zeros_like(self.v),
-                     np.zeros(n_buckets, np.bool_))
+        self.v[:] = np.random.default_rng(seed).standard_normal(self.v.shape) * init_std
+        self.fm = Fm(
+            np.zeros(1),
+            self.w,
+            self.v,
+            np.zeros_like(self.w),
+            np.zeros_like(self.v),
+            np.zeros(n_buckets, np.bool_),
+        )
         self._ex = new_examples(0, 1, n_factors)
 
     def row_of(self, name: str) -> int:
@@ -59,12 +82,16 @@ class FMClassifier:
             if isinstance(value, str):
                 rows.append(self.hasher.row(f"{name}_{value}"))
                 xs.append(1.0)
-            elif isinstance(value, (int, float)) and math.isfinite(value) and value != 0:
+            elif (
+                isinstance(value, (int, float)) and math.isfinite(value) and value != 0
+            ):
                 rows.append(self.hasher.row(str(name)))
                 xs.append(float(value))
         n = len(rows)
         grp = np.ones(n, np.int8)
-        grp[:1] = 0  # first feature: user side (group A); the others: item side (group B)
+        grp[:1] = (
+            0  # first feature: user side (group A); the others: item side (group B)
+        )
         return np.asarray(rows, np.int64), np.asarray(xs, np.float64), grp, n
 
     def _logit(self, rows, xs, grp, n) -> float:

@@ -18,8 +18,13 @@ import math
 
 import numpy as np
 from numba import njit
-
-from streamrec.online.fm_kernels import clip, fm_group_sums, latent_step, log_loss, weight_step
+from streamrec.online.fm_kernels import (
+    clip,
+    fm_group_sums,
+    latent_step,
+    log_loss,
+    weight_step,
+)
 
 
 @njit(cache=True)
@@ -53,7 +58,11 @@ def fm_multi_step(fm, opt, ex, n_ex, n_user):
     sc_ = s[5]
     grad32 = np.empty(k, np.float32)
     lr32, l2v32 = np.float32(opt.lr), np.float32(opt.l2v)
-    eps32, cg32, cp32 = np.float32(opt.ada_eps), np.float32(opt.clip_g), np.float32(opt.clip_p)
+    eps32, cg32, cp32 = (
+        np.float32(opt.ada_eps),
+        np.float32(opt.clip_g),
+        np.float32(opt.clip_p),
+    )
     for e in range(n_ex):
         sb[:] = 0.0
         sc_[:] = 0.0
@@ -99,8 +108,12 @@ def fm_multi_step(fm, opt, ex, n_ex, n_user):
             dx = np.float32(d * x)
             vr = v[r]
             for f in range(k):
-                grad32[f] = dx * (np.float32(sa[f]) + wb * np.float32(sb[f]) - vr[f] * own)
-            latent_step(vr, fm.gv[r], grad32, l2v32, lr32, eps32, cg32, cp32, opt.adagrad)
+                grad32[f] = dx * (
+                    np.float32(sa[f]) + wb * np.float32(sb[f]) - vr[f] * own
+                )
+            latent_step(
+                vr, fm.gv[r], grad32, l2v32, lr32, eps32, cg32, cp32, opt.adagrad
+            )
             fm.dirty[r] = True
     fm.w0[0] = clip(fm.w0[0] - opt.intercept_lr * acc_d, opt.clip_p)
     # shared user side, once
@@ -112,6 +125,15 @@ def fm_multi_step(fm, opt, ex, n_ex, n_user):
         vr = v[r]
         for f in range(k):
             grad[f] = x * (acc_d * (sa[f] - vr[f] * x) + acc[f])
-        latent_step(vr, fm.gv[r], grad, opt.l2v, opt.lr, opt.ada_eps, opt.clip_g, opt.clip_p,
-                    opt.adagrad)
+        latent_step(
+            vr,
+            fm.gv[r],
+            grad,
+            opt.l2v,
+            opt.lr,
+            opt.ada_eps,
+            opt.clip_g,
+            opt.clip_p,
+            opt.adagrad,
+        )
         fm.dirty[r] = True

@@ -51,16 +51,33 @@ def hyper(cfg: Any, boosted: bool = False) -> Hyper:
     """The kernels' hyper-parameters from a ``RecommenderConfig`` (drift boost applied)."""
     mult = float(cfg.drift_lr_boost) if boosted else 1.0
     half_life = cfg.half_life_events * (cfg.drift_half_life_factor if boosted else 1.0)
-    opt = FmStep(float(cfg.lr) * mult, float(cfg.l2_w), float(cfg.l2_v), cfg.optimizer == "adagrad",
-                 float(cfg.adagrad_eps), float(cfg.intercept_lr), float(cfg.clip_grad),
-                 float(cfg.clip_param))
+    opt = FmStep(
+        float(cfg.lr) * mult,
+        float(cfg.l2_w),
+        float(cfg.l2_v),
+        cfg.optimizer == "adagrad",
+        float(cfg.adagrad_eps),
+        float(cfg.intercept_lr),
+        float(cfg.clip_grad),
+        float(cfg.clip_param),
+    )
     return Hyper(
-        opt=opt, lr_mult=mult, growth=2.0 ** (1.0 / half_life), n_neg=int(cfg.n_negatives),
-        neg_pop=cfg.negative_sampling == "popularity", decay=float(cfg.trans_decay),
-        n_recent=int(cfg.n_recent), n_seq=int(cfg.n_seq_fields),
-        cache_every=int(cfg.cache_refresh_events), cache_max=max(int(cfg.cache_refresh_max), 1),
-        trend_every=int(cfg.trend_refresh_events), full_threshold=int(cfg.full_rank_threshold),
-        n_probe=int(cfg.n_probe), ivf_every=max(int(cfg.ivf_refresh_events), 1),
-        n_clusters=int(cfg.n_clusters), ivf_max=int(cfg.ivf_max_candidates),
-        cold_centroid=bool(cfg.cold_start_centroid), seed=int(cfg.seed),
+        opt=opt,
+        lr_mult=mult,
+        growth=2.0 ** (1.0 / half_life),
+        n_neg=int(cfg.n_negatives),
+        neg_pop=cfg.negative_sampling == "popularity",
+        decay=float(cfg.trans_decay),
+        n_recent=int(cfg.n_recent),
+        n_seq=int(cfg.n_seq_fields),
+        cache_every=int(cfg.cache_refresh_events),
+        cache_max=max(int(cfg.cache_refresh_max), 1),
+        trend_every=int(cfg.trend_refresh_events),
+        full_threshold=int(cfg.full_rank_threshold),
+        n_probe=int(cfg.n_probe),
+        ivf_every=max(int(cfg.ivf_refresh_events), 1),
+        n_clusters=int(cfg.n_clusters),
+        ivf_max=int(cfg.ivf_max_candidates),
+        cold_centroid=bool(cfg.cold_start_centroid),
+        seed=int(cfg.seed),
     )

@@ -11,11 +11,16 @@ import json
 from typing import Any, NamedTuple
 
 import numpy as np
-
 from streamrec.online.catalog import Catalog
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.drift import DriftMonitor
-from streamrec.online.engine_state import EngineState, array_specs, build_state, dirty_flags, state_arrays
+from streamrec.online.engine_state import (
+    EngineState,
+    array_specs,
+    build_state,
+    dirty_flags,
+    state_arrays,
+)
 from streamrec.online.model_state import ModelState
 
 
@@ -35,36 +40,60 @@ def export_state(parts: EngineParts, name: str, copy: bool = True) -> ModelState
     st, cat, drift = parts.state, parts.catalog, parts.drift
     c = st.ctr[0]
     meta: dict[str, Any] = {
-        "format": 1, "name": name, "n_items": int(c["items"]), "n_users": int(c["users"]),
-        "n_events": int(c["events"]), "boost_until": int(parts.boost_until),
+        "format": 1,
+        "name": name,
+        "n_items": int(c["items"]),
+        "n_users": int(c["users"]),
+        "n_events": int(c["events"]),
+        "boost_until": int(parts.boost_until),
         "drift_count": int(drift.n_detections),
         "config": json.dumps(parts.config.to_dict(), sort_keys=True),
     }
     arrays = state_arrays(st, parts.config, copy)
     arrays["drift_values"] = drift.values()
-    return ModelState(arrays, {"users": list(cat.user_ids), "items": list(cat.item_ids)}, meta)
+    return ModelState(
+        arrays, {"users": list(cat.user_ids), "items": list(cat.item_ids)}, meta
+    )
 
 
-def from_state(state: ModelState, config: RecommenderConfig | None = None) -> EngineParts:
+def from_state(
+    state: ModelState, config: RecommenderConfig | None = None
+) -> EngineParts:
     """The parts of a recommender that continues exactly where ``state`` was exported."""
     if config is None:
         config = RecommenderConfig(**json.loads(str(state.meta["config"])))
     config.validate()
     st = build_state(state.arrays, config)
-    cat = Catalog(config.n_buckets, config.max_item_features, state.vocab.get("users", []),
-                  state.vocab.get("items", []), st.items.feats.copy(), st.items.nf.copy())
+    cat = Catalog(
+        config.n_buckets,
+        config.max_item_features,
+        state.vocab.get("users", []),
+        state.vocab.get("items", []),
+        st.items.feats.copy(),
+        st.items.nf.copy(),
+    )
     drift = DriftMonitor(config.drift_delta)
-    drift.restore(state.arrays.get("drift_values", np.zeros(0)), int(state.meta.get("drift_count", 0)))
+    drift.restore(
+        state.arrays.get("drift_values", np.zeros(0)),
+        int(state.meta.get("drift_count", 0)),
+    )
     return EngineParts(config, st, cat, drift, int(state.meta.get("boost_until", -1)))
 
 
 def dirty_rows(parts: EngineParts) -> dict[str, np.ndarray]:
     """Array name -> sorted unique int64 rows changed since ``clear_dirty``."""
-    idx = {g: np.flatnonzero(d).astype(np.int64) for g, d in dirty_flags(parts.state).items()}
+    idx = {
+        g: np.flatnonzero(d).astype(np.int64)
+        for g, d in dirty_flags(parts.state).items()
+    }
     arrays = state_arrays(parts.state, parts.config, copy=False)
     specs = array_specs(parts.config)
-    out = {n: idx[s.group] if s.group in idx else np.arange(arrays[n].shape[0], dtype=np.int64)
-           for n, s in specs.items()}
+    out = {
+        n: idx[s.group]
+        if s.group in idx
+        else np.arange(arrays[n].shape[0], dtype=np.int64)
+        for n, s in specs.items()
+    }
     for n in ("glob", "cnt"):
         out[n] = np.arange(arrays[n].shape[0], dtype=np.int64)
     out["drift_values"] = np.arange(len(parts.drift.values()), dtype=np.int64)

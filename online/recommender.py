@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from streamrec.online import persistence
 from streamrec.online.catalog import Catalog, ItemRows
 from streamrec.online.config import RecommenderConfig
@@ -37,7 +36,13 @@ from streamrec.online.drift import DriftMonitor
 from streamrec.online.encoding import clean_id
 from streamrec.online.engine_kernel import Outputs, init_new_items, run_batch
 from streamrec.online.engine_ranking import predict_logit, rank_query
-from streamrec.online.engine_state import EngineState, build_state, capacity, grow, initial_arrays
+from streamrec.online.engine_state import (
+    EngineState,
+    build_state,
+    capacity,
+    grow,
+    initial_arrays,
+)
 from streamrec.online.hyper import hyper
 from streamrec.online.item_cache import write_all_item_rows
 from streamrec.online.model_state import ModelState
@@ -62,15 +67,22 @@ class Recommender:
 
     name: str = "streamrec-fm"
 
-    def __init__(self, config: RecommenderConfig | None = None,
-                 parts: persistence.EngineParts | None = None) -> None:
+    def __init__(
+        self,
+        config: RecommenderConfig | None = None,
+        parts: persistence.EngineParts | None = None,
+    ) -> None:
         """A fresh engine for ``config``, or one made of restored ``parts``."""
         if parts is None:
             cfg = config or RecommenderConfig()
             cfg.validate()
             parts = persistence.EngineParts(
-                cfg, build_state(initial_arrays(cfg), cfg),
-                Catalog(cfg.n_buckets, cfg.max_item_features), DriftMonitor(cfg.drift_delta), -1)
+                cfg,
+                build_state(initial_arrays(cfg), cfg),
+                Catalog(cfg.n_buckets, cfg.max_item_features),
+                DriftMonitor(cfg.drift_delta),
+                -1,
+            )
         self.config = parts.config
         self._st: EngineState = parts.state
         self.catalog = parts.catalog
@@ -81,15 +93,21 @@ class Recommender:
     # ------------------------------------------------------------------ internals
     def _new_scratch(self):
         c = self.config
-        return new_scratch(capacity(self._st, "item"), c.k, max(c.n_recent, c.n_seq_fields),
-                           c.n_negatives, c.max_item_features)
+        return new_scratch(
+            capacity(self._st, "item"),
+            c.k,
+            max(c.n_recent, c.n_seq_fields),
+            c.n_negatives,
+            c.max_item_features,
+        )
 
     def _hyper(self):
         return hyper(self.config, int(self._st.ctr[0]["events"]) < self._boost_until)
 
     def _parts(self) -> persistence.EngineParts:
-        return persistence.EngineParts(self.config, self._st, self.catalog, self._drift,
-                                       self._boost_until)
+        return persistence.EngineParts(
+            self.config, self._st, self.catalog, self._drift, self._boost_until
+        )
 
     def _sync_catalog(self, n_hist_rows: int = 0) -> None:
         """Grow the state to the catalog's size (and ``n_hist_rows`` more history rows)."""
@@ -111,8 +129,13 @@ class Recommender:
 
     # ------------------------------------------------------------------ learning
 
-    def process_batch(self, events: Sequence, n_candidates: int = 50,
-                      rank_before: bool = False, evaluate: np.ndarray | None = None) -> BatchResult:
+    def process_batch(
+        self,
+        events: Sequence,
+        n_candidates: int = 50,
+        rank_before: bool = False,
+        evaluate: np.ndarray | None = None,
+    ) -> BatchResult:
         """Rank (optionally) then learn each event in order; top candidates after learning.
 
         ``target_rank[i]``: 1-based rank of the event's item among items observed earlier
@@ -123,12 +146,30 @@ class Recommender:
         n_top = max(int(n_candidates), 0)
         batch, item_rows = self.catalog.encode(events, evaluate)
         self._sync_catalog(n)
-        self._write_item_rows(item_rows, new_only=True)  # changes: inside run_batch, in order
+        self._write_item_rows(
+            item_rows, new_only=True
+        )  # changes: inside run_batch, in order
         w = max(n_top, 1)
-        out = Outputs(np.zeros(n, np.int32), np.full((n, w), -1, np.int32), np.full((n, w), -np.inf),
-                      np.zeros(n, np.bool_), np.full(n, -1.0))
-        run_batch(batch, item_rows, self._st, self._scratch, self._hyper(), bool(rank_before), n_top, out)
-        self._monitor(rank_before, batch.evaluate, batch.label, out.learned, out.rank, out.loss)
+        out = Outputs(
+            np.zeros(n, np.int32),
+            np.full((n, w), -1, np.int32),
+            np.full((n, w), -np.inf),
+            np.zeros(n, np.bool_),
+            np.full(n, -1.0),
+        )
+        run_batch(
+            batch,
+            item_rows,
+            self._st,
+            self._scratch,
+            self._hyper(),
+            bool(rank_before),
+            n_top,
+            out,
+        )
+        self._monitor(
+            rank_before, batch.evaluate, batch.label, out.learned, out.rank, out.loss
+        )
         ids = self.catalog.item_ids
         if n_top:
             cand = [[ids[j] for j in row if j >= 0] for row in out.idx[:, :n_top]]
@@ -149,7 +190,9 @@ class Recommender:
         reacts = cfg.drift_lr_boost != 1.0 or cfg.drift_half_life_factor != 1.0
         for x in signal.tolist():
             if update(x) and reacts:
-                self._boost_until = int(self._st.ctr[0]["events"]) + cfg.drift_boost_events
+                self._boost_until = (
+                    int(self._st.ctr[0]["events"]) + cfg.drift_boost_events
+                )
 
     def learn_one(self, event: Mapping[str, Any] | Any) -> None:
         """Learn one event (positive, or negative for impression/skip)."""
@@ -157,7 +200,9 @@ class Recommender:
 
     def evaluate_and_learn(self, events: Sequence, evaluate: np.ndarray) -> np.ndarray:
         """Prequential step: int32 ranks (0 = miss or not evaluated), learning every event."""
-        res = self.process_batch(events, n_candidates=0, rank_before=True, evaluate=evaluate)
+        res = self.process_batch(
+            events, n_candidates=0, rank_before=True, evaluate=evaluate
+        )
         return res.target_rank
 
     def add_item_metadata(self, item: str, attributes: Mapping[str, Any]) -> None:
@@ -170,8 +215,13 @@ class Recommender:
             init_new_items(len(self.catalog.item_ids), self._st, self._hyper())
 
     # ------------------------------------------------------------------ serving
-    def rank(self, user: str, context: Mapping | None = None, k: int = 10,
-             exclude_seen: bool = True) -> list[tuple[str, float]]:
+    def rank(
+        self,
+        user: str,
+        context: Mapping | None = None,
+        k: int = 10,
+        exclude_seen: bool = True,
+    ) -> list[tuple[str, float]]:
         """Top-``k`` ``(item, score)`` for ``user`` (unknown users get context + trending)."""
         uid = clean_id(user)
         k = max(int(k), 0)
@@ -183,13 +233,28 @@ class Recommender:
         out_idx = np.full(k, -1, np.int32)
         out_score = np.full(k, -np.inf)
         if c["ready"] > cfg.full_rank_threshold and c["n_clusters"] == 0:
-            n_c = cfg.n_clusters or min(max(int(math.sqrt(c["ready"]) / 2), 8), st.ivf.centroids.shape[0])
+            n_c = cfg.n_clusters or min(
+                max(int(math.sqrt(c["ready"]) / 2), 8), st.ivf.centroids.shape[0]
+            )
             ivf_build(st.items, st.ivf, st.ctr, n_c, int(cfg.seed), 4)
-        n = rank_query(u, ctx, bool(exclude_seen), st, self._scratch, self._hyper(), out_idx,
-                       out_score, k)
-        return [(self.catalog.item_ids[out_idx[t]], float(out_score[t])) for t in range(n)]
+        n = rank_query(
+            u,
+            ctx,
+            bool(exclude_seen),
+            st,
+            self._scratch,
+            self._hyper(),
+            out_idx,
+            out_score,
+            k,
+        )
+        return [
+            (self.catalog.item_ids[out_idx[t]], float(out_score[t])) for t in range(n)
+        ]
 
-    def predict_one(self, user: str, item: str, context: Mapping | None = None) -> float:
+    def predict_one(
+        self, user: str, item: str, context: Mapping | None = None
+    ) -> float:
         """Probability that ``user`` interacts with ``item`` (sigmoid of the FM logit)."""
         uid, iid = clean_id(user) or "", clean_id(item) or ""
         cat = self.catalog
@@ -208,7 +273,9 @@ class Recommender:
         return persistence.export_state(self._parts(), self.name, copy)
 
     @classmethod
-    def from_state(cls, state: ModelState, config: RecommenderConfig | None = None) -> Recommender:
+    def from_state(
+        cls, state: ModelState, config: RecommenderConfig | None = None
+    ) -> Recommender:
         """A recommender that continues exactly where ``state`` was exported."""
         return cls(parts=persistence.from_state(state, config))
 
@@ -225,8 +292,10 @@ class Recommender:
         """Monitoring figures."""
         c = self._st.ctr[0]
         return {
-            "events_learned": int(c["events"]), "n_users": int(c["users"]),
-            "n_items": int(c["ready"]), "n_observed_items": int(c["obs"]),
+            "events_learned": int(c["events"]),
+            "n_users": int(c["users"]),
+            "n_items": int(c["ready"]),
+            "n_observed_items": int(c["obs"]),
             "online_hit_rate": float(c["hit_sum"] / c["hit_n"]) if c["hit_n"] else 0.0,
             "mean_loss": float(c["loss_sum"] / c["loss_n"]) if c["loss_n"] else 0.0,
             "drift_detected": bool(self._drift.drift_detected),

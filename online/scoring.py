@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 from numba import njit
-
 from streamrec.online.neighbours import ss_scatter
 
 # numeric item-side features (reserved FM rows 0..N_NUM-1, see ``online.hashing.N_RESERVED``)
@@ -101,14 +100,33 @@ def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, lpop, lpopd, logscale):
 
 
 @njit(cache=True)
-def score_all(n, sa, anum, vsum_t, wsum, pair, lpop, lpopd, logscale, tr0, tr1, touched,
-              n_touched, out):
+def score_all(
+    n,
+    sa,
+    anum,
+    vsum_t,
+    wsum,
+    pair,
+    lpop,
+    lpopd,
+    logscale,
+    tr0,
+    tr1,
+    touched,
+    n_touched,
+    out,
+):
     """``out[j] = score_j`` for ``j < n`` in passes vectorised over items (same value as
     ``item_score`` up to summation order)."""
     a2 = anum[NUM_POP_DECAYED]
     a3 = anum[NUM_POP_CUM]
     for j in range(n):
-        out[j] = float(wsum[j]) + pair[j] + a3 * lpop[j] + a2 * max(lpopd[j] - logscale, LOG_POP_FLOOR)
+        out[j] = (
+            float(wsum[j])
+            + pair[j]
+            + a3 * lpop[j]
+            + a2 * max(lpopd[j] - logscale, LOG_POP_FLOOR)
+        )
     for f in range(sa.shape[0]):
         c = sa[f]
         row = vsum_t[f]

@@ -9,7 +9,6 @@ stream without the change.
 from __future__ import annotations
 
 import numpy as np
-
 from streamrec.online.recommender import Recommender, RecommenderConfig
 
 CHANGE_AT = 600
@@ -25,11 +24,19 @@ def stream(with_change: bool, n: int = 1200, seed: int = 3) -> list[dict]:
         genre = f"g{i % 5}"
         if with_change and t >= CHANGE_AT and i in CHANGED:
             genre = "relabelled"
-        events.append({"user": f"u{u}", "item": f"i{i}", "item_attributes": {"genre": genre},
-                       "context": {"hour": str(t % 3)}})
+        events.append(
+            {
+                "user": f"u{u}",
+                "item": f"i{i}",
+                "item_attributes": {"genre": genre},
+                "context": {"hour": str(t % 3)},
+            }
+        )
     if n > CHANGE_AT:  # the change point carries a changed item
         events[CHANGE_AT]["item"] = "i0"
-        events[CHANGE_AT]["item_attributes"] = {"genre": "relabelled" if with_change else "g0"}
+        events[CHANGE_AT]["item_attributes"] = {
+            "genre": "relabelled" if with_change else "g0"
+        }
     return events
 
 
@@ -37,7 +44,7 @@ def ranks(events: list[dict], chunk: int) -> np.ndarray:
     rec = Recommender(RecommenderConfig(n_buckets=1 << 12, k=8, seed=11))
     out = []
     for lo in range(0, len(events), chunk):
-        part = events[lo:lo + chunk]
+        part = events[lo : lo + chunk]
         out.append(rec.evaluate_and_learn(part, np.ones(len(part), np.bool_)))
     return np.concatenate(out)
 
@@ -49,7 +56,9 @@ def test_attribute_change_is_seen_only_from_its_event_on():
     static = ranks(stream(False), 5000)
     # the change event itself is ranked before its attributes apply
     np.testing.assert_array_equal(whole[: CHANGE_AT + 1], static[: CHANGE_AT + 1])
-    assert (whole[CHANGE_AT + 1:] != static[CHANGE_AT + 1:]).any()  # and it does apply after
+    assert (
+        whole[CHANGE_AT + 1 :] != static[CHANGE_AT + 1 :]
+    ).any()  # and it does apply after
     assert (whole > 0).sum() > 300  # most events are ranked, not misses
 
 
