@@ -8,10 +8,11 @@ Fast counting baselines (one ``@njit`` kernel each): :class:`Popularity`, :class
 from typing import Any
 
 from streamrec.replay.baselines.decayed_popularity import DecayedPopularity
+from streamrec.replay.baselines.item_knn import ItemKNN
 from streamrec.replay.baselines.popularity import Popularity
 from streamrec.replay.baselines.transitions import Transitions
 
-__all__ = ["Popularity", "DecayedPopularity", "Transitions", "RiverFM", "RiverMF"]
+__all__ = ["Popularity", "DecayedPopularity", "Transitions", "ItemKNN", "RiverFM", "RiverMF"]
 
 
 def __getattr__(name: str) -> Any:
