@@ -1,18 +1,21 @@
 """Reference models for prequential replay, each implementing ``PrequentialModel``.
 
 Fast counting baselines (one ``@njit`` kernel each): :class:`Popularity`, :class:`DecayedPopularity`,
-:class:`Transitions`. River baselines (slow, pure Python, imported lazily): :class:`RiverFM`,
+:class:`Transitions`. Recency-weighted neighbourhood anchors (issue 11, PROTOCOL.md figures):
+:class:`ItemKNN`, :class:`SKNN`, :class:`VSKNN`, :class:`EASE`, :class:`EASETransitions`. River baselines (slow, pure Python, imported lazily): :class:`RiverFM`,
 :class:`RiverMF`.
 """
 
 from typing import Any
 
 from streamrec.replay.baselines.decayed_popularity import DecayedPopularity
+from streamrec.replay.baselines.ease import EASE, EASETransitions
 from streamrec.replay.baselines.item_knn import ItemKNN
 from streamrec.replay.baselines.popularity import Popularity
+from streamrec.replay.baselines.session_knn import SKNN, VSKNN
 from streamrec.replay.baselines.transitions import Transitions
 
-__all__ = ["Popularity", "DecayedPopularity", "Transitions", "ItemKNN", "RiverFM", "RiverMF"]
+__all__ = ["Popularity", "DecayedPopularity", "Transitions", "ItemKNN", "EASE", "EASETransitions", "SKNN", "VSKNN", "RiverFM", "RiverMF"]
 
 
 def __getattr__(name: str) -> Any:
