@@ -43,18 +43,26 @@ def recent_items(u, n_max, decay, user_head, hist_next, hist_item, q_items, q_w)
 
 
 @njit(cache=True)
-def learn_cooccurrence(u, i, co, user_head, hist_next, hist_item):
-    """Add (u, i) to ``co`` (before ``i`` is appended to u's history); False if u already had i."""
+def learn_cooccurrence(u, i, co, user_head, hist_next, hist_item, mark, stamp):
+    """Add (u, i) to ``co`` before i joins u's history; False if u already had i.
+
+    u's history may hold repeats: ``mark`` (stamped ``-stamp``, never a rank stamp) counts
+    each distinct item once.
+    """
     e = user_head[u]
     while e >= 0:
-        if hist_item[e] == i:
+        h = hist_item[e]
+        if h == i:
             return False
+        mark[h] = -stamp
         e = hist_next[e]
     e = user_head[u]
     while e >= 0:
         h = hist_item[e]
-        co[i, h] += 1.0
-        co[h, i] += 1.0
+        if mark[h] == -stamp:
+            mark[h] = 0
+            co[i, h] += 1.0
+            co[h, i] += 1.0
         e = hist_next[e]
     co[i, i] += 1.0
     return True

@@ -14,8 +14,7 @@ with ``h_0, h_1, ...`` u's positives newest first, ``query_len=None`` for the wh
 with weight 1 (the classic EASE query). ``EASETransitions`` adds, with ``beta = 0.25``, the
 last-item transition probabilities: counts ``T[p, j] = #{p -> j}`` updated every event,
 normalised per row (raw counts, on another scale than ``B``, give 0.14 on ML-100K against
-0.19 normalised; the row total lives on ``T``'s diagonal: ``p`` is never a candidate after
-``p``). Items seen
+0.19 normalised). Items seen
 after the last retrain have ``B`` = 0. Compared lexicographically with cumulative popularity,
 then pessimistically.
 
@@ -42,7 +41,7 @@ from streamrec.replay.baselines._stream import append_history, grow, rank_target
 
 
 @njit(cache=True)
-def ease_chunk(users, items, positive, evaluate, weights, co, trans, beta, popularity, scores,
+def ease_chunk(users, items, positive, evaluate, weights, co, trans, trans_total, beta, popularity, scores,
                q_items, q_w, decay, last_item, user_head, hist_next, hist_item, mark, n_seen,
                n_hist, stamp0, ranks):
     """Test-then-learn over one chunk with fixed ``weights`` (B); returns (n_seen, n_hist)."""
@@ -55,21 +54,20 @@ def ease_chunk(users, items, positive, evaluate, weights, co, trans, beta, popul
             scores[:n_seen] = 0.0
             add_rows(weights, q_items, q_w, nq, n_seen, scores)
             p = last_item[u]
-            if beta != 0.0 and p >= 0 and trans[p, p] > 0.0:
+            if beta != 0.0 and p >= 0 and trans_total[p] > 0.0:
                 row = trans[p]
-                c = beta / trans[p, p]
+                c = beta / trans_total[p]
                 for j in range(n_seen):
-                    if j != p:
-                        scores[j] += c * row[j]
+                    scores[j] += c * row[j]
             ranks[t] = rank_target_lex(scores, popularity, n_seen, i, u, user_head, hist_next,
                                        hist_item, mark, stamp0 + t + 1)
         if i >= n_seen:
             n_seen = i + 1
         if positive[t]:
-            learn_cooccurrence(u, i, co, user_head, hist_next, hist_item)
+            learn_cooccurrence(u, i, co, user_head, hist_next, hist_item, mark, stamp0 + t + 1)
             if beta != 0.0 and last_item[u] >= 0:
                 trans[last_item[u], i] += 1.0
-                trans[last_item[u], last_item[u]] += 1.0  # diagonal: row total
+                trans_total[last_item[u]] += 1.0
             last_item[u] = i
             popularity[i] += 1.0
             n_hist = append_history(u, i, user_head, hist_next, hist_item, n_hist)
@@ -102,6 +100,7 @@ class EASE:
         self.whole_history = query_len is None
         self.weights = np.zeros((0, 0), dtype=np.float64)
         self.trans = np.zeros((0, 0), dtype=np.float64)
+        self.trans_total = np.zeros(0, dtype=np.float64)
         self.last_item = np.zeros(0, dtype=np.int64)
 
     def retrain(self) -> None:
@@ -118,6 +117,7 @@ class EASE:
             s.q_w = grow(s.q_w, ix.n_hist + len(events), 1.0)
         if self.beta:
             self.trans = grow_square(self.trans, n_items)
+            self.trans_total = grow(self.trans_total, n_items, 0.0)
         self.last_item = grow(self.last_item, n_users, -1)
         evaluate = np.asarray(evaluate, dtype=np.bool_)
         ranks = np.zeros(len(events), dtype=np.int32)
@@ -129,7 +129,7 @@ class EASE:
             hi = min(len(events), lo + self.retrain_every - t % self.retrain_every)
             ix.n_seen, ix.n_hist = ease_chunk(
                 users[lo:hi], items[lo:hi], positive[lo:hi], evaluate[lo:hi], self.weights, s.co,
-                self.trans, self.beta, s.popularity, s.scores, s.q_items, s.q_w, self.decay,
+                self.trans, self.trans_total, self.beta, s.popularity, s.scores, s.q_items, s.q_w, self.decay,
                 self.last_item, ix.user_head, ix.hist_next, ix.hist_item, ix.mark, ix.n_seen,
                 ix.n_hist, ix.n_events, ranks[lo:hi])
             ix.n_events += hi - lo

@@ -51,7 +51,7 @@ def item_knn_chunk(users, items, positive, evaluate, co, popularity, scores, q_i
         if i >= n_seen:
             n_seen = i + 1
         if positive[t]:
-            learn_cooccurrence(u, i, co, user_head, hist_next, hist_item)
+            learn_cooccurrence(u, i, co, user_head, hist_next, hist_item, mark, stamp0 + t + 1)
             popularity[i] += 1.0
             n_hist = append_history(u, i, user_head, hist_next, hist_item, n_hist)
     return n_seen, n_hist
