@@ -181,3 +181,69 @@ def test_ease_kernel_matches_twin(model, every, chunk):
     m = model(lam=3.0, retrain_every=every, query_len=5)
     got = replay_in_chunks(m, events, evaluate, chunk)
     assert_within(got, *ease_twin(events, evaluate, 3.0, every, 5, m.beta))
+
+
+def click_log(pairs):
+    return [ClickEvent(f"e{n}", 1.7e9 + n, u, i) for n, (u, i) in enumerate(pairs)]
+
+
+def test_item_knn_trusts_the_latest_item_most():
+    # p co-occurs with old item x, q with recent item y; c had x then y: q must lead
+    pairs = [("a", "x"), ("a", "p"), ("b", "y"), ("b", "q"), ("c", "x"), ("c", "y"), ("c", "q")]
+    ranks = ItemKNN().evaluate_and_learn(click_log(pairs), np.ones(7, bool))
+    assert ranks[-1] == 1
+    flipped = [("a", "x"), ("a", "p"), ("b", "y"), ("b", "q"), ("c", "y"), ("c", "x"), ("c", "q")]
+    assert ItemKNN().evaluate_and_learn(click_log(flipped), np.ones(7, bool))[-1] == 2
+
+
+def test_session_knn_never_uses_the_users_own_blocks():
+    # only u's own history links x and y; with no other user, y falls back to popularity
+    pairs = [("u", "x"), ("u", "y"), ("v", "z"), ("v", "z2"), ("v", "z3"), ("u", "x2"),
+             ("w", "z2"), ("u", "y")]
+    for model in (SKNN(), VSKNN()):
+        got = model.evaluate_and_learn(click_log(pairs[:6]), np.ones(6, bool))
+        assert got[5] == 0  # x2 never seen before: a miss
+    pairs = [("u", "x"), ("u", "y"), ("v", "z"), ("v", "z2"), ("w", "y"), ("w", "z2"), ("u", "z2")]
+    for model in (SKNN(), VSKNN()):
+        # u's query {x, y} meets w's block {y} only: z2 (in w's block) beats z (popularity 1)
+        assert model.evaluate_and_learn(click_log(pairs), np.ones(7, bool))[-1] == 1
+
+
+def test_ease_refits_only_at_the_interval():
+    pairs = [("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "w"), ("e", "w"), ("f", "w"),
+             ("d", "x"), ("d", "y")]
+    evaluate = np.zeros(9, bool)
+    evaluate[-1] = True
+    # refit before event 8 (x -> y seen twice): y first for d; never refit: w (popularity 3) first
+    assert EASE(lam=1.0, retrain_every=4).evaluate_and_learn(click_log(pairs), evaluate)[-1] == 1
+    assert EASE(lam=1.0, retrain_every=100).evaluate_and_learn(click_log(pairs), evaluate)[-1] == 2
+
+
+@pytest.mark.parametrize("model", [ItemKNN, SKNN, VSKNN, EASE, EASETransitions])
+def test_empty_chunks_and_bad_settings(model):
+    m = model()
+    assert m.evaluate_and_learn([], np.zeros(0, bool)).shape == (0,)
+    events, evaluate = random_stream(9, n=60)
+    assert m.evaluate_and_learn(events, evaluate).shape == (60,)
+    bad = {"query_len": 0} if model is ItemKNN else {"k": 0} if model in (SKNN, VSKNN) else {"lam": 0}
+    with pytest.raises(ValueError):
+        model(**bad)
+
+
+def test_replay_cli_runs_every_anchor(tmp_path, capsys):
+    import argparse
+    import json
+
+    from streamrec.replay.movielens import write_jsonl
+    from streamrec.shell.replay_commands import add_replay_parser
+
+    log = tmp_path / "log.jsonl"
+    write_jsonl(random_stream(2, n=200)[0], log)
+    ap = argparse.ArgumentParser()
+    add_replay_parser(ap.add_subparsers())
+    args = ap.parse_args(["replay", str(log), "--models", "item-knn,vsknn,sknn,ease,ease-trans",
+                          "--out", str(tmp_path / "m.json")])
+    assert args.func(args) == 0
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert set(data["models"]) == {"item-knn", "vsknn", "sknn", "ease", "ease-trans"}
+    assert all(m["all"]["n"] > 100 for m in data["models"].values())

@@ -63,6 +63,8 @@ class ItemKNN:
     name = "item-knn"
 
     def __init__(self, query_len: int = 20, decay: float = 0.8) -> None:
+        if query_len < 1 or not decay > 0:
+            raise ValueError("query_len must be >= 1 and decay > 0")
         self.decay = float(decay)
         self.state = RecencyState(query_len)
 
