@@ -22,11 +22,11 @@ order. A model with a ``max_events`` attribute (slow ones) is only fed the first
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
-
 from streamrec.replay.metrics import RankSummary, hits, summarize
 
 

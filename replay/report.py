@@ -28,11 +28,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from streamrec.replay.metrics import RankSummary, rolling_hit_rate  # noqa: E402
-from streamrec.replay.prequential import ReplayResult  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from streamrec.replay.metrics import RankSummary, rolling_hit_rate
+from streamrec.replay.prequential import ReplayResult
 
 
 def _finite(obj: Any) -> Any:
@@ -158,10 +157,10 @@ def markdown_table(result: ReplayResult) -> str:
         return ""
     cols = list(rows[0])
     half = result.n_events // 2
-    out = [f"Prequential replay: {result.n_events} events, stride {result.stride}, "
-           f"{int(result.evaluate.sum())} evaluated; halves = events 0..{half - 1} and "
-           f"{half}..{result.n_events - 1}; ± = 95% interval.", "",
-           "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    title = (f"Prequential replay: {result.n_events} events, stride {result.stride}, "
+             f"{int(result.evaluate.sum())} evaluated; halves = events 0..{half - 1} and "
+             f"{half}..{result.n_events - 1}; ± = 95% interval.")
+    out = [title, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     out += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
     return "\n".join(out) + "\n"
 

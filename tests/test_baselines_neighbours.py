@@ -7,11 +7,11 @@ score, or an exactly equal score and popularity >= the target's), rank also coun
 near-ties (0 < |diff| <= 1e-9)], and most intervals must be a single rank.
 """
 
+import itertools
 import math
 
 import numpy as np
 import pytest
-
 from streamrec.contract.events import ClickEvent
 from streamrec.replay.baselines import EASE, SKNN, VSKNN, EASETransitions, ItemKNN
 
@@ -165,7 +165,7 @@ def ease_twin(events, evaluate, lam, every, n, beta):
         h = st["hist"][u]
         if beta and h:
             row = np.zeros(st["n_items"])
-            pairs = [(a, b2) for hist in st["hist"] for a, b2 in zip(hist, hist[1:]) if a == h[-1]]
+            pairs = [(a, b2) for hist in st["hist"] for a, b2 in itertools.pairwise(hist) if a == h[-1]]
             for _, j in pairs:
                 row[j] += 1
             if pairs:

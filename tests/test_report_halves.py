@@ -1,7 +1,6 @@
 """Replay report: first/second-half figures (issue 11.3) and the Markdown table with intervals."""
 
 import numpy as np
-
 from streamrec.contract.events import ClickEvent
 from streamrec.replay.baselines import ItemKNN, Popularity
 from streamrec.replay.metrics import hit_rate

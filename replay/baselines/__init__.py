@@ -15,7 +15,7 @@ from streamrec.replay.baselines.popularity import Popularity
 from streamrec.replay.baselines.session_knn import SKNN, VSKNN
 from streamrec.replay.baselines.transitions import Transitions
 
-__all__ = ["Popularity", "DecayedPopularity", "Transitions", "ItemKNN", "EASE", "EASETransitions", "SKNN", "VSKNN", "RiverFM", "RiverMF"]
+__all__ = ["EASE", "SKNN", "VSKNN", "DecayedPopularity", "EASETransitions", "ItemKNN", "Popularity", "RiverFM", "RiverMF", "Transitions"]
 
 
 def __getattr__(name: str) -> Any:

@@ -19,11 +19,11 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numba import njit
-
 from streamrec.replay.baselines._stream import StreamIndex, grow
 
 

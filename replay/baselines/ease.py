@@ -30,13 +30,18 @@ then pessimistically.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numba import njit
-
-from streamrec.replay.baselines._neighbours import (RecencyState, add_rows, grow_square,
-                                                    learn_cooccurrence, recent_items)
+from streamrec.replay.baselines._neighbours import (
+    RecencyState,
+    add_rows,
+    grow_square,
+    learn_cooccurrence,
+    recent_items,
+)
 from streamrec.replay.baselines._stream import append_history, grow, rank_target_lex
 
 
@@ -98,6 +103,8 @@ class EASE:
         self.decay = float(decay) if query_len else 1.0
         self.state = RecencyState(query_len or 1)
         self.whole_history = query_len is None
+        if self.whole_history:
+            self.name = self.name + "-whole"  # the classic EASE query: the user's whole history
         self.weights = np.zeros((0, 0), dtype=np.float64)
         self.trans = np.zeros((0, 0), dtype=np.float64)
         self.trans_total = np.zeros(0, dtype=np.float64)

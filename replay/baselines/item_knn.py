@@ -19,13 +19,17 @@ rule). Co-occurrence spans each user's whole history; the query is only the last
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numba import njit
-
-from streamrec.replay.baselines._neighbours import (RecencyState, add_rows, learn_cooccurrence,
-                                                    recent_items)
+from streamrec.replay.baselines._neighbours import (
+    RecencyState,
+    add_rows,
+    learn_cooccurrence,
+    recent_items,
+)
 from streamrec.replay.baselines._stream import append_history, rank_target_lex
 
 

@@ -28,13 +28,18 @@ only ~5,000 blocks in all).
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numba import njit
-
 from streamrec.replay.baselines._neighbours import recent_items
-from streamrec.replay.baselines._stream import StreamIndex, append_history, grow, rank_target_lex
+from streamrec.replay.baselines._stream import (
+    StreamIndex,
+    append_history,
+    grow,
+    rank_target_lex,
+)
 
 #: Past sessions: ``blk_items[b, :blk_len[b]]`` of user ``blk_user[b]``; ``user_block[u]`` = u's open
 #: block; per item a linked list of postings ``item_post[i] -> post_next ...`` naming blocks.

@@ -24,12 +24,17 @@ memory grows with the number of distinct transitions, not with items squared.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numba import njit
-
-from streamrec.replay.baselines._stream import StreamIndex, append_history, grow, rank_target_lex
+from streamrec.replay.baselines._stream import (
+    StreamIndex,
+    append_history,
+    grow,
+    rank_target_lex,
+)
 
 
 @njit(cache=True)
