@@ -76,7 +76,7 @@ def plot_rolling_hr(result: ReplayResult, path: str | Path, window: int | None =
     ax.set_ylabel(f"HR@{result.k}, trailing {window} evaluations")
     ax.set_title(f"Prequential HR@{result.k} (stride {result.stride}, {result.n_events} events)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

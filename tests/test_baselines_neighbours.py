@@ -128,7 +128,7 @@ def session_twin(events, evaluate, k, block, n, weighted):
             if s > 0:
                 sims[b] = s
         out = np.zeros(st["n_items"])
-        for b in sorted(sims, key=lambda b: (-sims[b], -b))[:k]:
+        for b in sorted(sims, key=lambda b: (-sims[b], b))[:k]:
             out[st["blocks"][b][1]] += sims[b]
         return out
     return twin(events, evaluate, score, learn)

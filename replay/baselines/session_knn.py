@@ -9,7 +9,8 @@ first; the user's own blocks are never neighbours.
     V-SKNN : sim(q, s) = sum_{a < |q|, q_a in s} (|q| - a) / |q|      (a = age, 0 = newest)
              -- the linear position decay of session-rec's ``VMContextKNN`` (``weighting='div'``:
              weight pos/len, oldest pos = 1), dot product with the binary past session
-    N      = the k (100) most similar blocks sharing an item with q (ties: the newer block)
+    N      = the k (100) most similar blocks sharing an item with q (ties: the older block, as
+             session-rec's stable sort over its set of session ids ends up doing)
     score_t(j) = sum_{s in N, j in s} sim(q, s)
 
 compared lexicographically with cumulative popularity, then pessimistically. No
@@ -70,9 +71,9 @@ def _neighbour_sims(u, nq, q_items, weighted, sb, sim, touched):
 
 @njit(cache=True)
 def _score_top_k(k, n_t, sim, touched, sb, scores):
-    """Add sim of the k most similar touched blocks (ties: newer block) to their items; reset sim.
+    """Add sim of the k most similar touched blocks (ties: older block) to their items; reset sim.
 
-    Selection in O(n_t): the k-th largest sim by partition, then the newest blocks at that value.
+    Selection in O(n_t): the k-th largest sim by partition, then the oldest blocks at that value.
     """
     thr = -1.0
     n_tie = n_t  # blocks at sim == thr still to take (all of them when n_t <= k)
@@ -88,8 +89,8 @@ def _score_top_k(k, n_t, sim, touched, sb, scores):
             if sim[touched[x]] == thr:
                 ties[m] = touched[x]
                 m += 1
-        tied = np.sort(ties[:m])[::-1]
-        for x in range(n_tie, m):  # older tied blocks are dropped
+        tied = np.sort(ties[:m])
+        for x in range(n_tie, m):  # newer tied blocks are dropped
             sim[tied[x]] = -1.0
     for x in range(n_t):
         b = touched[x]
