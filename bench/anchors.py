@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
               f"NDCG@10 {engine.all.ndcg / best.all.ndcg:.3f}x; second half HR@10 "
               f"{sec[engine.name][0].hr:.4f} vs {sec[best.name][0].hr:.4f}")
     if args.report:
-        files = write_report(result, args.report, {"log": args.path, "bench": "anchors"})
-        print("report -> " + ", ".join(str(p) for p in files.values()))
+        extra = {"log": args.path, "bench": "anchors"}
+        print("report -> " + ", ".join(map(str, write_report(result, args.report, extra).values())))
     return 0
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
-from streamrec.replay.baselines._stream import StreamIndex, grow
+from streamrec.replay.baselines._stream import StreamIndex, append_history, grow
 
 
 @njit(cache=True)
@@ -79,6 +79,31 @@ def add_rows(mat, q_items, q_w, nq, n_cols, scores):
         row = mat[h]
         for j in range(min(n_cols, mat.shape[1])):
             scores[j] += w * row[j]
+
+
+@njit(cache=True)
+def recency_scores(u, mat, cosine, decay, q_items, q_w, n_seen, scores, user_head, hist_next,
+                   hist_item):
+    """``scores[:n_seen] = sum_age decay**age * mat[h_age]`` over u's last ``len(q_items)``
+    positives; ``cosine``: ``mat[a, b] / sqrt(mat[a, a] mat[b, b])`` instead of ``mat[a, b]``."""
+    nq = recent_items(u, q_items.shape[0], decay, user_head, hist_next, hist_item, q_items, q_w)
+    if cosine:
+        for a in range(nq):
+            q_w[a] /= np.sqrt(max(mat[q_items[a], q_items[a]], 1.0))
+    scores[:n_seen] = 0.0
+    add_rows(mat, q_items, q_w, nq, n_seen, scores)
+    if cosine:
+        for j in range(n_seen):
+            if scores[j] != 0.0:
+                scores[j] /= np.sqrt(mat[j, j])
+
+
+@njit(cache=True)
+def learn_positive(u, i, co, popularity, user_head, hist_next, hist_item, mark, stamp, n_hist):
+    """Learn positive (u, i): co-occurrence, popularity, history; returns the new history length."""
+    learn_cooccurrence(u, i, co, user_head, hist_next, hist_item, mark, stamp)
+    popularity[i] += 1.0
+    return append_history(u, i, user_head, hist_next, hist_item, n_hist)
 
 
 def grow_square(mat: np.ndarray, need: int) -> np.ndarray:

@@ -37,12 +37,11 @@ import numpy as np
 from numba import njit
 from streamrec.replay.baselines._neighbours import (
     RecencyState,
-    add_rows,
     grow_square,
-    learn_cooccurrence,
-    recent_items,
+    learn_positive,
+    recency_scores,
 )
-from streamrec.replay.baselines._stream import append_history, grow, rank_target_lex
+from streamrec.replay.baselines._stream import grow, rank_target_lex
 
 
 @njit(cache=True)
@@ -54,10 +53,8 @@ def ease_chunk(users, items, positive, evaluate, weights, co, trans, trans_total
         u = users[t]
         i = items[t]
         if evaluate[t] and positive[t]:
-            nq = recent_items(u, q_items.shape[0], decay, user_head, hist_next, hist_item, q_items,
-                              q_w)
-            scores[:n_seen] = 0.0
-            add_rows(weights, q_items, q_w, nq, n_seen, scores)
+            recency_scores(u, weights, False, decay, q_items, q_w, n_seen, scores, user_head,
+                           hist_next, hist_item)
             p = last_item[u]
             if beta != 0.0 and p >= 0 and trans_total[p] > 0.0:
                 row = trans[p]
@@ -69,13 +66,12 @@ def ease_chunk(users, items, positive, evaluate, weights, co, trans, trans_total
         if i >= n_seen:
             n_seen = i + 1
         if positive[t]:
-            learn_cooccurrence(u, i, co, user_head, hist_next, hist_item, mark, stamp0 + t + 1)
             if beta != 0.0 and last_item[u] >= 0:
                 trans[last_item[u], i] += 1.0
                 trans_total[last_item[u]] += 1.0
             last_item[u] = i
-            popularity[i] += 1.0
-            n_hist = append_history(u, i, user_head, hist_next, hist_item, n_hist)
+            n_hist = learn_positive(u, i, co, popularity, user_head, hist_next, hist_item, mark,
+                                    stamp0 + t + 1, n_hist)
     return n_seen, n_hist
 
 

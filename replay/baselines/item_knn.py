@@ -26,11 +26,10 @@ import numpy as np
 from numba import njit
 from streamrec.replay.baselines._neighbours import (
     RecencyState,
-    add_rows,
-    learn_cooccurrence,
-    recent_items,
+    learn_positive,
+    recency_scores,
 )
-from streamrec.replay.baselines._stream import append_history, rank_target_lex
+from streamrec.replay.baselines._stream import rank_target_lex
 
 
 @njit(cache=True)
@@ -41,23 +40,15 @@ def item_knn_chunk(users, items, positive, evaluate, co, popularity, scores, q_i
         u = users[t]
         i = items[t]
         if evaluate[t] and positive[t]:
-            nq = recent_items(u, q_items.shape[0], decay, user_head, hist_next, hist_item, q_items,
-                              q_w)
-            for a in range(nq):  # fold 1/sqrt(n_h) of the cosine into the query weight
-                q_w[a] /= np.sqrt(max(co[q_items[a], q_items[a]], 1.0))
-            scores[:n_seen] = 0.0
-            add_rows(co, q_items, q_w, nq, n_seen, scores)
-            for j in range(n_seen):
-                if scores[j] != 0.0:
-                    scores[j] /= np.sqrt(co[j, j])
+            recency_scores(u, co, True, decay, q_items, q_w, n_seen, scores, user_head, hist_next,
+                           hist_item)
             ranks[t] = rank_target_lex(scores, popularity, n_seen, i, u, user_head, hist_next,
                                        hist_item, mark, stamp0 + t + 1)
         if i >= n_seen:
             n_seen = i + 1
         if positive[t]:
-            learn_cooccurrence(u, i, co, user_head, hist_next, hist_item, mark, stamp0 + t + 1)
-            popularity[i] += 1.0
-            n_hist = append_history(u, i, user_head, hist_next, hist_item, n_hist)
+            n_hist = learn_positive(u, i, co, popularity, user_head, hist_next, hist_item, mark,
+                                    stamp0 + t + 1, n_hist)
     return n_seen, n_hist
 
 
