@@ -7,7 +7,7 @@ first; the user's own blocks are never neighbours.
 
     SKNN   : sim(q, s) = |q ∩ s| / sqrt(|q| |s|)                     (binary cosine)
     V-SKNN : sim(q, s) = sum_{a < |q|, q_a in s} (|q| - a) / |q|      (a = age, 0 = newest)
-             -- the linear position decay of session-rec's ``VMContextKNN`` (``weighting='div'``:
+             -- the linear position decay of session-rec's ``VMContextKNN`` (its default ``div``:
              weight pos/len, oldest pos = 1), dot product with the binary past session
     N      = the k (100) most similar blocks sharing an item with q (ties: the older block, as
              session-rec's stable sort over its set of session ids ends up doing)
