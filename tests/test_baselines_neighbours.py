@@ -247,3 +247,14 @@ def test_replay_cli_runs_every_anchor(tmp_path, capsys):
     data = json.loads((tmp_path / "m.json").read_text())
     assert set(data["models"]) == {"item-knn", "vsknn", "sknn", "ease", "ease-trans"}
     assert all(m["all"]["n"] > 100 for m in data["models"].values())
+
+
+def test_dense_matrices_refuse_a_catalog_over_budget(monkeypatch):
+    import streamrec.replay.baselines._neighbours as nb
+
+    monkeypatch.setattr(nb, "DENSE_BUDGET", 40 * 40 * 4)  # room for 40 items in float32
+    events, evaluate = random_stream(1, n=200, n_items=30)
+    ItemKNN().evaluate_and_learn(events, evaluate)  # 30 items fit
+    wide = [ClickEvent(f"w{n}", 1.8e9 + n, "u", f"new{n}") for n in range(60)]
+    with pytest.raises(MemoryError, match="leave item-knn/ease out"):
+        ItemKNN().evaluate_and_learn(wide, np.ones(60, bool))

@@ -8,7 +8,8 @@
 * Ranking: lexicographic ``(score, cumulative popularity)`` with pessimistic ties
   (:func:`replay.baselines._stream.rank_target_lex`), the protocol's tie rule.
 
-Dense matrices cost ``n_items**2`` floats (22 MB for ML-100K's 1,682 items).
+Dense matrices cost ``n_items**2`` floats (co-occurrence in float32: 11 MB for ML-100K's
+1,682 items); beyond a 2 GiB matrix (~23,000 items) they refuse with ``MemoryError``.
 
 >>> import numpy as np
 >>> m = RecencyState(); _ = m.encode([type("E", (), {"user": "a", "item": x, "is_positive": True})()
@@ -89,13 +90,13 @@ def recency_scores(u, mat, cosine, decay, q_items, q_w, n_seen, scores, user_hea
     nq = recent_items(u, q_items.shape[0], decay, user_head, hist_next, hist_item, q_items, q_w)
     if cosine:
         for a in range(nq):
-            q_w[a] /= np.sqrt(max(mat[q_items[a], q_items[a]], 1.0))
+            q_w[a] /= np.sqrt(max(np.float64(mat[q_items[a], q_items[a]]), 1.0))
     scores[:n_seen] = 0.0
     add_rows(mat, q_items, q_w, nq, n_seen, scores)
     if cosine:
         for j in range(n_seen):
             if scores[j] != 0.0:
-                scores[j] /= np.sqrt(mat[j, j])
+                scores[j] /= np.sqrt(np.float64(mat[j, j]))
 
 
 @njit(cache=True)
@@ -106,11 +107,25 @@ def learn_positive(u, i, co, popularity, user_head, hist_next, hist_item, mark, 
     return append_history(u, i, user_head, hist_next, hist_item, n_hist)
 
 
+#: Largest dense square matrix a neighbourhood model may allocate (bytes).
+DENSE_BUDGET = 2 << 30
+
+
 def grow_square(mat: np.ndarray, need: int) -> np.ndarray:
-    """``mat`` (square) with capacity >= ``need`` on both axes (doubling), new cells 0."""
+    """``mat`` (square) with capacity >= ``need`` on both axes (x1.25 steps), new cells 0.
+
+    Raises ``MemoryError`` naming the catalog size when it would exceed :data:`DENSE_BUDGET`.
+    """
     if mat.shape[0] >= need:
         return mat
-    cap = max(need, 2 * mat.shape[0], 16)
+    cap = max(need, mat.shape[0] * 5 // 4, 16)
+    if cap * cap * mat.itemsize > DENSE_BUDGET:
+        cap = need
+    if cap * cap * mat.itemsize > DENSE_BUDGET:
+        raise MemoryError(f"dense {need} x {need} item matrix needs "
+                          f"{need * need * mat.itemsize / 2**30:.1f} GiB > the "
+                          f"{DENSE_BUDGET / 2**30:.0f} GiB budget of the neighbourhood baselines; "
+                          "leave item-knn/ease out of --models for this catalog")
     out = np.zeros((cap, cap), dtype=mat.dtype)
     out[: mat.shape[0], : mat.shape[1]] = mat
     return out
@@ -123,7 +138,7 @@ class RecencyState:
         self.index = StreamIndex()
         self.popularity = np.zeros(0, dtype=np.float64)
         self.scores = np.zeros(0, dtype=np.float64)
-        self.co = np.zeros((0, 0), dtype=np.float64)
+        self.co = np.zeros((0, 0), dtype=np.float32)  # counts: exact up to 2**24
         self.q_items = np.zeros(max(int(query_len), 1), dtype=np.int64)
         self.q_w = np.zeros(max(int(query_len), 1), dtype=np.float64)
 
