@@ -14,9 +14,9 @@ with ``h_0, h_1, ...`` u's positives newest first, ``query_len=None`` for the wh
 with weight 1 (the classic EASE query). ``EASETransitions`` adds, with ``beta = 0.25``, the
 last-item transition probabilities: counts ``T[p, j] = #{p -> j}`` updated every event,
 normalised per row (raw counts, on another scale than ``B``, give 0.14 on ML-100K against
-0.19 normalised). Items seen
-after the last retrain have ``B`` = 0. Compared lexicographically with cumulative popularity,
-then pessimistically.
+0.19 normalised). Items seen after the last retrain have ``B`` = 0. Compared
+lexicographically with cumulative popularity, then pessimistically. Each retrain inverts an
+``n_items`` square matrix (~1 s for ML-100K's 1,682 items), so EASE replays ~1k events/s.
 
 >>> import numpy as np
 >>> from streamrec.contract.events import ClickEvent
@@ -45,9 +45,9 @@ from streamrec.replay.baselines._stream import grow, rank_target_lex
 
 
 @njit(cache=True)
-def ease_chunk(users, items, positive, evaluate, weights, co, trans, trans_total, beta, popularity, scores,
-               q_items, q_w, decay, last_item, user_head, hist_next, hist_item, mark, n_seen,
-               n_hist, stamp0, ranks):
+def ease_chunk(users, items, positive, evaluate, weights, co, trans, trans_total, beta,
+               popularity, scores, q_items, q_w, decay, last_item, user_head, hist_next, hist_item,
+               mark, n_seen, n_hist, stamp0, ranks):
     """Test-then-learn over one chunk with fixed ``weights`` (B); returns (n_seen, n_hist)."""
     for t in range(users.shape[0]):
         u = users[t]
@@ -102,7 +102,7 @@ class EASE:
         if self.whole_history:
             self.name = self.name + "-whole"  # the classic EASE query: the user's whole history
         self.weights = np.zeros((0, 0), dtype=np.float64)
-        self.trans = np.zeros((0, 0), dtype=np.float64)
+        self.trans = np.zeros((0, 0), dtype=np.float32)  # counts
         self.trans_total = np.zeros(0, dtype=np.float64)
         self.last_item = np.zeros(0, dtype=np.int64)
 
@@ -132,9 +132,9 @@ class EASE:
             hi = min(len(events), lo + self.retrain_every - t % self.retrain_every)
             ix.n_seen, ix.n_hist = ease_chunk(
                 users[lo:hi], items[lo:hi], positive[lo:hi], evaluate[lo:hi], self.weights, s.co,
-                self.trans, self.trans_total, self.beta, s.popularity, s.scores, s.q_items, s.q_w, self.decay,
-                self.last_item, ix.user_head, ix.hist_next, ix.hist_item, ix.mark, ix.n_seen,
-                ix.n_hist, ix.n_events, ranks[lo:hi])
+                self.trans, self.trans_total, self.beta, s.popularity, s.scores, s.q_items, s.q_w,
+                self.decay, self.last_item, ix.user_head, ix.hist_next, ix.hist_item, ix.mark,
+                ix.n_seen, ix.n_hist, ix.n_events, ranks[lo:hi])
             ix.n_events += hi - lo
             lo = hi
         return ranks
