@@ -58,7 +58,7 @@ def plot_rolling_hr(result: ReplayResult, path: str | Path, window: int | None =
     """Rolling HR@k per model against the event index."""
     n_eval = int(result.evaluate.sum())
     window = window or max(50, n_eval // 25)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(11, 4.5))
     for name, m in result.models.items():
         idx = np.flatnonzero(result.evaluate[: m.n_events])
         if idx.size == 0:
@@ -69,14 +69,15 @@ def plot_rolling_hr(result: ReplayResult, path: str | Path, window: int | None =
         (line,) = ax.plot(idx, hr, lw=1.3, label=f"{name} (HR@{result.k} {m.all.hr:.4f} ± "
                           f"{m.all.hr_ci:.4f}"
                           + (f", first {m.n_events} ev.)" if m.n_events < result.n_events else ")"))
-        ax.fill_between(idx, hr - band, hr + band, color=line.get_color(), alpha=0.12, lw=0)
+        ax.fill_between(idx, np.clip(hr - band, 0, 1), np.clip(hr + band, 0, 1), color=line.get_color(),
+                        alpha=0.12, lw=0)
     if result.n_events >= 2:
         ax.axvline(result.n_events // 2, color="grey", ls="--", lw=0.8)
     ax.set_xlabel("event index (event-time order)")
     ax.set_ylabel(f"HR@{result.k}, trailing {window} evaluations")
     ax.set_title(f"Prequential HR@{result.k} (stride {result.stride}, {result.n_events} events)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the lines
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
