@@ -24,7 +24,8 @@ memory grows with the number of distinct transitions, not with items squared.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numba import njit
