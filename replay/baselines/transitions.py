@@ -29,9 +29,13 @@ from typing import Any
 
 import numpy as np
 from numba import njit
-
 from streamrec.online.hashing import mix64
-from streamrec.replay.baselines._stream import StreamIndex, append_history, grow, rank_target_lex
+from streamrec.replay.baselines._stream import (
+    StreamIndex,
+    append_history,
+    grow,
+    rank_target_lex,
+)
 
 
 @njit(cache=True)
