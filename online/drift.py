@@ -13,8 +13,6 @@ True
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from river.drift import ADWIN
 
@@ -38,8 +36,7 @@ class DriftMonitor:
 
     def update(self, x: float) -> bool:
         """Feed one value (clipped to [0, 1]); True when a drift is detected now."""
-        x = float(x)
-        x = 0.0 if math.isnan(x) else min(max(x, 0.0), 1.0)
+        x = 0.0 if x != x else min(max(float(x), 0.0), 1.0)  # noqa: PLR0124 (NaN test)
         if len(self._values) >= self.max_values:
             self._reset(self._values[self.max_values // 2 :])
         self._adwin.update(x)

@@ -50,7 +50,7 @@ def user_side(u, ctx_rows, c0, c1, st, sc, hp):
     return n, min(n_rec, hp.n_recent)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def item_side(j, n0, it, sc, logscale):
     """Append item ``j``'s static and numeric rows after position ``n0``; returns the end."""
     n = n0

@@ -19,7 +19,7 @@ from __future__ import annotations
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def refresh_item(j, fm, it):
     """Recompute the cache row of item ``j`` (bundle ``it``) from the FM bundle ``fm``;
     marks the row dirty."""
