@@ -27,7 +27,8 @@ on items not in the slate and unmatched events are dropped and counted in
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 RewardRecord = dict[str, Any]
 
@@ -163,7 +164,7 @@ class RewardJoiner:
                 "seen_events": list(self.seen_events), "counters": dict(self.counters)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "RewardJoiner":
+    def from_dict(cls, data: Mapping[str, Any]) -> RewardJoiner:
         """Inverse of :meth:`to_dict`."""
         j = cls(data["window_s"], data["max_pending"], data["max_remembered"], data.get("max_per_user", 16))
         for d in data["pending"]:
