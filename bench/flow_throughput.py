@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,9 @@ from streamrec.shell.broker import EmbeddedBroker, ensure_topics
 from streamrec.shell.traffic import ClickGenerator
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from kafka_helpers import stop_flow
+
 N_USERS, N_ITEMS = 5000, 20000
 _SLATE = [f"i{10000 + j}" for j in range(10)]
 
@@ -57,9 +59,15 @@ def echo(raw: bytes) -> tuple[bytes, bytes]:
     return ev["user"].encode(), dumps(msg)
 
 
-def payloads(n: int, seed: int, prefix: str) -> list[bytes]:
+def payloads(n: int, seed: int, prefix: str, sweep: bool = True) -> list[bytes]:
+    """Generated clicks; with ``sweep`` every third one clicks the next never-seen item, so
+    the catalog grows steadily to ``N_ITEMS`` over the first ``3 * N_ITEMS`` events."""
     gen = ClickGenerator(n_users=N_USERS, n_items=N_ITEMS, seed=seed, prefix=prefix)
-    return [json.dumps(ev).encode() for ev in gen.events(n)]
+    out = []
+    for k in range(n):
+        new = k // 3 if sweep and k % 3 == 0 and k // 3 < N_ITEMS else None
+        out.append(json.dumps(gen.next_event(item=new)).encode())
+    return out
 
 
 def produce_all(bootstrap: str, topic: str, values: list[bytes]) -> None:
@@ -136,16 +144,6 @@ def drain(proc: subprocess.Popen, bootstrap: str, topic: str, n: int, log: Path,
     return (got - 1) / max(last - first, 1e-9) if got > 1 else 0.0, got
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def start_streamrec(bootstrap: str, src: str, out: str, state: Path, args, profile: Path, log: Path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "STREAMREC_PROFILE_FILE": str(profile)}
     cmd = [sys.executable, "-m", "streamrec", "run", "--brokers", bootstrap, "--in", src, "--out", out,
@@ -168,14 +166,14 @@ def throughput(b: str, args, tmp: Path) -> None:
     try:
         bw, _ = drain(proc, b, "pt-bytewax", args.events, tmp / "passthrough.log")
     finally:
-        stop(proc)
+        stop_flow(proc)
     profile = tmp / "profile-throughput.txt"
     proc = start_streamrec(b, "in", "recs", tmp / "state", args, profile, tmp / "flow.log")
     try:
         sr, _ = drain(proc, b, "recs", args.events, tmp / "flow.log")
         time.sleep(0.5)
     finally:
-        stop(proc)
+        stop_flow(proc)
     print(f"== throughput: backlog of {args.events} click events, {N_USERS} users, catalog up to {N_ITEMS} "
           f"items, 1 worker, KafkaSource batch_size {args.batch_size}, policy {args.policy}, recovery on "
           f"(snapshot every {args.snapshot_interval:g} s)")
@@ -191,7 +189,7 @@ def throughput(b: str, args, tmp: Path) -> None:
 def paced(b: str, args, tmp: Path) -> None:
     ensure_topics(b, ["paced-in", "paced-recs"])
     n = int(args.rate * args.duration)
-    warm, live = payloads(args.warmup, 1, "w"), payloads(n, 2, "p")
+    warm, live = payloads(args.warmup, 1, "w"), payloads(n, 2, "p", sweep=False)
     profile = tmp / "profile-paced.txt"
     produce_all(b, "paced-in", warm)
     proc = start_streamrec(b, "paced-in", "paced-recs", tmp / "state2", args, profile, tmp / "flow2.log")
@@ -226,7 +224,7 @@ def paced(b: str, args, tmp: Path) -> None:
         t.start()
         drain(proc, b, "paced-recs", n, tmp / "flow2.log", on_record, timeout=args.duration + args.drain)
     finally:
-        stop(proc)
+        stop_flow(proc)
     q = quantiles(np.array(lat + [np.inf] * (n - len(lat))), (0.5, 0.95, 0.99, 0.999, 1.0))
     print(f"== paced: {args.rate:.0f} events/s for {args.duration:g} s ({n} events) after a warm-up of "
           f"{args.warmup} events; recovery on, snapshot every {args.snapshot_interval:g} s")

@@ -19,6 +19,7 @@ resumed Kafka offsets. With recovery off, dirty rows are written every batch.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import Counter
@@ -48,6 +49,17 @@ log = logging.getLogger("streamrec.flow")
 Out = KafkaSinkMessage
 
 
+def quiet_gc() -> None:
+    """Keep CPython's cyclic GC off the event path: everything alive after start-up (modules,
+    Numba dispatchers, the model) moves to the permanent generation, and collections run
+    after 20k container allocations instead of 700, full ones 100x rarer. Measured on the
+    engine step at 20k events: full collections of 0.2-0.5 s every few thousand events
+    without this, none with it (the reward join's pending decisions are untracked)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
 class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
     """Bytewax logic wrapping :class:`online.recommender.Recommender` and the RocksDB store."""
 
@@ -73,6 +85,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         t = time.perf_counter()
         self._flush()
         log.info("model rows saved at start-up in %.2f s", time.perf_counter() - t)
+        quiet_gc()
         self._rec_counters = {name: metrics.RECOMMENDATIONS.labels(name) for name in self.arms.policies}
         self.served = LastServed()
         self.index_refreshes = 0
