@@ -70,7 +70,9 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             restore_epoch(cfg.model_dir, resume_state["epoch"])
         elif cfg.recovery and start_without_resume(cfg.model_dir, cfg.recovery_dir):
             log.warning("restarted before the first committed epoch: model rolled back to the run's start")
-        self.store = ParamStore(cfg.model_dir)
+        # with recovery, every state a restart uses is an epoch checkpoint (or the start-up
+        # baseline): the write-ahead log would only double the bytes of each commit
+        self.store = ParamStore(cfg.model_dir, wal=not cfg.recovery)
         state = self.store.load()
         self.model = Recommender.from_state(state) if state is not None else Recommender(RecommenderConfig())
         self.arms = Arms.parse(cfg.policy, cfg.ab_split)

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
-
 from streamrec.online.model_state import ModelState
 from streamrec.state.disk import install_live
 from streamrec.state.store import ParamStore

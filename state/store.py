@@ -22,25 +22,32 @@ mid-save leaves the previous save intact. Key layout: :mod:`state.layout`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Self
 
 import numpy as np
 import rocksdict
-
 from streamrec.online.model_state import ModelState
 from streamrec.state import layout as L
 from streamrec.state.disk import live_db_path, raw_options
 
 
 class ParamStore:
-    """Open (creating if missing) the live RocksDB of ``state_dir``."""
+    """Open (creating if missing) the live RocksDB of ``state_dir``.
+
+    ``wal=False`` skips RocksDB's write-ahead log (a save costs its memtable insert
+    only): for a writer that checkpoints every state it relies on (the epoch commits of
+    :mod:`state.epochs` flush the memtable into the checkpoint) and restores from a
+    checkpoint after a crash. Saves after the last checkpoint may then be lost in a crash.
+    """
 
     def __init__(
         self,
         state_dir: str | Path,
         *,
         sync: bool = False,
+        wal: bool = True,
         read_only: bool = False,
         chunk_bytes: int = L.CHUNK_BYTES,
     ) -> None:
@@ -52,6 +59,7 @@ class ParamStore:
         self.db = rocksdict.Rdict(str(self.path), raw_options(), access_type=access)
         wopts = rocksdict.WriteOptions()
         wopts.sync = sync
+        wopts.disable_wal = not wal
         self.db.set_write_options(wopts)
         self.read_only = read_only
         self.chunk_bytes = int(chunk_bytes)
@@ -217,7 +225,7 @@ class ParamStore:
             self.db.close()
             self.db = None
 
-    def __enter__(self) -> "ParamStore":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
