@@ -104,3 +104,23 @@ def engine_split(backlog: list[bytes], batch: int) -> None:
         print(f"  {label:<32s} {us:8.1f} us/event   (slowest batch {worst:.0f} ms)")
     learn, both = out["learn only"][0], out["learn + retrieve + rank top-50"][0]
     print(f"  {'=> retrieve + rank':<32s} {both - learn:8.1f} us/event")
+
+
+def joiner_snapshot_cost(n_pending: int = 100_000, k: int = 10) -> None:
+    """What Bytewax pickles at every snapshot once the reward join holds ``n_pending`` decisions."""
+    import pickle
+
+    from streamrec.flows.reward_join import RewardJoiner
+
+    j = RewardJoiner()
+    items, props = [f"i{10000 + s}" for s in range(k)], [0.123456] * k
+    for n in range(n_pending):
+        rid = f"r-{n:024x}"
+        j.record_decision(rid, f"u{n % 5000}", 1.7e9 + n, items, props, "egreedy:0.1", f"v0000+{n}", "a",
+                          {"segment": "student"}, scores=props)
+        j.on_event(None, f"u{n % 5000}", "not-shown", 1.7e9 + n, f"e{n}")
+    t = time.perf_counter()
+    raw = pickle.dumps(j.to_dict())
+    dt = time.perf_counter() - t
+    print(f"reward-join state in each Bytewax snapshot at {n_pending} pending decisions: "
+          f"{len(raw) / 1e6:.1f} MB pickled in {dt * 1e3:.0f} ms (not in the stage profile: Bytewax pickles it)")

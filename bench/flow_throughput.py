@@ -38,7 +38,13 @@ from pathlib import Path
 import numpy as np
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
-from flow_report import engine_split, print_batches, print_stages, quantiles
+from flow_report import (
+    engine_split,
+    joiner_snapshot_cost,
+    print_batches,
+    print_stages,
+    quantiles,
+)
 from streamrec.contract.messages import dumps, rec_id_for, recommendation_record
 from streamrec.shell.broker import EmbeddedBroker, ensure_topics
 from streamrec.shell.traffic import ClickGenerator
@@ -184,6 +190,7 @@ def throughput(b: str, args, tmp: Path) -> None:
     print_batches(profile)
     if not args.no_engine_split:
         engine_split(backlog, args.batch_size)
+        joiner_snapshot_cost()
 
 
 def paced(b: str, args, tmp: Path) -> None:

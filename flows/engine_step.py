@@ -33,6 +33,8 @@ from streamrec.contract.config import RunConfig
 from streamrec.contract.events import ClickEvent, ItemMetadata
 from streamrec.contract.messages import dumps, rec_id_for, recommendation_record
 from streamrec.flows import metrics
+from streamrec.flows.join_store import PREFIX as JOIN_PREFIX
+from streamrec.flows.join_store import JoinStore, load_joiner
 from streamrec.flows.last_served import LastServed
 from streamrec.flows.parse import Arrival, DeadLetter, parse_message
 from streamrec.flows.policy_spec import Arms
@@ -77,8 +79,14 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         self.model = Recommender.from_state(state) if state is not None else Recommender(RecommenderConfig())
         self.arms = Arms.parse(cfg.policy, cfg.ab_split)
         self.joiner = RewardJoiner(window_s=cfg.reward_window_s)
+        self.join_store = JoinStore()  # what is stored is unknown: the first commit rewrites j/
         if resume_state is not None:
-            self.joiner = RewardJoiner.from_dict(resume_state["joiner"])
+            if "joiner" in resume_state:  # a snapshot of a version that kept the join in it
+                self.joiner = RewardJoiner.from_dict(resume_state["joiner"])
+            else:  # the join state of the restored epoch is in its checkpoint
+                stored = load_joiner(self.store.items(JOIN_PREFIX), cfg.reward_window_s)
+                if stored is not None:
+                    self.joiner, self.join_store = stored, JoinStore(stored.seq)
             self.joiner.window_s = float(cfg.reward_window_s)
             self.arms.restore(resume_state["arms"])
         self.base_version = current_version(cfg.model_dir) or "v0000"
@@ -129,11 +137,12 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         if not self.cfg.recovery:  # rows are saved every batch; Bytewax keeps nothing
             return None
         t = time.perf_counter()
-        token = commit_epoch(self.store, self.model.export_state(copy=False), self.model.dirty_rows())
+        token = commit_epoch(self.store, self.model.export_state(copy=False), self.model.dirty_rows(),
+                             extra=self.join_store.ops(self.joiner))
         self.model.clear_dirty()
         metrics.STATE_BYTES.set(self.store.size_bytes())
-        state = {"epoch": token, "joiner": self.joiner.to_dict(), "arms": self.arms.snapshot(),
-                 "max_ts": self.max_ts}
+        # the reward join travels in the epoch's checkpoint (incrementally), not in the snapshot
+        state = {"epoch": token, "arms": self.arms.snapshot(), "max_ts": self.max_ts}
         CLOCK.add("commit", time.perf_counter() - t)
         return state
 
@@ -245,6 +254,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
     def _flush(self) -> None:
         self.store.save(self.model.export_state(copy=False), self.model.dirty_rows())
         self.model.clear_dirty()
+        self.joiner.touched.clear()  # without recovery the join state is not persisted
 
     def _publish(self, n_clicks: int, refreshed: bool) -> None:
         """Metrics once per batch."""

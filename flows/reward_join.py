@@ -55,6 +55,11 @@ class RewardJoiner:
         self.closed: OrderedDict[str, None] = OrderedDict()
         self.seen_events: OrderedDict[str, None] = OrderedDict()
         self.counters: dict[str, int] = {c: 0 for c in COUNTERS}
+        # the three collections are FIFO queues (appended at the back, dropped at the front):
+        # ``seq[q] = [seq of the front entry, seq of the next entry]`` and the pending decisions
+        # clicked since the last :meth:`take_touched` let a store persist only what changed
+        self.seq: dict[str, list[int]] = {"p": [0, 0], "c": [0, 0], "s": [0, 0]}
+        self.touched: set[str] = set()
 
     # -- input ---------------------------------------------------------------------------
     def record_decision(self, rec_id: str, user: str, ts: float, slate_items: Sequence[str],
@@ -67,10 +72,12 @@ class RewardJoiner:
             return
         d = {"rec_id": rec_id, "user": user, "ts": float(ts), "items": tuple(map(str, slate_items)),
              "propensities": tuple(map(float, propensities)), "policy": policy,
-             "model_version": model_version, "arm": arm, "context": dict(context or {}), "clicked": ()}
+             "model_version": model_version, "arm": arm, "context": dict(context or {}), "clicked": (),
+             "seq": self.seq["p"][1]}
         if scores is not None:
             d["scores"] = tuple(map(float, scores))
         self.pending[rec_id] = d
+        self.seq["p"][1] += 1
         ids = self.by_user.setdefault(user, [])
         ids.append(rec_id)
         if len(ids) > self.max_per_user:
@@ -78,6 +85,7 @@ class RewardJoiner:
         self.counters["decisions"] += 1
         while len(self.pending) > self.max_pending:
             old_id, old = self.pending.popitem(last=False)
+            self.seq["p"][0] += 1
             self._forget(old_id, old)
             self.counters["evicted"] += 1
 
@@ -87,7 +95,7 @@ class RewardJoiner:
         if event_id in self.seen_events:
             self.counters["duplicate"] += 1
             return []
-        self._remember(self.seen_events, event_id)
+        self._remember("s", self.seen_events, event_id)
         item = str(item)
         if rec_id is not None:
             d = self.pending.get(rec_id)
@@ -110,6 +118,7 @@ class RewardJoiner:
             if d["ts"] + self.window_s >= now_ts:
                 break
             self.pending.popitem(last=False)
+            self.seq["p"][0] += 1
             self._forget(rid, d)
             if not d["clicked"]:
                 self.counters["expired_no_click"] += 1
@@ -128,6 +137,7 @@ class RewardJoiner:
             self.counters["duplicate"] += 1
             return []
         d["clicked"] = (*d["clicked"], item)
+        self.touched.add(d["rec_id"])
         self.counters[how] += 1
         pos = d["items"].index(item)
         return [self._record(d, item, pos, 1.0, max(ts - d["ts"], 0.0), event_id)]
@@ -151,12 +161,16 @@ class RewardJoiner:
                 ids.remove(rid)
             if not ids:
                 del self.by_user[d["user"]]
-        self._remember(self.closed, rid)
+        self._remember("c", self.closed, rid)
 
-    def _remember(self, store: OrderedDict, key: str) -> None:
+    def _remember(self, q: str, store: OrderedDict, key: str) -> None:
+        if key in store:
+            return
         store[key] = None
+        self.seq[q][1] += 1
         if len(store) > self.max_remembered:
             store.popitem(last=False)
+            self.seq[q][0] += 1
 
     # -- snapshots ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -175,9 +189,12 @@ class RewardJoiner:
             for key in _TUPLES:
                 if key in d:
                     d[key] = tuple(d[key])
+            d["seq"] = j.seq["p"][1]
+            j.seq["p"][1] += 1
             j.pending[d["rec_id"]] = d
             j.by_user.setdefault(d["user"], []).append(d["rec_id"])
         j.closed = OrderedDict.fromkeys(data["closed"])
         j.seen_events = OrderedDict.fromkeys(data["seen_events"])
+        j.seq["c"][1], j.seq["s"][1] = len(j.closed), len(j.seen_events)
         j.counters.update(data["counters"])
         return j

@@ -67,9 +67,14 @@ class ParamStore:
         self._layout: dict[str, Any] | None = None if raw is None else L.parse_layout(raw)
 
     # ---------------------------------------------------------------- writing
-    def save(self, state: ModelState, dirty: Mapping[str, np.ndarray] | None = None) -> int:
+    def save(self, state: ModelState, dirty: Mapping[str, np.ndarray] | None = None,
+             extra: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None = None) -> int:
         """Write ``state`` (all of it if ``dirty`` is None, else the dirty rows, grown
-        rows, new vocab entries and meta) in one atomic batch; returns bytes written."""
+        rows, new vocab entries and meta) in one atomic batch; returns bytes written.
+
+        ``extra = (puts, delete_ranges)`` adds other keys (outside the model's ``a/``,
+        ``v/``, ``m/`` prefixes, e.g. the reward join's ``j/``) to the same batch: the
+        ranges are deleted first, then the puts written."""
         arrays = {L.check_name(n): np.asarray(a, order="C") for n, a in state.arrays.items()}
         for a in arrays.values():
             L.check_dtype(a.dtype)
@@ -103,6 +108,13 @@ class ParamStore:
             written += _put_vocab(wb, name, ids, prev_len)
             new_layout["vocab"][name] = len(ids)
         layout_raw = L.dumps(new_layout)
+        if extra is not None:
+            puts, ranges = extra
+            for start, end in ranges:
+                wb.delete_range(start, end)
+            for key, value in puts:
+                wb.put(key, value)
+                written += len(value)
         wb.put(L.LAYOUT_KEY, layout_raw)
         wb.put(L.META_KEY, meta_raw)
         self.db.write(wb)
@@ -178,6 +190,11 @@ class ParamStore:
             raise L.StateCorrupt(f"array {name}: chunks missing or of wrong size")
         out.reshape(-1).view(np.uint8)[:] = np.frombuffer(b"".join(vals), dtype=np.uint8)
         return out
+
+    def items(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        """All (key, value) pairs under ``prefix``, in key order."""
+        keys, vals = self._scan(prefix)
+        return list(zip(keys, vals))
 
     def _scan(self, prefix: bytes) -> tuple[list[bytes], list[bytes]]:
         """All (key, value) pairs under ``prefix`` in key order (one iterator pass)."""
