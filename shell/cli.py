@@ -9,6 +9,7 @@ import sys
 import time
 
 from streamrec.contract.config import RunConfig
+from streamrec.shell.usage_checks import UsageError, add_model_args
 
 
 def _kafka_opts(values: list[str] | None) -> dict[str, str]:
@@ -16,12 +17,20 @@ def _kafka_opts(values: list[str] | None) -> dict[str, str]:
     for kv in values or []:
         key, sep, value = kv.partition("=")
         if not sep:
-            raise SystemExit(f"--kafka-opt expects KEY=VALUE, got {kv!r}")
+            raise UsageError(f"--kafka-opt {kv}: expected KEY=VALUE (a confluent-kafka setting)")
         out[key] = value
     return out
 
 
+def _add_connect_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="give up when no broker answers for this long (default 30)")
+    p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
+                   help="level of streamrec's and librdkafka's log lines (default warning)")
+
+
 def _add_kafka_args(p: argparse.ArgumentParser) -> None:
+    _add_connect_args(p)
     p.add_argument("--brokers", default="127.0.0.1:9092", help="bootstrap servers host:port[,...]")
     p.add_argument("--kafka-config", default="", help="properties file passed to confluent-kafka "
                    "(security.protocol, sasl.*, ssl.* ...)")
@@ -35,7 +44,7 @@ _RUN_FLAGS = {"brokers": "brokers", "in_topic": "in_topic", "out_topic": "out_to
               "snapshot_interval": "snapshot_interval_s", "metrics_port": "metrics_port", "k": "k",
               "n_candidates": "n_candidates", "policy": "policy", "ab_split": "ab_split",
               "reward_window": "reward_window_s", "hash_user_ids": "hash_user_ids",
-              "kafka_config": "kafka_config_file", "batch_size": "batch_size"}
+              "kafka_config": "kafka_config_file", "batch_size": "batch_size", "model_config": "model_config"}
 
 
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -47,20 +56,37 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
             setattr(cfg, name, value)
     if args.no_recovery:
         cfg.recovery = False
+    if args.model_set:
+        cfg.model_set = ",".join(filter(None, [cfg.model_set, *args.model_set]))
     cfg.kafka.update(_kafka_opts(args.kafka_opt))
     return cfg
 
 
+def _connect(args: argparse.Namespace, extra: dict) -> object:
+    """Wait for the brokers (one line per retry); cluster metadata, or PreflightError."""
+    from streamrec.shell.preflight import wait_for_brokers
+
+    return wait_for_brokers(args.brokers, extra, timeout_s=args.connect_timeout,
+                            say=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from streamrec.shell.runner import run_flow
+    from streamrec.shell.broker import ensure_topics
+    from streamrec.shell.preflight import check_topics
+    from streamrec.shell.runner import check_inputs, run_flow
+    from streamrec.shell.usage_checks import check_run
 
     cfg = run_config_from_args(args)
-    if args.create_topics:
-        from streamrec.shell.broker import ensure_topics
-
-        topics = [cfg.in_topic, cfg.out_topic, cfg.dlq_topic, cfg.rewards_topic] + (
-            [cfg.items_topic] if cfg.items_topic else [])
-        ensure_topics(cfg.brokers, topics, client_config=cfg.kafka_client_config())
+    check_run(cfg, args.workers)
+    check_inputs(cfg, args.workers)  # a changed topology is a usage error, broker or not
+    args.brokers = cfg.brokers
+    metadata = _connect(args, cfg.kafka_client_config())
+    inputs = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
+    outputs = [cfg.out_topic, cfg.dlq_topic, cfg.rewards_topic]
+    missing = check_topics(metadata, inputs, cfg.brokers, create=args.create_topics)
+    missing += check_topics(metadata, outputs, cfg.brokers, create=True)
+    if missing:
+        ensure_topics(cfg.brokers, missing, client_config=cfg.kafka_client_config())
     run_flow(cfg, workers=args.workers)
     return 0
 
@@ -71,8 +97,11 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     conf = _kafka_opts(args.kafka_opt)
     if args.kafka_config:
         from streamrec.contract.config import read_properties
+        from streamrec.shell.usage_checks import check_kafka_config
 
+        check_kafka_config(args.kafka_config)
         conf = {**read_properties(args.kafka_config), **conf}
+    _connect(args, conf)
     for rec in subscribe(args.brokers, args.topic, user=args.user, from_beginning=args.from_beginning,
                          group=args.group, kafka_config=conf, idle_timeout_s=args.idle_timeout,
                          max_messages=args.max):
@@ -82,23 +111,30 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
 def cmd_produce(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
-
-    from streamrec.shell.broker import ensure_topics
-
     from streamrec.contract.config import read_properties
+    from streamrec.shell.broker import ensure_topics
+    from streamrec.shell.preflight import client_config
+    from streamrec.shell.progress import Progress
+    from streamrec.shell.usage_checks import check_file, check_kafka_config
 
+    check_file("log", args.log, "a JSONL file of events")
+    check_kafka_config(args.kafka_config)
     extra = {**(read_properties(args.kafka_config) if args.kafka_config else {}), **_kafka_opts(args.kafka_opt)}
-    conf = {"bootstrap.servers": args.brokers, **extra}
+    _connect(args, extra)
     ensure_topics(args.brokers, [args.topic], client_config=extra)
-    producer = Producer(conf)
+    producer = Producer(client_config(args.brokers, extra))
     n = 0
     with open(args.log, "rb") as fh:
-        for line in fh:
-            line = line.rstrip(b"\n")
-            if line:
-                producer.produce(args.topic, value=line)
-                producer.poll(0)
-                n += 1
+        total = sum(1 for line in fh if line.strip())
+        fh.seek(0)
+        with Progress("produce", total=total, unit="records") as bar:
+            for line in fh:
+                line = line.rstrip(b"\n")
+                if line:
+                    producer.produce(args.topic, value=line)
+                    producer.poll(0)
+                    n += 1
+                    bar.update()
     producer.flush()
     print(f"produced {n} records to {args.topic}")
     return 0
@@ -106,7 +142,9 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 def cmd_broker(args: argparse.Namespace) -> int:
     from streamrec.shell.broker import EmbeddedBroker, ensure_topics
+    from streamrec.shell.usage_checks import check_port
 
+    check_port("--port", args.port, "127.0.0.1")
     with EmbeddedBroker(port=args.port) as broker:
         ensure_topics(broker.bootstrap, args.topics.split(","))
         print(f"embedded broker on {broker.bootstrap} (topics {args.topics}); Ctrl-C to stop", flush=True)
@@ -157,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hash-user-ids", metavar="SALT",
                    help="pseudonymise user ids with a keyed hash before state and logs")
     p.add_argument("--batch-size", type=int, help=f"max Kafka messages per batch (default {d.batch_size})")
+    add_model_args(p)
+    _add_connect_args(p)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--create-topics", action="store_true", help="create missing topics first")
     p.set_defaults(func=cmd_run)
@@ -190,19 +230,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
-    from streamrec.shell.replay_commands import add_replay_parser
-    from streamrec.shell.ope_commands import add_ope_parsers
+    from streamrec.shell.generate_command import add_generate_parser
     from streamrec.shell.model_commands import add_model_parsers
+    from streamrec.shell.ope_commands import add_ope_parsers
+    from streamrec.shell.replay_commands import add_replay_parser
 
     add_replay_parser(sub)
     add_ope_parsers(sub)
     add_model_parsers(sub)
+    add_generate_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from streamrec.shell.preflight import PreflightError
+    from streamrec.state.settings import SettingsError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    _set_log_level(getattr(args, "log_level", "warning"))
+    name = " ".join(filter(None, [args.command, getattr(args, "model_cmd", None)]))
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, SettingsError) as exc:
+        print(f"streamrec {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except PreflightError as exc:
+        print(f"streamrec {name}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _set_log_level(level: str) -> None:
+    """One log format for streamrec and librdkafka (through the ``streamrec.kafka`` logger)."""
+    import logging
+
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level.upper())
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """``streamrec model snapshot|list|rollback VERSION|info --state DIR`` for the CLI.
 
-``streamrec/cli.py`` calls ``add_model_parsers(sub)`` and then ``args.func(args)``;
-each command prints JSON (one object or one line per version) and returns an
-exit code (0 ok, 1 refused/failed with a message on stderr).
+``shell/cli.py`` calls ``add_model_parsers(sub)`` and then ``args.func(args)``;
+``snapshot``, ``list`` and ``rollback`` print JSON (one object or one line per
+version), ``info`` prints a readable summary (``--json`` for the machine form).
+Exit codes: 0 ok, 1 refused/failed, 2 ``--state`` is not a state directory.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from streamrec.state.disk import live_db_path, state_size_bytes
-from streamrec.state.epochs import list_epochs
-from streamrec.state.store import ParamStore
+from streamrec.shell.model_info import format_info, model_info
+from streamrec.shell.usage_checks import UsageError, check_state_dir
+from streamrec.state.disk import live_db_path
 from streamrec.state.versions import current_version, list_versions, rollback, snapshot
 
 
@@ -27,6 +28,16 @@ def _print(obj: Any) -> None:
 def _fail(msg: str) -> int:
     print(f"error: {msg}", file=sys.stderr)
     return 1
+
+
+def _checked(func: Any) -> Any:
+    """``func`` after checking that ``--state`` is an existing directory."""
+
+    def run(args: argparse.Namespace) -> int:
+        check_state_dir(args.state, must_exist=True)
+        return func(args)
+
+    return run
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -57,40 +68,15 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
-def model_info(state_dir: str) -> dict[str, Any]:
-    """Arrays (dtype, shape), vocab sizes, meta, versions, epochs, disk usage."""
-    if not live_db_path(state_dir).exists():
-        raise FileNotFoundError(f"no model in {state_dir}")
-    try:
-        store = ParamStore(state_dir)
-    except Exception as exc:  # held by a running process: read a read-only view
-        if "lock" not in str(exc).lower():
-            raise
-        store = ParamStore(state_dir, read_only=True)
-    with store:
-        state = store.load()
-        digest = store.digest()
-    info: dict[str, Any] = {
-        "state_dir": str(state_dir),
-        "live_db": str(live_db_path(state_dir)),
-        "current_version": current_version(state_dir),
-        "versions": len(list_versions(state_dir)),
-        "epochs": list_epochs(state_dir),
-        "digest": digest,
-        "disk_bytes": state_size_bytes(state_dir),
-    }
-    if state is not None:
-        info["arrays"] = {n: {"dtype": a.dtype.str, "shape": list(a.shape)} for n, a in state.arrays.items()}
-        info["vocab"] = {n: len(v) for n, v in state.vocab.items()}
-        info["meta"] = state.meta
-    return info
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     try:
-        _print(model_info(args.state))
+        info = model_info(args.state)
     except FileNotFoundError as exc:
-        return _fail(str(exc))
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _print(info)
+    else:
+        print(format_info(info))
     return 0
 
 
@@ -102,7 +88,7 @@ def add_model_parsers(subparsers: Any) -> argparse.ArgumentParser:
     def add(name: str, func: Any, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_)
         p.add_argument("--state", required=True, help="state directory (holds the live DB)")
-        p.set_defaults(func=func)
+        p.set_defaults(func=_checked(func))
         return p
 
     add("snapshot", cmd_snapshot, "freeze the live model as a new version").add_argument(
@@ -112,5 +98,6 @@ def add_model_parsers(subparsers: Any) -> argparse.ArgumentParser:
     add("rollback", cmd_rollback, "make VERSION the live model (stop the flow first)").add_argument(
         "version", help="version id, e.g. v0003-1a2b3c4d"
     )
-    add("info", cmd_info, "arrays, vocab sizes, meta, versions, disk usage")
+    add("info", cmd_info, "model version, settings, sizes, versions, disk usage").add_argument(
+        "--json", action="store_true", help="everything (arrays, meta) as one JSON object")
     return model

@@ -23,11 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from streamrec.online.policies import make_policy
-from streamrec.replay.reward_model import RewardModel
-from streamrec.replay.ab_report import ab_summary, format_summary, read_records, wilson_interval
+from streamrec.replay.ab_report import (
+    ab_summary,
+    format_summary,
+    read_records,
+    wilson_interval,
+)
 from streamrec.replay.ope.suite import run_estimators
+from streamrec.replay.reward_model import RewardModel
+from streamrec.shell.usage_checks import POLICIES, UsageError
 
 
 def add_ope_parsers(subparsers: Any) -> None:
@@ -137,16 +142,39 @@ def streamrec_inputs(decisions: list[dict], policy: str) -> dict:
     return {k: np.asarray(v) for k, v in cols.items()}
 
 
+def _check_ope_args(args: argparse.Namespace) -> None:
+    """Log present, policy known for the format (one-line :class:`UsageError` otherwise)."""
+    fixed = ("random", "bts") if args.format == "obd" else ("logged",)
+    if not Path(args.log).exists():
+        raise UsageError(f"log {args.log}: no such file; expected "
+                         + ("an Open Bandit all.csv.gz or its directory" if args.format == "obd"
+                            else "a JSONL file of reward records"))
+    if args.policy not in fixed:
+        try:
+            make_policy(args.policy)
+        except ValueError:
+            raise UsageError(f"--policy {args.policy}: unknown policy; allowed with --format {args.format}: "
+                             f"{' | '.join(fixed)} | {POLICIES}") from None
+
+
+def _load_obd(path: str | Path, flag: str) -> Any:
+    from streamrec.replay.open_bandit import load_open_bandit
+
+    try:
+        return load_open_bandit(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"{flag} {path}: not an Open Bandit log ({exc})") from None
+
+
 def run_ope(args: argparse.Namespace) -> int:
     """The ``ope`` subcommand."""
+    _check_ope_args(args)
     if args.format == "obd":
-        from streamrec.replay.open_bandit import load_open_bandit
-
-        log = load_open_bandit(args.log)
+        log = _load_obd(args.log, "log")
         bts = None
         if args.policy == "bts":
             bts_path = args.bts_log or (Path(args.log).parent if Path(args.log).is_file() else Path(args.log)).parent / "bts"
-            bts = load_open_bandit(bts_path)
+            bts = _load_obd(bts_path, "--bts-log")
         inputs = obd_inputs(log, args.policy, bts)
         reward, pscore = log.reward, log.pscore
         logged = (int(log.reward.sum()), len(log))
@@ -181,7 +209,16 @@ def run_ope(args: argparse.Namespace) -> int:
 
 def run_ab_report(args: argparse.Namespace) -> int:
     """The ``ab-report`` subcommand."""
+    if not Path(args.log).is_file():
+        raise UsageError(f"log {args.log}: no such file; expected a JSONL file of reward records")
     records, bad = read_records(args.log)
+    records = [r for r in records if "reward" in r]
+    if not records:
+        raise UsageError(f"log {args.log}: no reward records ({bad} other lines); ab-report reads the rewards "
+                         "topic (e.g. `streamrec subscribe --topic rewards --json --from-beginning`)")
+    arms = sorted({str(r.get("arm") or "default") for r in records})
+    if args.control is not None and args.control not in arms:
+        raise UsageError(f"--control {args.control}: no such arm in {args.log}; arms: {', '.join(arms)}")
     summary = ab_summary(records, control=args.control)
     summary["bad_lines"] = bad
     print(json.dumps(summary) if args.json else format_summary(summary))

@@ -1,12 +1,13 @@
-"""``streamrec replay``: prequential replay of a log against the engine and the baselines.
+"""Prequential (test-then-learn) replay of a click log against the engine and the baselines.
 
     streamrec replay LOG [--format auto|jsonl|movielens] [--stride N]
                          [--models engine,popularity,decayed,transitions,river-fm,river-mf]
+                         [--model-config FILE.toml] [--model-set KEY=VALUE ...]
                          [--river-max-events N] [--chunk N] [--out metrics.json] [--report DIR]
 
-Registered by the lead's CLI: ``add_replay_parser(sub)`` then ``args.func(args)`` (returns an
-exit code). The engine (``online.recommender.Recommender``) is imported lazily; when it is
-missing the replay says so and runs the other models.
+Each event is first scored (the rank of the clicked item), then learned from.
+--model-config / --model-set set the engine's settings (RecommenderConfig fields),
+as for `streamrec run`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from streamrec.replay.prequential import PrequentialModel
+from streamrec.shell.usage_checks import UsageError, add_model_args
+from streamrec.state.settings import check_config, requested_settings
 
 DEFAULT_MODELS = "engine,popularity,decayed,transitions"
 MODEL_NAMES = ("engine", "popularity", "decayed", "transitions", "river-fm", "river-mf")
@@ -38,8 +42,9 @@ def load_events(path: str | Path, fmt: str = "auto") -> tuple[list, Any]:
     return read_jsonl(p)
 
 
-def build_model(name: str, river_max_events: int | None = None) -> PrequentialModel:
-    """A fresh model by CLI name; raises ImportError if the engine is not installed."""
+def build_model(name: str, river_max_events: int | None = None,
+                engine_config: Any = None) -> PrequentialModel:
+    """A fresh model by CLI name (the engine with ``engine_config``, a ``RecommenderConfig``)."""
     from streamrec.replay import baselines
 
     factories: dict[str, Callable[[], Any]] = {
@@ -50,34 +55,36 @@ def build_model(name: str, river_max_events: int | None = None) -> PrequentialMo
         "river-mf": lambda: baselines.RiverMF(max_events=river_max_events),
     }
     if name == "engine":
-        from streamrec.online.recommender import Recommender  # lazy: the engine is optional here
+        from streamrec.online.recommender import (
+            Recommender,  # lazy: loads the numba kernels
+        )
 
-        return Recommender()
+        return Recommender(engine_config)
     if name not in factories:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
     return factories[name]()
 
 
 def build_models(names: list[str], river_max_events: int | None = None,
-                 warn: Callable[[str], None] = print) -> list[PrequentialModel]:
+                 warn: Callable[[str], None] = print, engine_config: Any = None) -> list[PrequentialModel]:
     """Models for the names; a missing engine is reported through ``warn`` and skipped."""
     models = []
     for name in names:
         try:
-            models.append(build_model(name, river_max_events))
+            models.append(build_model(name, river_max_events, engine_config))
         except ImportError as exc:
             warn(f"engine unavailable: cannot import streamrec.online.recommender.Recommender ({exc}); "
                  "replaying the other models only")
     return models
 
 
-def warm_up(names: list[str], events: list, n: int = 1000) -> None:
+def warm_up(names: list[str], events: list, n: int = 1000, engine_config: Any = None) -> None:
     """Replay the first ``n`` events through throwaway models so JIT compilation/cache loading
     is not billed to the measured replay (River models have no JIT and are skipped)."""
     from streamrec.replay.prequential import run_prequential
 
     jitted = [m for m in build_models([x for x in names if not x.startswith("river")],
-                                      warn=lambda _: None)]
+                                      warn=lambda _: None, engine_config=engine_config)]
     if jitted and events:
         run_prequential(events[:n], jitted, stride=1, chunk=max(n // 2, 1))
 
@@ -93,8 +100,9 @@ def run_replay(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     bad = [n for n in names if n not in MODEL_NAMES]
     if bad:
-        warn(f"unknown model(s) {bad}; choose from {', '.join(MODEL_NAMES)}")
-        return 2
+        raise UsageError(f"--models {args.models}: unknown model(s) {', '.join(bad)}; "
+                         f"allowed: {', '.join(MODEL_NAMES)}")
+    engine_config = check_config(requested_settings(args.model_config or "", args.model_set or []))
     t0 = time.perf_counter()
     try:
         events, summary = load_events(args.log, args.format)
@@ -103,16 +111,18 @@ def run_replay(args: argparse.Namespace) -> int:
         return 2
     print(f"read {summary.n_valid} events ({summary.n_invalid} invalid {summary.invalid}) "
           f"from {args.log} in {time.perf_counter() - t0:.1f}s")
-    models = build_models(names, args.river_max_events, warn)
+    models = build_models(names, args.river_max_events, warn, engine_config)
     if not events or not models:
         warn("nothing to replay")
         return 1
-    warm_up(names, events)
+    warm_up(names, events, engine_config=engine_config)
     result = run_prequential(events, models, stride=args.stride, chunk=args.chunk)
     print(f"prequential replay: {result.n_events} events, stride {args.stride}, "
           f"{int(result.evaluate.sum())} evaluated")
     print(format_table(result))
     extra = {"log": str(args.log), "read": summary.to_dict()}
+    if "engine" in names:
+        extra["engine_settings"] = engine_config.to_dict()
     if args.out:
         print(f"metrics -> {write_metrics(result, args.out, extra)}")
     if args.report:
@@ -133,6 +143,7 @@ def add_replay_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--river-max-events", type=int, default=None,
                    help="replay River models on the first N events only (they run ~1k events/s)")
     p.add_argument("--chunk", type=int, default=5000, help="events per evaluate_and_learn call")
+    add_model_args(p)
     p.add_argument("--out", default=None, help="write metrics JSON here")
     p.add_argument("--report", default=None, help="write metrics.json and PNG plots into this dir")
     p.set_defaults(func=run_replay)

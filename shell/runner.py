@@ -18,11 +18,37 @@ def prepare_recovery(cfg: RunConfig) -> None:
         init_db_dir(d, 1)
 
 
+def input_partitions(cfg: RunConfig, timeout_s: float = 3.0) -> dict[str, int | None]:
+    """Partition count of each input topic (None where the broker does not tell us yet)."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    topics = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
+    try:
+        admin = AdminClient({"bootstrap.servers": cfg.brokers, "log_level": 0, **cfg.kafka_client_config()})
+        md = admin.list_topics(timeout=timeout_s).topics
+    except KafkaException:
+        md = {}
+    return {t: len(md[t].partitions) if t in md and md[t].partitions else None for t in topics}
+
+
+def check_inputs(cfg: RunConfig, workers: int) -> None:
+    """Refuse inputs other than those the state's recovery store was made for (one line, exit 2)."""
+    from streamrec.shell.usage_checks import UsageError
+    from streamrec.state.run_topology import TopologyChanged, check_and_record
+
+    resuming = cfg.recovery and any(cfg.recovery_dir.glob("part-*.sqlite3"))
+    try:
+        check_and_record(cfg.state_dir, input_partitions(cfg), workers, resuming)
+    except TopologyChanged as exc:
+        raise UsageError(str(exc)) from None
+
+
 def run_flow(cfg: RunConfig, workers: int = 1) -> None:
-    """Build and run the flow until it is interrupted (tail mode never ends by itself)."""
+    """Build and run the flow until it is interrupted (tail mode never ends by itself); the
+    caller has checked the inputs (:func:`check_inputs`)."""
     from bytewax.recovery import RecoveryConfig
     from bytewax.run import cli_main
-
     from streamrec.flows.recommend import build_flow
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -1,12 +1,11 @@
 """Report files and the ``streamrec replay`` subcommand."""
 
-import argparse
 import json
 
 import numpy as np
 
 from streamrec.replay.baselines import Popularity, RiverFM, Transitions
-from streamrec.shell.replay_commands import add_replay_parser
+from streamrec.shell.cli import main
 from streamrec.replay.movielens import write_jsonl
 from streamrec.replay.prequential import run_prequential
 from streamrec.replay.report import format_table, write_report
@@ -40,10 +39,7 @@ def test_table_lists_every_model_and_the_subsample_note():
 
 
 def run_cli(argv):
-    ap = argparse.ArgumentParser()
-    add_replay_parser(ap.add_subparsers())
-    args = ap.parse_args(argv)
-    return args.func(args)
+    return main(argv)
 
 
 def test_replay_subcommand_on_a_jsonl_log(tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 
 from streamrec.online.model_state import ModelState
 from streamrec.shell.model_commands import add_model_parsers
+from streamrec.shell.usage_checks import UsageError
 from streamrec.state.disk import state_size_bytes
 from streamrec.state.epochs import commit_epoch, list_epochs, restore_epoch
 from streamrec.state.store import ParamStore
@@ -125,7 +126,8 @@ def run_cli(argv: list[str]) -> int:
 
 def test_model_cli_commands(tmp_path, capsys):
     d = str(tmp_path / "st")
-    assert run_cli(["model", "info", "--state", d]) == 1
+    with pytest.raises(UsageError, match="no such directory"):
+        run_cli(["model", "info", "--state", d])
     with ParamStore(d) as store:
         store.save(make_state(7))
     assert run_cli(["model", "snapshot", "--state", d, "--label", "nightly"]) == 0
@@ -135,7 +137,7 @@ def test_model_cli_commands(tmp_path, capsys):
     assert [(r["id"], r["label"], r["current"]) for r in rows] == [(vid, "nightly", True)]
     with ParamStore(d) as store:  # info works while a process holds the DB
         store.save(make_state(8))
-        assert run_cli(["model", "info", "--state", d]) == 0
+        assert run_cli(["model", "info", "--state", d, "--json"]) == 0
         info = json.loads(capsys.readouterr().out)
         assert info["meta"]["seed"] == 8 and info["arrays"]["v"] == {"dtype": "<f4", "shape": [500, 16]}
         assert run_cli(["model", "rollback", "--state", d, vid]) == 1  # refused: DB open
