@@ -151,7 +151,9 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
     # -- steps --------------------------------------------------------------------------
     def _parse(self, values: list[Any], out: list[Out]) -> list[Arrival]:
         """Valid arrivals in order; dead letters (bad input, Kafka errors) appended to ``out``."""
-        cfg, arrivals, reasons = self.cfg, [], Counter()
+        cfg = self.cfg
+        arrivals: list[Arrival] = []
+        reasons: Counter[str] = Counter()
         for m in values:
             if hasattr(m, "err"):  # a KafkaError from the source
                 res: Arrival | DeadLetter = DeadLetter(f"kafka_error: {m.err}", m.msg.value, m.msg.topic)

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from itertools import islice
+from typing import Any
 
 import orjson
 from streamrec.flows.reward_join import _TUPLES, RewardJoiner
@@ -55,7 +56,7 @@ class JoinStore:
         """(puts, delete ranges) that bring the stored join state to ``j``'s."""
         puts: list[tuple[bytes, bytes]] = []
         ranges: list[tuple[bytes, bytes]] = []
-        queues = {"p": j.pending, "c": j.closed, "s": j.seen_events}
+        queues: dict[str, OrderedDict[str, Any]] = {"p": j.pending, "c": j.closed, "s": j.seen_events}
         if self.persisted is None:
             ranges.append((PREFIX, b"j0"))  # b"j0" sorts right after every b"j/..." key
         first_new = {}
@@ -85,7 +86,8 @@ class JoinStore:
 
 def load_joiner(items: Iterable[tuple[bytes, bytes]], window_s: float) -> RewardJoiner | None:
     """The joiner stored under ``j/`` (``items`` in key order), or None if none is stored."""
-    meta, entries = None, {q: [] for q in _QUEUES}
+    meta: dict[str, Any] | None = None
+    entries: dict[str, list[Any]] = {q: [] for q in _QUEUES}
     for key, value in items:
         if key == META_KEY:
             meta = orjson.loads(value)
@@ -95,9 +97,9 @@ def load_joiner(items: Iterable[tuple[bytes, bytes]], window_s: float) -> Reward
         return None
     j = RewardJoiner(window_s, meta["max_pending"], meta["max_remembered"], meta["max_per_user"])
     for d in entries["p"]:
-        for key in _TUPLES:
-            if key in d:
-                d[key] = tuple(d[key])
+        for name in _TUPLES:
+            if name in d:
+                d[name] = tuple(d[name])
         d["context"] = {k: tuple(v) if isinstance(v, list) else v for k, v in d["context"].items()}
         j.pending[d["rec_id"]] = d
         j.by_user.setdefault(d["user"], []).append(d["rec_id"])

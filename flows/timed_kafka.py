@@ -23,7 +23,7 @@ class _TimedSourcePartition(StatefulSourcePartition):
     def next_batch(self) -> list[Any]:
         t = time.perf_counter()
         try:
-            return self.inner.next_batch()
+            return list(self.inner.next_batch())
         finally:
             CLOCK.add("kafka_in", time.perf_counter() - t)
 

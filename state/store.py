@@ -59,7 +59,7 @@ class ParamStore:
         self.db = rocksdict.Rdict(str(self.path), raw_options(), access_type=access)
         wopts = rocksdict.WriteOptions()
         wopts.sync = sync
-        wopts.disable_wal = not wal
+        wopts.disable_wal = not wal  # type: ignore[method-assign,assignment]  # a property; the stub says method
         self.db.set_write_options(wopts)
         self.read_only = read_only
         self.chunk_bytes = int(chunk_bytes)
