@@ -125,6 +125,9 @@ def joiner_snapshot_cost(n_pending: int = 100_000, per_epoch: int = 10_000, k: i
             j.on_event(None, f"u{n % 5000}", "not-shown", 1.7e9 + n, f"e{n}")
 
     decide(0, n_pending)
+    from streamrec.flows.engine_step import quiet_gc
+
+    quiet_gc()  # as in the flow process
     js.ops(j)
     decide(n_pending, n_pending + per_epoch)
     t = time.perf_counter()

@@ -3,8 +3,8 @@
 Its three collections are FIFO queues with sequence numbers (see
 :class:`flows.reward_join.RewardJoiner`), stored one entry per key::
 
-    j/p/<seq:016d> -> pending decision (orjson)     j/c/<seq> -> closed rec_id
-    j/s/<seq>      -> seen event id                 j/meta    -> limits, counters, queue bounds
+    j/p/<seq:016d> -> pending decision (orjson)     j/c/<seq> -> closed rec_id (UTF-8)
+    j/s/<seq>      -> seen event id (UTF-8)         j/meta    -> limits, counters, queue bounds
 
 :meth:`JoinStore.ops` returns what changed since the previous call -- one delete range per
 queue for the entries dropped at its front, one put per new entry and per clicked pending
@@ -69,9 +69,12 @@ class JoinStore:
             n_new = nxt - first_new[q]
             if n_new > 0:
                 tail = list(islice(reversed(queues[q].items()), n_new))[::-1]
-                pfx, dumps = _PFX[q], orjson.dumps
-                puts += [(pfx + b"%016d" % (first_new[q] + i), dumps(value if q == "p" else key))
-                         for i, (key, value) in enumerate(tail)]
+                pfx, base = _PFX[q], first_new[q]
+                if q == "p":
+                    dumps = orjson.dumps
+                    puts += [(pfx + b"%016d" % (base + i), dumps(d)) for i, (_, d) in enumerate(tail)]
+                else:  # ids: their UTF-8 bytes (the contract guarantees encodable ids)
+                    puts += [(pfx + b"%016d" % (base + i), rid.encode()) for i, (rid, _) in enumerate(tail)]
         for rid in j.touched:  # clicked decisions written before: rewrite them
             d = j.pending.get(rid)
             if d is not None and d["seq"] < first_new["p"]:
@@ -92,7 +95,8 @@ def load_joiner(items: Iterable[tuple[bytes, bytes]], window_s: float) -> Reward
         if key == META_KEY:
             meta = orjson.loads(value)
         elif key[:2] == PREFIX and key[3:4] == b"/" and key[2:3].decode() in entries:
-            entries[key[2:3].decode()].append(orjson.loads(value))
+            q = key[2:3].decode()
+            entries[q].append(orjson.loads(value) if q == "p" else value.decode())
     if meta is None:
         return None
     j = RewardJoiner(window_s, meta["max_pending"], meta["max_remembered"], meta["max_per_user"])
