@@ -194,7 +194,7 @@ def throughput(b: str, args, tmp: Path) -> None:
 
 
 def paced(b: str, args, tmp: Path) -> None:
-    ensure_topics(b, ["paced-in", "paced-recs"])
+    ensure_topics(b, ["paced-in", "paced-recs", "dlq", "rewards"])
     n = int(args.rate * args.duration)
     warm, live = payloads(args.warmup, 1, "w"), payloads(n, 2, "p", sweep=False)
     profile = tmp / "profile-paced.txt"
@@ -229,7 +229,9 @@ def paced(b: str, args, tmp: Path) -> None:
         open(profile, "w").close()  # batch figures of the paced part only
         t = threading.Thread(target=pace, daemon=True)
         t.start()
-        drain(proc, b, "paced-recs", n, tmp / "flow2.log", on_record, timeout=args.duration + args.drain)
+        # a new consumer reads the warm-up's recommendations again before the paced ones
+        drain(proc, b, "paced-recs", len(warm) + n, tmp / "flow2.log", on_record,
+              timeout=args.duration + args.drain)
     finally:
         stop_flow(proc)
     print(f"== paced: {args.rate:.0f} events/s for {args.duration:g} s ({n} events) after a warm-up of "
