@@ -13,6 +13,8 @@ True
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from river.drift import ADWIN
 
@@ -36,9 +38,10 @@ class DriftMonitor:
 
     def update(self, x: float) -> bool:
         """Feed one value (clipped to [0, 1]); True when a drift is detected now."""
-        x = 0.0 if not x == x else min(max(float(x), 0.0), 1.0)
+        x = float(x)
+        x = 0.0 if math.isnan(x) else min(max(x, 0.0), 1.0)
         if len(self._values) >= self.max_values:
-            self._reset(self._values[self.max_values // 2:])
+            self._reset(self._values[self.max_values // 2 :])
         self._adwin.update(x)
         self._values.append(x)
         self.drift_detected = bool(self._adwin.drift_detected)

@@ -10,99 +10,133 @@ catalog (``score_all``, vectorised) or the retrieved candidates (``item_score``)
 from __future__ import annotations
 
 from numba import njit
-
 from streamrec.online.fm_kernels import G_ITEM, G_NUM, G_USER, fm_logit
 from streamrec.online.hashing import seq_row
 from streamrec.online.history import mark_seen, recent_items
-from streamrec.online.layout import (
-    C_NCLUST, C_READY, C_STAMP, G_LOGSCALE, G_W0, HP_DECAY, HP_FULL_THRESHOLD, HP_IVF_MAX, HP_NPROBE,
-    HP_NRECENT, HP_NSEQ, LOG_POP_FLOOR, N_NUM, NUM_POP_DECAYED,
-)
 from streamrec.online.retrieval import gather_candidates
 from streamrec.online.scoring import (
-    clear_transitions, item_score, numeric_value, scatter_transitions, score_all, topk_insert,
+    LOG_POP_FLOOR,
+    N_NUM,
+    NUM_POP_DECAYED,
+    clear_transitions,
+    item_score,
+    numeric_value,
+    scatter_transitions,
+    score_all,
     user_vector,
 )
+from streamrec.online.topk import topk_insert
 
 
 @njit(cache=True)
-def user_side(u, ctx_rows, c0, c1, it, us, hs, sc, hp, n_rows):
-    """Write the user-side rows into ``sc.rows`` and recent items into ``sc.rec``;
+def user_side(u, ctx_rows, c0, c1, st, sc, hp):
+    """Write the user-side rows into ``sc.ex`` and recent items into ``sc.rec``;
     returns ``(n_user_rows, n_recent)``."""
-    n_rec = recent_items(hs.item, hs.prev, us.head, u, sc.rec, sc.rec.shape[0])
+    hs, ex = st.hist, sc.ex
+    n_rec = recent_items(hs.item, hs.prev, st.users.head, u, sc.rec, sc.rec.shape[0])
     n = 0
     for c in range(c0, c1):
         if n < 64:
-            sc.rows[n] = ctx_rows[c]
-            sc.xs[n] = 1.0
-            sc.grp[n] = G_USER
+            ex.rows[n] = ctx_rows[c]
+            ex.xs[n] = 1.0
+            ex.grp[n] = G_USER
             n += 1
-    for p in range(min(int(hp[HP_NSEQ]), n_rec)):
-        sc.rows[n] = seq_row(it.key[sc.rec[p]], p, n_rows)
-        sc.xs[n] = 1.0
-        sc.grp[n] = G_USER
+    n_rows = st.fm.w.shape[0]
+    for p in range(min(hp.n_seq, n_rec)):
+        ex.rows[n] = seq_row(st.items.key[sc.rec[p]], p, n_rows)
+        ex.xs[n] = 1.0
+        ex.grp[n] = G_USER
         n += 1
-    return n, min(n_rec, int(hp[HP_NRECENT]))
+    return n, min(n_rec, hp.n_recent)
 
 
 @njit(cache=True)
 def item_side(j, n0, it, sc, logscale):
     """Append item ``j``'s static and numeric rows after position ``n0``; returns the end."""
     n = n0
+    ex = sc.ex
     for t in range(it.nf[j]):
-        sc.rows[n] = it.feats[j, t]
-        sc.xs[n] = 1.0
-        sc.grp[n] = G_ITEM
+        ex.rows[n] = it.feats[j, t]
+        ex.xs[n] = 1.0
+        ex.grp[n] = G_ITEM
         n += 1
     for q in range(N_NUM):
         x = numeric_value(q, j, sc.tr0, sc.tr1, it.lpop, it.lpopd, logscale)
         if x != 0.0:
-            sc.rows[n] = q
-            sc.xs[n] = x
-            sc.grp[n] = G_NUM
+            ex.rows[n] = q
+            ex.xs[n] = x
+            ex.grp[n] = G_NUM
             n += 1
     return n
 
 
 @njit(cache=True)
-def prepare_user(u, ctx_rows, c0, c1, fm, it, us, hs, sc, ivf, cnt, hp, gather=True):
+def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather=True):
     """User side + user vector + transition scatter + seen marks; returns
     ``(n_user_rows, n_touched, stamp, n_cand)`` with candidates in ``sc.cand``
     (``n_cand = -1`` means: score the whole catalog). With ``gather=False`` only the
     user side and the transition features are prepared (enough to learn)."""
-    n_user, n_rec = user_side(u, ctx_rows, c0, c1, it, us, hs, sc, hp, fm.w.shape[0])
-    user_vector(fm.v, fm.w, sc.rows, n_user, sc.sa, sc.anum)
-    n_t = scatter_transitions(it.nbr_item, it.nbr_cnt, sc.rec, n_rec, hp[HP_DECAY],
-                              sc.tr0, sc.tr1, sc.touched)
+    it, c = st.items, st.ctr[0]
+    n_user, n_rec = user_side(u, ctx_rows, c0, c1, st, sc, hp)
+    user_vector(st.fm.v, st.fm.w, sc.ex.rows, n_user, sc.sa, sc.anum)
+    n_t = scatter_transitions(
+        it.nbr_item, it.nbr_cnt, sc.rec, n_rec, hp.decay, sc.tr0, sc.tr1, sc.touched
+    )
     sc.n_touched[0] = n_t
     n_cand = -1
     stamp = -1
     if not gather:
         return n_user, n_t, stamp, n_cand
-    cnt[C_STAMP] += 1
-    stamp = cnt[C_STAMP]
-    mark_seen(hs.item, hs.prev, us.head, u, sc.mark, stamp)
-    if cnt[C_READY] > hp[HP_FULL_THRESHOLD]:
-        n_cand = gather_candidates(sc, ivf, it, n_t, int(hp[HP_NPROBE]), stamp, cnt[C_NCLUST],
-                                   int(hp[HP_IVF_MAX]))
+    c.stamp += 1
+    stamp = c.stamp
+    mark_seen(st.hist.item, st.hist.prev, st.users.head, u, sc.mark, stamp)
+    if c.ready > hp.full_threshold:
+        n_cand = gather_candidates(
+            sc, st.ivf, it, n_t, hp.n_probe, stamp, c.n_clusters, hp.ivf_max
+        )
     return n_user, n_t, stamp, n_cand
 
 
 @njit(cache=True)
-def target_rank(j, fm, it, sc, stamp, n_cand, n_items, logscale):
+def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
     """1-based pessimistic rank of ``j`` among observed unseen items (0 = miss)."""
     if it.obs[j] == 0 or sc.mark[j] == stamp:
         return 0
     if n_cand < 0:
-        score_all(n_items, sc.sa, sc.anum, it.vsum_t, it.wsum, it.pair, it.lpop, it.lpopd,
-                  logscale, sc.tr0, sc.tr1, sc.touched, sc.n_touched[0], sc.score)
+        score_all(
+            n_items,
+            sc.sa,
+            sc.anum,
+            it.vsum_t,
+            it.wsum,
+            it.pair,
+            it.lpop,
+            it.lpopd,
+            logscale,
+            sc.tr0,
+            sc.tr1,
+            sc.touched,
+            sc.n_touched[0],
+            sc.score,
+        )
         st = sc.score[j]
         above = 0
         for q in range(n_items):  # branch-free so that it vectorises
             above += (sc.score[q] >= st) & (it.obs[q] != 0) & (sc.mark[q] != stamp)
         return above  # counts j itself
-    st = item_score(j, sc.sa, sc.anum, it.vsum, it.wsum, it.pair, sc.tr0, sc.tr1, it.lpop,
-                    it.lpopd, logscale)
+    st = item_score(
+        j,
+        sc.sa,
+        sc.anum,
+        it.vsum,
+        it.wsum,
+        it.pair,
+        sc.tr0,
+        sc.tr1,
+        it.lpop,
+        it.lpopd,
+        logscale,
+    )
     above = 0
     found = False
     for c in range(n_cand):
@@ -112,19 +146,47 @@ def target_rank(j, fm, it, sc, stamp, n_cand, n_items, logscale):
             continue
         if it.obs[q] == 0 or sc.mark[q] == stamp:
             continue
-        if item_score(q, sc.sa, sc.anum, it.vsum, it.wsum, it.pair, sc.tr0, sc.tr1, it.lpop,
-                      it.lpopd, logscale) >= st:
+        if (
+            item_score(
+                q,
+                sc.sa,
+                sc.anum,
+                it.vsum,
+                it.wsum,
+                it.pair,
+                sc.tr0,
+                sc.tr1,
+                it.lpop,
+                it.lpopd,
+                logscale,
+            )
+            >= st
+        ):
             above += 1
     return above + 1 if found else 0
 
 
 @njit(cache=True)
-def top_candidates(fm, it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score, k):
+def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score, k):
     """Top-``k`` known items not seen by the user (``n_cand < 0``: whole catalog)."""
     n_out = 0
     if n_cand < 0:
-        score_all(n_items, sc.sa, sc.anum, it.vsum_t, it.wsum, it.pair, it.lpop, it.lpopd,
-                  logscale, sc.tr0, sc.tr1, sc.touched, sc.n_touched[0], sc.score)
+        score_all(
+            n_items,
+            sc.sa,
+            sc.anum,
+            it.vsum_t,
+            it.wsum,
+            it.pair,
+            it.lpop,
+            it.lpopd,
+            logscale,
+            sc.tr0,
+            sc.tr1,
+            sc.touched,
+            sc.n_touched[0],
+            sc.score,
+        )
         for q in range(n_items):
             if sc.mark[q] != stamp:
                 n_out = topk_insert(q, sc.score[q], out_idx, out_score, n_out, k)
@@ -133,45 +195,62 @@ def top_candidates(fm, it, sc, stamp, n_cand, n_items, logscale, out_idx, out_sc
         q = sc.cand[c]
         if sc.mark[q] == stamp:
             continue
-        s = item_score(q, sc.sa, sc.anum, it.vsum, it.wsum, it.pair, sc.tr0, sc.tr1, it.lpop,
-                       it.lpopd, logscale)
+        s = item_score(
+            q,
+            sc.sa,
+            sc.anum,
+            it.vsum,
+            it.wsum,
+            it.pair,
+            sc.tr0,
+            sc.tr1,
+            it.lpop,
+            it.lpopd,
+            logscale,
+        )
         n_out = topk_insert(q, s, out_idx, out_score, n_out, k)
     return n_out
 
 
 @njit(cache=True)
-def rank_query(u, ctx_rows, exclude_seen, fm, it, us, hs, sc, ivf, cnt, hp, out_idx, out_score, k):
+def rank_query(u, ctx_rows, exclude_seen, st, sc, hp, out_idx, out_score, k):
     """Top-``k`` items for user ``u`` (-1 = unknown) with context rows; returns the count."""
-    n_user, n_t, stamp, n_cand = prepare_user(u, ctx_rows, 0, ctx_rows.shape[0], fm, it, us,
-                                              hs, sc, ivf, cnt, hp)
+    _n_user, n_t, stamp, n_cand = prepare_user(
+        u, ctx_rows, 0, ctx_rows.shape[0], st, sc, hp
+    )
+    c = st.ctr[0]
     if not exclude_seen:
-        cnt[C_STAMP] += 1
-        stamp = cnt[C_STAMP]
-    n = top_candidates(fm, it, sc, stamp, n_cand, cnt[C_READY], fm.glob[G_LOGSCALE],
-                       out_idx, out_score, k)
+        c.stamp += 1
+        stamp = c.stamp
+    n = top_candidates(
+        st.items, sc, stamp, n_cand, c.ready, c.logscale, out_idx, out_score, k
+    )
     clear_transitions(sc.tr0, sc.tr1, sc.touched, n_t)
     return n
 
 
 @njit(cache=True)
-def predict_logit(u, ctx_rows, j, item_rows, fm, it, us, hs, sc, ivf, cnt, hp):
+def predict_logit(u, ctx_rows, j, item_rows, st, sc, hp):
     """Exact FM logit for user ``u`` and item ``j`` (or, if ``j < 0``, an unknown item
     with static rows ``item_rows``)."""
-    n_user, n_t, stamp, n_cand = prepare_user(u, ctx_rows, 0, ctx_rows.shape[0], fm, it, us,
-                                              hs, sc, ivf, cnt, hp, False)
+    n_user, n_t, _stamp, _n_cand = prepare_user(
+        u, ctx_rows, 0, ctx_rows.shape[0], st, sc, hp, False
+    )
+    ex = sc.ex
     if j >= 0:
-        n = item_side(j, n_user, it, sc, fm.glob[G_LOGSCALE])
+        n = item_side(j, n_user, st.items, sc, st.ctr[0].logscale)
     else:
         n = n_user
         for t in range(item_rows.shape[0]):
-            sc.rows[n] = item_rows[t]
-            sc.xs[n] = 1.0
-            sc.grp[n] = G_ITEM
+            ex.rows[n] = item_rows[t]
+            ex.xs[n] = 1.0
+            ex.grp[n] = G_ITEM
             n += 1
-        sc.rows[n] = NUM_POP_DECAYED
-        sc.xs[n] = LOG_POP_FLOOR
-        sc.grp[n] = G_NUM
+        ex.rows[n] = NUM_POP_DECAYED
+        ex.xs[n] = LOG_POP_FLOOR
+        ex.grp[n] = G_NUM
         n += 1
-    logit = fm_logit(fm.glob[G_W0], fm.w, fm.v, sc.rows, sc.xs, sc.grp, n, sc.s)
+    fm = st.fm
+    logit = fm_logit(fm.w0[0], fm.w, fm.v, ex.rows, ex.xs, ex.grp, n, ex.s)
     clear_transitions(sc.tr0, sc.tr1, sc.touched, n_t)
     return logit

@@ -5,8 +5,10 @@
 
 String values are one-hot encoded as ``"{name}_{value}"`` (River's convention), numbers
 are used as they are; names are hashed into ``n_buckets`` rows. Learning minimises the
-logistic loss by SGD or per-coordinate AdaGrad with L2 (``online.fm_kernels``), so this
-estimator is the engine's FM on its own, handy for checks against ``river.facto``.
+logistic loss by SGD or per-coordinate AdaGrad with L2 with the very kernel the engine
+runs on each event (``online.fm_event_step.fm_multi_step``, one example: the first
+feature is the "user side", the others the "item side", which together make Rendle's FM
+exactly), so this estimator is the engine's FM on its own, checked against ``river.facto``.
 
 >>> fm = FMClassifier(n_factors=4, n_buckets=1024, lr=0.1, seed=1)
 >>> for _ in range(30):
@@ -22,30 +24,53 @@ import math
 from typing import Any
 
 import numpy as np
-
-from streamrec.online.fm_kernels import fm_logit, fm_step
+from streamrec.online.engine_state import Fm, init_fm
+from streamrec.online.fm_event_step import fm_multi_step
+from streamrec.online.fm_kernels import fm_logit
 from streamrec.online.hashing import FeatureHasher
-from streamrec.online.layout import init_fm
+from streamrec.online.hyper import FmStep
+from streamrec.online.scratch import new_examples
 
 
 class FMClassifier:
     """Binary FM; ``learn_one(x, y)``, ``predict_proba_one(x)``, ``predict_one(x)``."""
 
-    def __init__(self, n_factors: int = 8, n_buckets: int = 1 << 16, lr: float = 0.05,
-                 optimizer: str = "sgd", l2_weight: float = 0.0, l2_latent: float = 0.0,
-                 intercept_lr: float = 0.01, init_std: float = 0.1, clip_gradient: float = 1e12,
-                 adagrad_eps: float = 1e-8, seed: int = 42) -> None:
-        self.lr, self.optimizer = lr, optimizer
-        self.l2_weight, self.l2_latent, self.intercept_lr = l2_weight, l2_latent, intercept_lr
-        self.clip_gradient, self.adagrad_eps = clip_gradient, adagrad_eps
+    def __init__(
+        self,
+        n_factors: int = 8,
+        n_buckets: int = 1 << 16,
+        lr: float = 0.05,
+        optimizer: str = "sgd",
+        l2_weight: float = 0.0,
+        l2_latent: float = 0.0,
+        intercept_lr: float = 0.01,
+        init_std: float = 0.1,
+        clip_gradient: float = 1e12,
+        adagrad_eps: float = 1e-8,
+        seed: int = 42,
+    ) -> None:
+        self.opt = FmStep(
+            float(lr),
+            float(l2_weight),
+            float(l2_latent),
+            optimizer == "adagrad",
+            float(adagrad_eps),
+            float(intercept_lr),
+            float(clip_gradient),
+            1e30,
+        )
         self.hasher = FeatureHasher(n_buckets)
         self.w, self.v = init_fm(n_buckets, n_factors, init_std, seed)
-        self.v[:] = (np.random.default_rng(seed).standard_normal(self.v.shape) * init_std)
-        self.gw = np.zeros_like(self.w)
-        self.gv = np.zeros_like(self.v)
-        self.glob = np.zeros(1)
-        self._dirty = np.zeros(n_buckets, np.bool_)
-        self._s = np.zeros((6, n_factors))
+        self.v[:] = np.random.default_rng(seed).standard_normal(self.v.shape) * init_std
+        self.fm = Fm(
+            np.zeros(1),
+            self.w,
+            self.v,
+            np.zeros_like(self.w),
+            np.zeros_like(self.v),
+            np.zeros(n_buckets, np.bool_),
+        )
+        self._ex = new_examples(0, 1, n_factors)
 
     def row_of(self, name: str) -> int:
         """Row of a one-hot feature name such as ``"user_a"``."""
@@ -57,23 +82,28 @@ class FMClassifier:
             if isinstance(value, str):
                 rows.append(self.hasher.row(f"{name}_{value}"))
                 xs.append(1.0)
-            elif isinstance(value, (int, float)) and math.isfinite(value) and value != 0:
+            elif (
+                isinstance(value, (int, float)) and math.isfinite(value) and value != 0
+            ):
                 rows.append(self.hasher.row(str(name)))
                 xs.append(float(value))
         n = len(rows)
-        return np.asarray(rows, np.int64), np.asarray(xs, np.float64), np.zeros(n, np.int8), n
+        grp = np.ones(n, np.int8)
+        grp[:1] = (
+            0  # first feature: user side (group A); the others: item side (group B)
+        )
+        return np.asarray(rows, np.int64), np.asarray(xs, np.float64), grp, n
 
     def _logit(self, rows, xs, grp, n) -> float:
-        return fm_logit(self.glob[0], self.w, self.v, rows, xs, grp, n, self._s)
+        return fm_logit(self.fm.w0[0], self.w, self.v, rows, xs, grp, n, self._ex.s)
 
     def learn_one(self, x: dict[str, Any], y: bool) -> None:
         """One gradient step on the logistic loss of ``(x, y)``."""
         rows, xs, grp, n = self._encode(x)
-        z = self._logit(rows, xs, grp, n)
-        fm_step(z, 1.0 if y else 0.0, self.glob, self.w, self.v, self.gw, self.gv, rows, xs,
-                grp, n, self._s, self.lr, self.l2_weight, self.l2_latent,
-                self.optimizer == "adagrad", self.adagrad_eps, self.intercept_lr,
-                self.clip_gradient, 1e30, self._dirty)
+        ex = self._ex._replace(rows=rows, xs=xs, grp=grp)
+        ex.ptr[:] = (min(n, 1), n)
+        ex.labels[0] = 1.0 if y else 0.0
+        fm_multi_step(self.fm, self.opt, ex, 1, min(n, 1))
 
     def predict_proba_one(self, x: dict[str, Any]) -> dict[bool, float]:
         """``{False: 1 - p, True: p}``."""

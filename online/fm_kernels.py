@@ -16,9 +16,9 @@ loss ``l = -y log p - (1-y) log(1-p)``, ``p = sigmoid(logit)``, with ``d = p - y
             = d x_f (s_A + s_B - v_f x_f)         f in B
             = d x_f s_A                           f in C
 
-Updates are plain SGD or per-coordinate AdaGrad, with L2, clipped gradients and
-parameters, and skipped when anything is non-finite. Latent updates run in float32
-(the storage type of ``v``) so they vectorise; sums and the loss are float64.
+Updates (``weight_step``, ``latent_step``) are plain SGD or per-coordinate AdaGrad, with
+L2, clipped gradients and parameters, and skipped when anything is non-finite. The step
+itself, on one event's examples, is ``online.fm_event_step.fm_multi_step``.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def fm_group_sums(v, rows, xs, groups, n, s):
 
 @njit(cache=True)
 def fm_logit(w0, w, v, rows, xs, groups, n, s):
-    """Logit of one example; leaves the group sums in ``s`` (used by ``fm_step``)."""
+    """Logit of one example; leaves the group sums in ``s``."""
     qa, qb = fm_group_sums(v, rows, xs, groups, n, s)
     y = w0
     for t in range(n):
@@ -86,59 +86,33 @@ def log_loss(logit, label):
 
 
 @njit(cache=True)
-def _clip(x, c):
-    return c if x > c else (-c if x < -c else x)
+def clip(x, c):
+    """``x`` clipped to ``[-c, c]`` (in the type of its arguments)."""
+    return c if x > c else (-c if x < -c else x)  # noqa: FURB136 (selects: NaN passes through)
+
+
+@njit(cache=True, inline="always")
+def weight_step(w, gw, r, g, opt):
+    """``w_r -= step(clip(g + l2w w_r))`` by SGD or AdaGrad (``gw_r`` gains the square)."""
+    gwt = clip(g + opt.l2w * w[r], opt.clip_g)
+    if opt.adagrad:
+        gw[r] += gwt * gwt
+        w[r] = clip(w[r] - opt.lr * gwt / math.sqrt(gw[r] + opt.ada_eps), opt.clip_p)
+    else:
+        w[r] = clip(w[r] - opt.lr * gwt, opt.clip_p)
 
 
 @njit(cache=True)
-def fm_step(logit, label, glob, w, v, gw, gv, rows, xs, groups, n, s,
-            lr, l2w, l2v, adagrad, ada_eps, intercept_lr, clip_g, clip_p, dirty):
-    """One SGD/AdaGrad step on an example whose logit and sums ``s`` were just computed.
-
-    ``glob[0]`` is the intercept. Returns the loss, or -1 if the step was skipped.
-    """
-    if not math.isfinite(logit):
-        return -1.0
-    p = 1.0 / (1.0 + math.exp(-_clip(logit, 500.0)))
-    d = _clip(p - label, clip_g)
-    glob[0] = _clip(glob[0] - intercept_lr * d, clip_p)
-    k = v.shape[1]
-    base = s[3:6]  # s has 6 rows: group sums, then the per-group gradient bases
-    for f in range(k):
-        base[0, f] = s[0, f] + s[1, f] + s[2, f]
-        base[1, f] = s[0, f] + s[1, f]
-        base[2, f] = s[0, f]
-    lr32 = np.float32(lr)
-    l2v32 = np.float32(l2v)
-    eps32 = np.float32(ada_eps)
-    cg32 = np.float32(clip_g)
-    cp32 = np.float32(clip_p)
-    for t in range(n):
-        r = rows[t]
-        x = xs[t]
-        g = groups[t]
-        own = np.float32(0.0 if g == 2 else x)
-        gwt = _clip(d * x + l2w * w[r], clip_g)
+def latent_step(vr, gvr, grad, l2v, lr, eps, clip_g, clip_p, adagrad):
+    """The latent update: ``v_f -= step(clip(grad_f + l2v v_f))`` for every factor ``f``, by
+    SGD or AdaGrad (``gvr_f`` gains the square). The arithmetic runs in the type of the
+    arguments: float32 for item rows (vectorises), float64 for the shared user rows."""
+    for f in range(vr.shape[0]):
+        vf = vr[f]
+        gvt = min(max(grad[f] + l2v * vf, -clip_g), clip_g)
         if adagrad:
-            gw[r] += gwt * gwt
-            w[r] = _clip(w[r] - lr * gwt / math.sqrt(gw[r] + ada_eps), clip_p)
+            a2 = gvr[f] + gvt * gvt
+            gvr[f] = a2
+            vr[f] = min(max(vf - lr * gvt / np.sqrt(a2 + eps), -clip_p), clip_p)
         else:
-            w[r] = _clip(w[r] - lr * gwt, clip_p)
-        dx = np.float32(d * x)
-        bg = base[g]
-        vr = v[r]
-        if adagrad:
-            gvr = gv[r]
-            for f in range(k):
-                vf = vr[f]
-                gvt = min(max(dx * (np.float32(bg[f]) - vf * own) + l2v32 * vf, -cg32), cg32)
-                acc = gvr[f] + gvt * gvt
-                gvr[f] = acc
-                vr[f] = min(max(vf - lr32 * gvt / np.sqrt(acc + eps32), -cp32), cp32)
-        else:
-            for f in range(k):
-                vf = vr[f]
-                gvt = min(max(dx * (np.float32(bg[f]) - vf * own) + l2v32 * vf, -cg32), cg32)
-                vr[f] = min(max(vf - lr32 * gvt, -cp32), cp32)
-        dirty[r] = True
-    return log_loss(logit, label)
+            vr[f] = min(max(vf - lr * gvt, -clip_p), clip_p)

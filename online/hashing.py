@@ -1,9 +1,11 @@
 """Stable feature hashing and a counter-based random number generator.
 
 Feature rows: ``row(s) = N_RESERVED + blake2b64(s) mod (n_rows - N_RESERVED)``; rows
-``0 .. N_RESERVED-1`` hold the numeric (count) features. Random numbers come from
-``splitmix64`` applied to ``(seed, counter, j)``, so a kernel's random draws are a pure
-function of the seed and the event counter: exported state fully determines the future.
+``0 .. N_RESERVED-1`` hold the numeric (count) features. Random numbers come from one
+counter-based formula, ``counter_uniform(seed, counter, j)`` (``splitmix64`` of the seed
+and counter), so a kernel's random draws are a pure function of the seed and the event
+counter: exported state fully determines the future. ``mix64`` (the splitmix64
+finaliser) is the one 64-bit mixer; other modules import it rather than repeat it.
 
 >>> h = FeatureHasher(n_rows=1024)
 >>> h.row("u=alice") == h.row("u=alice") and N_RESERVED <= h.row("u=alice") < 1024
@@ -19,7 +21,7 @@ import hashlib
 import numpy as np
 from numba import njit
 
-#: Rows reserved for numeric item-side features (see ``online.layout``).
+#: Rows reserved for numeric item-side features (see ``online.scoring``).
 N_RESERVED = 8
 
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
@@ -39,18 +41,26 @@ def hash64(s: str) -> int:
 
 
 @njit(cache=True)
-def splitmix64(x: np.uint64) -> np.uint64:
-    """The splitmix64 finaliser (a bijection on 64-bit integers with good avalanche)."""
-    z = x + _GOLD
+def mix64(z):
+    """The splitmix64 finaliser (a bijection on 64-bit integers with good avalanche); the
+    one mixer of the project (scalars or uint64 arrays, wrap-around arithmetic)."""
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
 
 
 @njit(cache=True)
+def splitmix64(x: np.uint64) -> np.uint64:
+    """One splitmix64 output: ``mix64(x + golden)``."""
+    return mix64(x + _GOLD)
+
+
+@njit(cache=True)
 def counter_uniform(seed: int, counter: int, j: int) -> float:
     """Uniform [0, 1) draw number ``j`` at event ``counter`` for ``seed``."""
-    h = splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(counter) * _GOLD + np.uint64(j)))
+    h = splitmix64(
+        np.uint64(seed) ^ splitmix64(np.uint64(counter) * _GOLD + np.uint64(j))
+    )
     return float(h >> _S11) * (1.0 / 9007199254740992.0)
 
 

@@ -20,8 +20,10 @@ from numba import njit
 
 
 @njit(cache=True)
-def refresh_item(j, w, v, feats, nf, vsum, wsum, pair, vsum_t):
-    """Recompute the cache row of item ``j`` from the FM parameters."""
+def refresh_item(j, fm, it):
+    """Recompute the cache row of item ``j`` (bundle ``it``) from the FM bundle ``fm``;
+    marks the row dirty."""
+    w, v, feats, nf, vsum, vsum_t = fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t
     k = v.shape[1]
     ws = 0.0
     q = 0.0
@@ -38,5 +40,31 @@ def refresh_item(j, w, v, feats, nf, vsum, wsum, pair, vsum_t):
     for f in range(k):
         ss += float(vsum[j, f]) * vsum[j, f]
         vsum_t[f, j] = vsum[j, f]
-    wsum[j] = ws
-    pair[j] = 0.5 * (ss - q)
+    it.wsum[j] = ws
+    it.pair[j] = 0.5 * (ss - q)
+    it.dirty[j] = True
+
+
+@njit(cache=True)
+def write_item_rows(ir, t, fm, it):
+    """Apply entry ``t`` of ``ir`` (``online.catalog.ItemRows``): item ``j``'s static rows
+    become ``ir.rows[ptr[t]:ptr[t+1]]``; a new item gets its key, a known item's cache row
+    is refreshed at once."""
+    j = ir.item[t]
+    r0, r1 = ir.ptr[t], ir.ptr[t + 1]
+    it.feats[j, :] = -1
+    it.feats[j, : r1 - r0] = ir.rows[r0:r1]
+    it.nf[j] = r1 - r0
+    if ir.new[t]:
+        it.key[j] = ir.key[t]
+        it.dirty[j] = True
+    else:
+        refresh_item(j, fm, it)
+
+
+@njit(cache=True)
+def write_all_item_rows(ir, fm, it, new_only):
+    """Apply every entry of ``ir`` in order (only new items' if ``new_only``)."""
+    for t in range(ir.item.shape[0]):
+        if ir.new[t] or not new_only:
+            write_item_rows(ir, t, fm, it)

@@ -6,51 +6,43 @@ with half-life ``h`` events. Stored inflated: each event multiplies a global ``s
 exceeds 1e100 everything is renormalised (exact up to rounding), so updates are O(1).
 
 >>> import numpy as np
->>> popd = np.zeros(2); glob = np.ones(4); dirty = np.zeros(2, np.bool_)
->>> for j in (0, 0, 1): decayed_add(popd, glob, 3, 2 ** 0.5, j, dirty)  # half-life 2
->>> round(float(popd[0] / glob[3]), 4), round(float(popd[1] / glob[3]), 4)
+>>> popd = np.zeros(2); scale = 1.0; dirty = np.zeros(2, np.bool_)
+>>> for j in (0, 0, 1): scale = decayed_add(popd, scale, 2 ** 0.5, j, dirty)  # half-life 2
+>>> round(float(popd[0] / scale), 4), round(float(popd[1] / scale), 4)
 (1.2071, 1.0)
 """
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
+from streamrec.online.topk import topk_insert
 
 _RENORM_AT = 1e100
 
 
 @njit(cache=True)
-def decayed_add(popd, glob, scale_at, growth, j, dirty):
-    """Decay every count by one event (via ``glob[scale_at]``) and add 1 to item ``j``."""
-    scale = glob[scale_at] * growth
+def decayed_add(popd, scale, growth, j, dirty):
+    """Decay every count by one event (via ``scale``) and add 1 to item ``j``; returns the
+    new scale."""
+    scale = scale * growth
     if scale > _RENORM_AT:
         for q in range(popd.shape[0]):
             popd[q] /= scale
             dirty[q] = True
         scale = 1.0
-    glob[scale_at] = scale
     popd[j] += scale
     dirty[j] = True
+    return scale
 
 
 @njit(cache=True)
 def top_items(values, eligible_n, k, out):
-    """Indices of the ``k`` largest ``values[0:eligible_n]`` (ties: lower index first),
-    best first, into ``out``; returns how many were written."""
+    """Indices of the ``k`` largest positive ``values[0:eligible_n]`` (ties: lower index
+    first), best first, into ``out``; returns how many were written."""
+    best = np.empty(k)
     n_out = 0
     for j in range(eligible_n):
-        x = values[j]
-        if x <= 0.0:
-            continue
-        if n_out < k:
-            pos = n_out
-            n_out += 1
-        elif x > values[out[n_out - 1]]:
-            pos = n_out - 1
-        else:
-            continue
-        while pos > 0 and values[out[pos - 1]] < x:
-            out[pos] = out[pos - 1]
-            pos -= 1
-        out[pos] = j
+        if values[j] > 0.0:
+            n_out = topk_insert(j, values[j], out, best, n_out, k)
     return n_out

@@ -17,9 +17,8 @@ import math
 
 import numpy as np
 from numba import njit
-
 from streamrec.online.hashing import counter_uniform
-from streamrec.online.layout import C_NCLUST, C_READY
+from streamrec.online.topk import topk_insert
 
 
 @njit(cache=True)
@@ -48,9 +47,11 @@ def ivf_link(j, it, ivf, n_c):
 
 
 @njit(cache=True)
-def ivf_build(it, ivf, cnt, n_c, seed, n_iter):
-    """Spherical k-means on a sample of items, then relink every item."""
-    n = cnt[C_READY]
+def ivf_build(it, ivf, ctr, n_c, seed, n_iter):
+    """Spherical k-means on a sample of items, then relink every item (``ctr``: the
+    counters record; its ``events`` seed the sample, ``n_clusters`` is set)."""
+    c0 = ctr[0]
+    n = c0.ready
     if n == 0:
         return
     n_c = max(1, min(n_c, ivf.centroids.shape[0], n))
@@ -58,7 +59,7 @@ def ivf_build(it, ivf, cnt, n_c, seed, n_iter):
     n_s = min(n, 32 * n_c)
     sample = np.empty(n_s, np.int64)
     for t in range(n_s):
-        sample[t] = int(counter_uniform(seed, cnt[0], 1_000_000 + t) * n)
+        sample[t] = int(counter_uniform(seed, c0.events, 1_000_000 + t) * n)
     for c in range(n_c):
         ivf.centroids[c, :] = it.vsum[sample[c * n_s // n_c]]
     acc = np.zeros((n_c, k))
@@ -75,7 +76,7 @@ def ivf_build(it, ivf, cnt, n_c, seed, n_iter):
             if np.any(acc[c] != 0.0):
                 ivf.centroids[c, :] = acc[c]
     ivf.head[:] = -1
-    cnt[C_NCLUST] = n_c
+    c0.n_clusters = n_c
     counts = np.zeros(n_c + 1, np.int64)
     for j in range(n):
         c = nearest_centroid(it.vsum[j], ivf.centroids, n_c)
@@ -122,19 +123,7 @@ def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_ma
         d = 0.0
         for f in range(sc.sa.shape[0]):
             d += sc.sa[f] * ivf.centroids[c, f]
-        if m < n_probe:
-            pos = m
-            m += 1
-        elif d > best_s[m - 1]:
-            pos = m - 1
-        else:
-            continue
-        while pos > 0 and best_s[pos - 1] < d:
-            best_c[pos] = best_c[pos - 1]
-            best_s[pos] = best_s[pos - 1]
-            pos -= 1
-        best_c[pos] = c
-        best_s[pos] = d
+        m = topk_insert(c, d, best_c, best_s, m, n_probe)
     n_max = n + ivf_max
     for t in range(m):
         c = best_c[t]

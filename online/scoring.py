@@ -15,9 +15,12 @@ from __future__ import annotations
 import math
 
 from numba import njit
-
-from streamrec.online.layout import LOG_POP_FLOOR, N_NUM, NUM_POP_CUM, NUM_POP_DECAYED
 from streamrec.online.neighbours import ss_scatter
+
+# numeric item-side features (reserved FM rows 0..N_NUM-1, see ``online.hashing.N_RESERVED``)
+NUM_TRANS_LAST, NUM_TRANS_OLDER, NUM_POP_DECAYED, NUM_POP_CUM = 0, 1, 2, 3
+N_NUM = 4
+LOG_POP_FLOOR = -3.0  # log of the smallest decayed count used as a feature
 
 
 @njit(cache=True)
@@ -97,33 +100,33 @@ def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, lpop, lpopd, logscale):
 
 
 @njit(cache=True)
-def topk_insert(idx, score, out_idx, out_score, n_out, k):
-    """Insert ``(idx, score)`` into the descending top-``k`` buffers; returns new size."""
-    if n_out < k:
-        pos = n_out
-        n_out += 1
-    elif score > out_score[n_out - 1]:
-        pos = n_out - 1
-    else:
-        return n_out
-    while pos > 0 and out_score[pos - 1] < score:
-        out_idx[pos] = out_idx[pos - 1]
-        out_score[pos] = out_score[pos - 1]
-        pos -= 1
-    out_idx[pos] = idx
-    out_score[pos] = score
-    return n_out
-
-
-@njit(cache=True)
-def score_all(n, sa, anum, vsum_t, wsum, pair, lpop, lpopd, logscale, tr0, tr1, touched,
-              n_touched, out):
+def score_all(
+    n,
+    sa,
+    anum,
+    vsum_t,
+    wsum,
+    pair,
+    lpop,
+    lpopd,
+    logscale,
+    tr0,
+    tr1,
+    touched,
+    n_touched,
+    out,
+):
     """``out[j] = score_j`` for ``j < n`` in passes vectorised over items (same value as
     ``item_score`` up to summation order)."""
     a2 = anum[NUM_POP_DECAYED]
     a3 = anum[NUM_POP_CUM]
     for j in range(n):
-        out[j] = float(wsum[j]) + pair[j] + a3 * lpop[j] + a2 * max(lpopd[j] - logscale, LOG_POP_FLOOR)
+        out[j] = (
+            float(wsum[j])
+            + pair[j]
+            + a3 * lpop[j]
+            + a2 * max(lpopd[j] - logscale, LOG_POP_FLOOR)
+        )
     for f in range(sa.shape[0]):
         c = sa[f]
         row = vsum_t[f]

@@ -22,11 +22,11 @@ order. A model with a ``max_events`` attribute (slow ones) is only fed the first
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
-
 from streamrec.replay.metrics import RankSummary, hits, summarize
 
 
@@ -87,11 +87,17 @@ class ReplayResult:
 
     def on_prefix(self, n_events: int) -> dict[str, tuple[RankSummary, RankSummary]]:
         """(all, warm) summaries of every model restricted to the first ``n_events`` events."""
+        return self.on_range(0, n_events)
+
+    def on_range(self, lo: int, hi: int) -> dict[str, tuple[RankSummary, RankSummary]]:
+        """(all, warm) summaries of every model on events ``lo..hi-1`` (models that replayed
+        only a prefix are cut to it; an empty range gives n = 0)."""
         out = {}
         for name, m in self.models.items():
-            n = min(n_events, m.n_events)
-            ev, wm = self.evaluate[:n], self.evaluate[:n] & self.warm[:n]
-            out[name] = (summarize(m.ranks[:n][ev], self.k), summarize(m.ranks[:n][wm], self.k))
+            a, b = max(lo, 0), max(min(hi, m.n_events), max(lo, 0))
+            ev = self.evaluate[a:b]
+            wm = ev & self.warm[a:b]
+            out[name] = (summarize(m.ranks[a:b][ev], self.k), summarize(m.ranks[a:b][wm], self.k))
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -38,6 +38,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from numba import njit
 
+from streamrec.online.hashing import mix64
+
 _K = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -47,9 +49,8 @@ def _h(text: str) -> int:
 
 def _cross(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
     """Hash of a feature pair (vectorised, uint64 arithmetic mod 2**64)."""
-    z = (np.asarray(a, np.uint64) * _K + np.asarray(b, np.uint64)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-    z = (z ^ (z >> np.uint64(29))) * np.uint64(0xBF58476D1CE4E5B9)
-    return z ^ (z >> np.uint64(32))
+    z = np.atleast_1d(np.asarray(a, np.uint64)) * _K + np.asarray(b, np.uint64)
+    return mix64(z)
 
 
 @njit(cache=True)

@@ -23,8 +23,9 @@ from streamrec.replay.prequential import PrequentialModel
 from streamrec.shell.usage_checks import UsageError, add_model_args
 from streamrec.state.settings import check_config, requested_settings
 
-DEFAULT_MODELS = "engine,popularity,decayed,transitions"
-MODEL_NAMES = ("engine", "popularity", "decayed", "transitions", "river-fm", "river-mf")
+DEFAULT_MODELS = "engine,popularity,decayed,transitions,item-knn,vsknn"
+MODEL_NAMES = ("engine", "popularity", "decayed", "transitions", "item-knn", "vsknn", "sknn", "ease",
+               "ease-trans", "river-fm", "river-mf")
 
 
 def load_events(path: str | Path, fmt: str = "auto") -> tuple[list, Any]:
@@ -51,6 +52,11 @@ def build_model(name: str, river_max_events: int | None = None,
         "popularity": baselines.Popularity,
         "decayed": baselines.DecayedPopularity,
         "transitions": baselines.Transitions,
+        "item-knn": baselines.ItemKNN,
+        "vsknn": baselines.VSKNN,
+        "sknn": baselines.SKNN,
+        "ease": baselines.EASE,
+        "ease-trans": baselines.EASETransitions,
         "river-fm": lambda: baselines.RiverFM(max_events=river_max_events),
         "river-mf": lambda: baselines.RiverMF(max_events=river_max_events),
     }

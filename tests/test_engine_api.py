@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
-
 from streamrec.online.model_state import ModelState
 from streamrec.online.recommender import BatchResult, Recommender, RecommenderConfig
 
-SMALL = dict(n_buckets=1 << 12, k=4, cache_refresh_events=50, trend_refresh_events=10)
+SMALL = {
+    "n_buckets": 1 << 12,
+    "k": 4,
+    "cache_refresh_events": 50,
+    "trend_refresh_events": 10,
+}
 
 
 def synth(n=400, n_users=30, n_items=40, seed=0):
@@ -19,9 +22,16 @@ def synth(n=400, n_users=30, n_items=40, seed=0):
     for t in range(n):
         u = int(rng.integers(n_users))
         i = int((u * 7 + rng.integers(0, 6)) % n_items)
-        evs.append({"user": f"u{u}", "item": f"i{i}", "ts": 1.7e9 + t, "type": "click",
-                    "context": {"g": "ab"[u % 2], "age": u % 4},
-                    "item_attributes": {"genres": [f"g{i % 5}", f"h{i % 3}"]}})
+        evs.append(
+            {
+                "user": f"u{u}",
+                "item": f"i{i}",
+                "ts": 1.7e9 + t,
+                "type": "click",
+                "context": {"g": "ab"[u % 2], "age": u % 4},
+                "item_attributes": {"genres": [f"g{i % 5}", f"h{i % 3}"]},
+            }
+        )
     return evs
 
 
@@ -52,19 +62,31 @@ def test_evaluate_and_learn_equals_process_batch():
     evs = synth(200)
     mask = np.arange(200) % 3 == 0
     a = Recommender(RecommenderConfig(**SMALL)).evaluate_and_learn(evs, mask)
-    full = Recommender(RecommenderConfig(**SMALL)).process_batch(evs, 0, rank_before=True).target_rank
+    full = (
+        Recommender(RecommenderConfig(**SMALL))
+        .process_batch(evs, 0, rank_before=True)
+        .target_rank
+    )
     assert a.dtype == np.int32
     np.testing.assert_array_equal(a[mask], full[mask])
     assert (a[~mask] == 0).all() and (a[mask] > 0).any()
 
 
 def test_ties_are_pessimistic():
-    rec = Recommender(RecommenderConfig(**SMALL, n_negatives=0, lr=0.0, intercept_lr=0.0))
+    rec = Recommender(
+        RecommenderConfig(**SMALL, n_negatives=0, lr=0.0, intercept_lr=0.0)
+    )
     rec.process_batch([{"user": f"u{i}", "item": f"i{i}"} for i in range(5)], 0)
     # lr = 0: all unseen items of a brand-new user tie except for count features -> rank 5
-    rec2 = Recommender(RecommenderConfig(**SMALL, n_negatives=0, lr=0.0, intercept_lr=0.0, init_std=0.0))
+    rec2 = Recommender(
+        RecommenderConfig(
+            **SMALL, n_negatives=0, lr=0.0, intercept_lr=0.0, init_std=0.0
+        )
+    )
     rec2.process_batch([{"user": f"u{i}", "item": f"i{i}"} for i in range(5)], 0)
-    r = rec2.process_batch([{"user": "new", "item": "i2"}], 0, rank_before=True).target_rank
+    r = rec2.process_batch(
+        [{"user": "new", "item": "i2"}], 0, rank_before=True
+    ).target_rank
     assert r[0] == 5
 
 
@@ -88,7 +110,10 @@ def test_round_trip_gives_identical_future():
 
 def test_determinism_and_seed_sensitivity():
     evs = synth(300)
-    runs = [Recommender(RecommenderConfig(**SMALL, seed=s)).process_batch(evs, 5, True) for s in (1, 1, 2)]
+    runs = [
+        Recommender(RecommenderConfig(**SMALL, seed=s)).process_batch(evs, 5, True)
+        for s in (1, 1, 2)
+    ]
     np.testing.assert_array_equal(runs[0].target_rank, runs[1].target_rank)
     assert runs[0].cand_items == runs[1].cand_items
     assert not np.array_equal(runs[0].cand_scores, runs[2].cand_scores)
@@ -98,23 +123,44 @@ def test_batch_split_does_not_change_results():
     evs = synth(300)
     one = Recommender(RecommenderConfig(**SMALL)).process_batch(evs, 3, True)
     rec = Recommender(RecommenderConfig(**SMALL))
-    parts = [rec.process_batch(evs[s:s + 37], 3, True) for s in range(0, 300, 37)]
-    np.testing.assert_array_equal(one.target_rank, np.concatenate([p.target_rank for p in parts]))
+    parts = [rec.process_batch(evs[s : s + 37], 3, True) for s in range(0, 300, 37)]
+    np.testing.assert_array_equal(
+        one.target_rank, np.concatenate([p.target_rank for p in parts])
+    )
 
 
 def test_bad_input_never_crashes_and_params_stay_finite():
     rec = Recommender(RecommenderConfig(**SMALL, lr=1e6, clip_param=50.0))
     bad = [
-        {"user": None, "item": "x"}, {"user": "a"}, {}, None, 42, {"user": "a", "item": "x", "type": "nope"},
-        {"user": "a", "item": "x", "context": {"v": float("nan"), "w": float("inf"), "z": [1, None, {}]}},
+        {"user": None, "item": "x"},
+        {"user": "a"},
+        {},
+        None,
+        42,
+        {"user": "a", "item": "x", "type": "nope"},
+        {
+            "user": "a",
+            "item": "x",
+            "context": {"v": float("nan"), "w": float("inf"), "z": [1, None, {}]},
+        },
         {"user": "b", "item": "y", "context": "not a dict", "item_attributes": ["bad"]},
-        {"user": "c", "item": "x", "context": {"big": 1e308}, "item_attributes": {"p": -1e308}},
-        {"user": ["list"], "item": "x"}, {"user": "a" * 1000, "item": "x"},
+        {
+            "user": "c",
+            "item": "x",
+            "context": {"big": 1e308},
+            "item_attributes": {"p": -1e308},
+        },
+        {"user": ["list"], "item": "x"},
+        {"user": "a" * 1000, "item": "x"},
     ] + synth(200)
     res = rec.process_batch(bad, n_candidates=5, rank_before=True)
     learned = res.learned.tolist()
-    assert learned[:6] == [False] * 6 and learned[6:9] == [True] * 3  # odd context is dropped
-    assert learned[9:11] == [False, False] and all(learned[11:])  # list / over-long user ids
+    assert (
+        learned[:6] == [False] * 6 and learned[6:9] == [True] * 3
+    )  # odd context is dropped
+    assert learned[9:11] == [False, False] and all(
+        learned[11:]
+    )  # list / over-long user ids
     for name, arr in rec.export_state().arrays.items():
         if arr.dtype.kind == "f":
             assert np.isfinite(arr).all(), name
@@ -125,12 +171,17 @@ def test_bad_input_never_crashes_and_params_stay_finite():
 def test_impressions_are_negatives():
     cfg = RecommenderConfig(**SMALL, n_negatives=0)
     rec = Recommender(cfg)
-    rec.process_batch([{"user": f"w{i}", "item": "x"} for i in range(5)] +
-                      [{"user": f"w{i}", "item": "y"} for i in range(5)], 0)
+    rec.process_batch(
+        [{"user": f"w{i}", "item": "x"} for i in range(5)]
+        + [{"user": f"w{i}", "item": "y"} for i in range(5)],
+        0,
+    )
     p0 = rec.predict_one("a", "y")
     rec.process_batch([{"user": "a", "item": "y", "type": "impression"}] * 20, 0)
     assert rec.predict_one("a", "y") < p0
-    assert "y" in [i for i, _ in rec.rank("a", k=5)]  # an impression is not an interaction
+    assert "y" in [
+        i for i, _ in rec.rank("a", k=5)
+    ]  # an impression is not an interaction
     assert rec.stats()["events_learned"] == 30
 
 
@@ -157,7 +208,11 @@ def test_stats_and_unknown_user():
     rec = Recommender(RecommenderConfig(**SMALL))
     rec.process_batch(synth(300), 0, rank_before=True)
     st = rec.stats()
-    assert st["events_learned"] == 300 and st["n_items"] > 10 and 0 < st["online_hit_rate"] <= 1
+    assert (
+        st["events_learned"] == 300
+        and st["n_items"] > 10
+        and 0 < st["online_hit_rate"] <= 1
+    )
     cold = rec.rank("nobody", k=5)
     assert len(cold) == 5
     assert rec.rank("nobody", {"g": "a"}, k=5)
@@ -170,7 +225,9 @@ def test_click_event_objects_and_dicts_are_equivalent():
     for d in dicts:
         d["context"] = {k: str(v) for k, v in d["context"].items()}
     objs = [event_from_dict(d) for d in dicts]
-    a = Recommender(RecommenderConfig(**SMALL)).process_batch(dicts, 5, rank_before=True)
+    a = Recommender(RecommenderConfig(**SMALL)).process_batch(
+        dicts, 5, rank_before=True
+    )
     b = Recommender(RecommenderConfig(**SMALL)).process_batch(objs, 5, rank_before=True)
     np.testing.assert_array_equal(a.target_rank, b.target_rank)
     assert a.cand_items == b.cand_items
@@ -180,8 +237,8 @@ def test_item_metadata_update_changes_item_features():
     rec = Recommender(RecommenderConfig(**SMALL))
     rec.process_batch(synth(100), 0)
     p_before = rec.predict_one("u1", "i3")
-    j = rec._items["i3"]
-    nf_before = int(rec._a["item_nf"][j])
+    j = rec.catalog.items["i3"]
+    nf_before = int(rec.export_state(copy=False).arrays["item_nf"][j])
     rec.add_item_metadata("i3", {"genres": ["g0", "g1", "new-genre"], "brand": "b"})
-    assert int(rec._a["item_nf"][j]) == 5 != nf_before
+    assert int(rec.export_state(copy=False).arrays["item_nf"][j]) == 5 != nf_before
     assert rec.predict_one("u1", "i3") != p_before

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from streamrec.online.recommender import Recommender, RecommenderConfig
 
 
@@ -16,12 +15,21 @@ def test_new_item_ranks_by_its_attribute():
         u = int(rng.integers(40))
         genre = "rock" if u < 20 else "jazz"
         i = int(rng.integers(30))
-        evs.append({"user": f"u{u}", "item": f"{genre}{i}", "item_attributes": {"genre": genre}})
+        evs.append(
+            {
+                "user": f"u{u}",
+                "item": f"{genre}{i}",
+                "item_attributes": {"genre": genre},
+            }
+        )
     rec.process_batch(evs, 0)
     rec.add_item_metadata("rock-new", {"genre": "rock"})
     rec.add_item_metadata("jazz-new", {"genre": "jazz"})
     rec.add_item_metadata("plain-new", {})  # no attributes: a random newcomer
-    for lovers, liked, other in ((range(20), "rock-new", "jazz-new"), (range(20, 40), "jazz-new", "rock-new")):
+    for lovers, liked, other in (
+        (range(20), "rock-new", "jazz-new"),
+        (range(20, 40), "jazz-new", "rock-new"),
+    ):
         r_liked, r_other, r_plain = [], [], []
         for u in lovers:
             items = [i for i, _ in rec.rank(f"u{u}", k=200, exclude_seen=False)]

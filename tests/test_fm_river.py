@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 river = pytest.importorskip("river")
-from river import facto, optim  # noqa: E402
-
-from streamrec.online.fm import FMClassifier  # noqa: E402
+from river import facto, optim
+from streamrec.online.fm import FMClassifier
 
 
 @pytest.mark.parametrize("l2", [0.0, 0.01])
@@ -20,11 +19,24 @@ def test_predictions_match_river_sgd(l2):
         u, i = users[rng.integers(6)], items[rng.integers(8)]
         x = {"user": u, "item": i, "score": float(rng.uniform(0, 1))}
         data.append((x, bool((int(u[1:]) + int(i[1:])) % 3 == 0)))
-    ours = FMClassifier(n_factors=4, n_buckets=1 << 14, lr=0.05, l2_weight=l2, l2_latent=l2,
-                        intercept_lr=0.01, seed=3)
-    theirs = facto.FMClassifier(n_factors=4, weight_optimizer=optim.SGD(0.05),
-                                latent_optimizer=optim.SGD(0.05), l2_weight=l2, l2_latent=l2,
-                                intercept_lr=0.01, seed=3)
+    ours = FMClassifier(
+        n_factors=4,
+        n_buckets=1 << 14,
+        lr=0.05,
+        l2_weight=l2,
+        l2_latent=l2,
+        intercept_lr=0.01,
+        seed=3,
+    )
+    theirs = facto.FMClassifier(
+        n_factors=4,
+        weight_optimizer=optim.SGD(0.05),
+        latent_optimizer=optim.SGD(0.05),
+        l2_weight=l2,
+        l2_latent=l2,
+        intercept_lr=0.01,
+        seed=3,
+    )
     names = [f"user_{u}" for u in users] + [f"item_{i}" for i in items] + ["score"]
     rows = [ours.row_of(n) for n in names]
     assert len(set(rows)) == len(rows)  # no hash collision in this tiny test

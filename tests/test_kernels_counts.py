@@ -7,13 +7,17 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
 from streamrec.online.hashing import counter_uniform, splitmix64
 from streamrec.online.history import hist_append, mark_seen, recent_items
-from streamrec.online.layout import LOG_POP_FLOOR
 from streamrec.online.neighbours import ss_add, ss_count
 from streamrec.online.popularity import decayed_add, top_items
-from streamrec.online.scoring import clear_transitions, item_score, scatter_transitions, score_all
+from streamrec.online.scoring import (
+    LOG_POP_FLOOR,
+    clear_transitions,
+    item_score,
+    scatter_transitions,
+    score_all,
+)
 
 MASK = (1 << 64) - 1
 
@@ -64,15 +68,15 @@ def test_space_saving_keeps_heavy_hitters_and_bounds_error():
 def test_decayed_popularity_matches_direct_formula_through_renormalisation():
     h = 3.0
     growth = 2 ** (1 / h)
-    popd, glob, dirty = np.zeros(3), np.ones(2), np.zeros(3, np.bool_)
+    popd, scale, dirty = np.zeros(3), 1.0, np.zeros(3, np.bool_)
     rng = np.random.default_rng(2)
     items = rng.integers(0, 3, 3000)  # scale passes 1e100 after ~1000 events
     for j in items:
-        decayed_add(popd, glob, 1, growth, int(j), dirty)
+        scale = decayed_add(popd, scale, growth, int(j), dirty)
     t = len(items)
     for j in range(3):
         direct = sum(2 ** (-(t - 1 - e) / h) for e in range(t) if items[e] == j)
-        assert popd[j] / glob[1] == pytest.approx(direct, rel=1e-9)
+        assert popd[j] / scale == pytest.approx(direct, rel=1e-9)
 
 
 def test_top_items_matches_argsort():
@@ -104,7 +108,13 @@ def test_scatter_and_scoring_match_twins():
     nbr_item = np.full((n_items, m), -1, np.int32)
     nbr_cnt = np.zeros((n_items, m), np.float32)
     for _ in range(400):
-        ss_add(nbr_item, nbr_cnt, int(rng.integers(n_items)), int(rng.integers(n_items)), 1.0)
+        ss_add(
+            nbr_item,
+            nbr_cnt,
+            int(rng.integers(n_items)),
+            int(rng.integers(n_items)),
+            1.0,
+        )
     rec = np.array([3, 8, 3], np.int32)
     decay = 0.5
     tr0, tr1 = np.zeros(n_items), np.zeros(n_items)
@@ -113,18 +123,46 @@ def test_scatter_and_scoring_match_twins():
     assert len(set(touched[:n_t].tolist())) == n_t
     for j in range(n_items):
         c0 = ss_count(nbr_item, nbr_cnt, 3, j)
-        c1 = decay * ss_count(nbr_item, nbr_cnt, 8, j) + decay**2 * ss_count(nbr_item, nbr_cnt, 3, j)
-        assert tr0[j] == pytest.approx(math.sqrt(c0)) and tr1[j] == pytest.approx(math.sqrt(c1))
+        c1 = decay * ss_count(nbr_item, nbr_cnt, 8, j) + decay**2 * ss_count(
+            nbr_item, nbr_cnt, 3, j
+        )
+        assert tr0[j] == pytest.approx(math.sqrt(c0)) and tr1[j] == pytest.approx(
+            math.sqrt(c1)
+        )
     # score_all (vectorised over items) == item_score (one item) == numpy twin
     vsum = rng.normal(size=(n_items, k)).astype(np.float32)
-    wsum, pair = rng.normal(size=n_items).astype(np.float32), rng.normal(size=n_items).astype(np.float32)
+    wsum, pair = (
+        rng.normal(size=n_items).astype(np.float32),
+        rng.normal(size=n_items).astype(np.float32),
+    )
     lpop, lpopd = rng.random(n_items), np.log(rng.random(n_items) + 0.01)
     sa, anum = rng.normal(size=k), rng.normal(size=4)
     out = np.zeros(n_items)
-    score_all(n_items, sa, anum, np.ascontiguousarray(vsum.T), wsum, pair, lpop, lpopd, 0.7, tr0, tr1,
-              touched, n_t, out)
-    twin = (wsum.astype(np.float64) + pair + vsum.astype(np.float64) @ sa + anum[0] * tr0 + anum[1] * tr1
-            + anum[2] * np.maximum(lpopd - 0.7, LOG_POP_FLOOR) + anum[3] * lpop)
+    score_all(
+        n_items,
+        sa,
+        anum,
+        np.ascontiguousarray(vsum.T),
+        wsum,
+        pair,
+        lpop,
+        lpopd,
+        0.7,
+        tr0,
+        tr1,
+        touched,
+        n_t,
+        out,
+    )
+    twin = (
+        wsum.astype(np.float64)
+        + pair
+        + vsum.astype(np.float64) @ sa
+        + anum[0] * tr0
+        + anum[1] * tr1
+        + anum[2] * np.maximum(lpopd - 0.7, LOG_POP_FLOOR)
+        + anum[3] * lpop
+    )
     np.testing.assert_allclose(out, twin, rtol=1e-6, atol=1e-6)  # float32 inputs
     for j in range(n_items):
         s = item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, lpop, lpopd, 0.7)

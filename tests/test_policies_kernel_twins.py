@@ -18,9 +18,9 @@ def _mix(z):
     return z ^ (z >> 31)
 
 
-def twin_uniform(seed, c):
-    key = _mix((seed + G) & M64)
-    return (_mix((key + (c + 1) * G) & M64) >> 11) / 2.0**53
+def twin_uniform(seed, c):  # online.hashing.counter_uniform(seed, c, 0)
+    inner = _mix((c * G + G) & M64)
+    return (_mix(((seed ^ inner) + G) & M64) >> 11) / 2.0**53
 
 
 def twin_normal(seed, c):

@@ -1,9 +1,9 @@
 """Seeded random kernels shared by the policies (Numba, flat arrays only).
 
-Randomness comes from a counter-based generator:
-``u = mix(mix(seed) + (c + 1) * golden)`` (splitmix64 finaliser) for a counter ``c``, mapped to a uniform in [0, 1). It needs no generator
-object, so a policy call with the same seed draws the same numbers in any
-process, and a call costs nothing to set up.
+Randomness comes from the engine's one counter-based generator,
+``online.hashing.counter_uniform(seed, c, 0)`` for a counter ``c``, a uniform in [0, 1).
+It needs no generator object, so a policy call with the same seed draws the same
+numbers in any process, and a call costs nothing to set up.
 
 Kernels:
 
@@ -24,22 +24,12 @@ import math
 import numpy as np
 from numba import njit
 
-_MASK64 = 0xFFFFFFFFFFFFFFFF
-
-
-@njit(cache=True)
-def _mix64(z):
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
+from streamrec.online.hashing import counter_uniform
 
 @njit(cache=True)
 def splitmix_uniform(seed: int, counter: int) -> float:
-    """Uniform in [0, 1): ``mix(mix(seed) + (counter + 1) * golden)`` (splitmix64 finaliser)."""
-    key = _mix64(np.uint64(seed) + np.uint64(0x9E3779B97F4A7C15))
-    z = _mix64(key + np.uint64(counter + 1) * np.uint64(0x9E3779B97F4A7C15))
-    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    """Uniform in [0, 1): draw ``counter`` of ``seed`` (``counter_uniform(seed, counter, 0)``)."""
+    return counter_uniform(seed, counter, 0)
 
 
 @njit(cache=True)

@@ -16,7 +16,8 @@ order (they are reproduced exactly when equal scores are ordered by descending M
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -57,9 +58,9 @@ def rank_target_lex(primary, secondary, n_seen, target, u, user_head, hist_next,
     s = secondary[target]
     rank = 1
     for j in range(n_seen):
-        if j != target and mark[j] != stamp:
-            if primary[j] > p or (primary[j] == p and secondary[j] >= s):
-                rank += 1
+        if j != target and mark[j] != stamp and (
+                primary[j] > p or (primary[j] == p and secondary[j] >= s)):
+            rank += 1
     return rank
 
 

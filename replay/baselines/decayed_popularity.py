@@ -20,12 +20,17 @@ exceeds 1e100 all scores are divided by it (ranking is scale-free).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numba import njit
-
-from streamrec.replay.baselines._stream import StreamIndex, append_history, grow, rank_target
+from streamrec.replay.baselines._stream import (
+    StreamIndex,
+    append_history,
+    grow,
+    rank_target,
+)
 
 RESCALE_AT = 1e100
 

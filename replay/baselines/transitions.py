@@ -24,23 +24,24 @@ memory grows with the number of distinct transitions, not with items squared.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numba import njit
-
-from streamrec.replay.baselines._stream import StreamIndex, append_history, grow, rank_target_lex
+from streamrec.online.hashing import mix64
+from streamrec.replay.baselines._stream import (
+    StreamIndex,
+    append_history,
+    grow,
+    rank_target_lex,
+)
 
 
 @njit(cache=True)
 def _slot(keys_of_entry, table, key):
     """Slot of ``key`` in ``table`` (entry index or -1 for the empty slot where it would go)."""
-    x = key  # splitmix64 finaliser (uint64 wrap-around) mixes both halves of the key
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
+    x = mix64(key)  # the splitmix64 finaliser mixes both halves of the key
     mask = table.shape[0] - 1
     h = np.int64(x & np.uint64(mask))
     while True:
