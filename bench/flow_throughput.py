@@ -1,21 +1,33 @@
-"""End-to-end throughput and latency of the dataflow on the embedded broker.
+"""Issue 9's bench: the live dataflow against Bytewax and plain Kafka, on one embedded broker.
 
-1. Throughput: N generated click events are produced to a fresh topic first; then
-   ``streamrec run`` drains it, timed from its first recommendation to its last.
-   The reference in the same run is a plain confluent-kafka loop (consume, parse
-   JSON, produce JSON) over the same input: the ratio is what learning, ranking,
-   exploring and state cost on top of moving the bytes.
-2. Latency under load: events produced at a fixed ``--rate`` while the flow runs;
-   ``latency_ms`` of each recommendation (broker timestamp of the event to the
-   recommendation being produced) gives p50/p95/p99.
+Throughput phase: a backlog of ``--events`` generated clicks (5,000 users, catalog
+growing to 20,000 items) is drained, one after the other, by
 
-    python bench/flow_throughput.py --events 30000 --rate 2000
+  (a) a plain confluent-kafka loop: consume -> orjson.loads -> produce a message of the
+      size of a recommendation;
+  (b) a Bytewax passthrough flow doing the same (KafkaSource -> map -> KafkaSink, 1 worker);
+  (c) ``streamrec run``: parse + validate, learning, two-stage retrieval, ranking, epsilon-greedy
+      with propensities, the reward join, Bytewax recovery on (snapshot every 2 s).
+
+Each is timed from its first output record to its last; the ratios are printed. From (c)'s
+stage clock (``STREAMREC_PROFILE_FILE``, one line per batch) come the per-stage
+us/event, the batch-time distribution, index refreshes and epoch commits. The engine alone
+is then timed in this process on the same events (learn only vs learn + retrieve + rank).
+
+Paced phase: a fresh flow first learns a warm-up backlog (the catalog), then events arrive
+at ``--rate`` events/s for ``--duration`` s; latency = broker timestamp of the
+recommendation record minus that of its event (both CreateTime stamped at produce).
+
+    python bench/flow_throughput.py                      # 60k backlog, 5,000 ev/s for 60 s
+    python bench/flow_throughput.py --events 5000 --rate 500 --duration 5 --warmup 2000   # smoke
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -23,38 +35,73 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
+import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
-
+from flow_report import (
+    engine_split,
+    joiner_snapshot_cost,
+    print_batches,
+    print_stages,
+    quantiles,
+)
+from streamrec.contract.messages import dumps, rec_id_for, recommendation_record
 from streamrec.shell.broker import EmbeddedBroker, ensure_topics
-from streamrec.contract.config import RunConfig
 from streamrec.shell.traffic import ClickGenerator
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from kafka_helpers import stop_flow
 
-def _produce(bootstrap: str, topic: str, n: int) -> None:
+N_USERS, N_ITEMS = 5000, 20000
+_SLATE = [f"i{10000 + j}" for j in range(10)]
+
+
+def echo(raw: bytes) -> tuple[bytes, bytes]:
+    """What the references do per event: parse the JSON, build a recommendation-sized message."""
+    ev = orjson.loads(raw)
+    msg = recommendation_record(rec_id_for(ev["event_id"]), ev["event_id"], ev["user"], ev["ts"], _SLATE,
+                                [1.234567] * 10, [0.91] * 10, "egreedy:0.1", "v0000+12345", 1.234)
+    return ev["user"].encode(), dumps(msg)
+
+
+def payloads(n: int, seed: int, prefix: str, sweep: bool = True) -> list[bytes]:
+    """Generated clicks; with ``sweep`` every third one clicks the next never-seen item, so
+    the catalog grows steadily to ``N_ITEMS`` over the first ``3 * N_ITEMS`` events."""
+    gen = ClickGenerator(n_users=N_USERS, n_items=N_ITEMS, seed=seed, prefix=prefix)
+    out = []
+    for k in range(n):
+        new = k // 3 if sweep and k % 3 == 0 and k // 3 < N_ITEMS else None
+        out.append(json.dumps(gen.next_event(item=new)).encode())
+    return out
+
+
+def produce_all(bootstrap: str, topic: str, values: list[bytes]) -> None:
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 5000})
-    for ev in ClickGenerator(n_users=5000, n_items=20000, seed=1).events(n):
-        p.produce(topic, value=json.dumps(ev).encode())
+    for v in values:
+        p.produce(topic, value=v)
         p.poll(0)
-    p.flush()
+    assert p.flush(60) == 0
 
 
-def _consumer(bootstrap: str, topic: str) -> Consumer:
+def consumer(bootstrap: str, topic: str) -> Consumer:
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "enable.auto.commit": False,
                   "fetch.wait.max.ms": 10})
     c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     return c
 
 
-def passthrough(bootstrap: str, src: str, dst: str, n: int) -> float:
-    """Plain confluent-kafka consume -> json -> produce loop; returns events/s."""
-    c, p = _consumer(bootstrap, src), Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    done, t0 = 0, time.perf_counter()
+# -- (a) plain loop and (b) Bytewax passthrough ----------------------------------------------
+def plain_loop(bootstrap: str, src: str, dst: str, n: int) -> float:
+    c, p = consumer(bootstrap, src), Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    done, t0 = 0, None
     while done < n:
         for m in c.consume(1000, 0.5):
             if m.error():
                 continue
-            ev = json.loads(m.value())
-            p.produce(dst, key=ev["user"].encode(), value=json.dumps({"event_id": ev["event_id"]}).encode())
+            t0 = t0 or time.perf_counter()
+            key, value = echo(m.value())
+            p.produce(dst, key=key, value=value)
             done += 1
         p.poll(0)
     p.flush()
@@ -62,85 +109,168 @@ def passthrough(bootstrap: str, src: str, dst: str, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def _paced(bootstrap: str, topic: str, n: int, rate: float) -> threading.Thread:
-    def run() -> None:
-        p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
-        t0 = time.monotonic()
-        for k, ev in enumerate(ClickGenerator(n_users=5000, n_items=20000, seed=2, prefix="p").events(n)):
-            p.produce(topic, value=json.dumps(ev).encode())
-            p.poll(0)
-            delay = t0 + (k + 1) / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        p.flush()
+def passthrough_flow(bootstrap: str, src: str, dst: str, batch_size: int):
+    """The Bytewax reference flow (run in its own process by ``--passthrough-worker``)."""
+    import bytewax.operators as op
+    from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
+    from bytewax.dataflow import Dataflow
 
-    t = threading.Thread(target=run, daemon=True)
-    return t
+    flow = Dataflow("passthrough")
+    raw = op.input("in", flow, KafkaSource([bootstrap], [src], tail=True, starting_offset=OFFSET_BEGINNING,
+                                           add_config={"fetch.wait.max.ms": "10"}, batch_size=batch_size))
+
+    def to_msg(m):
+        key, value = echo(m.value)
+        return KafkaSinkMessage(key=key, value=value)
+
+    op.output("out", op.map("echo", raw, to_msg), KafkaSink([bootstrap], topic=dst))
+    return flow
 
 
-def engine_run(bootstrap: str, cfg: RunConfig, n: int, log: Path,
-               producer: threading.Thread | None = None) -> tuple[float, list[float]]:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from kafka_helpers import start_flow, stop_flow
-
-    c = _consumer(bootstrap, cfg.out_topic)
-    proc = start_flow(cfg, log)
-    if producer is not None:  # wait until the flow serves (kernels loaded) before pacing
-        warm = Producer({"bootstrap.servers": bootstrap})
-        warm.produce(cfg.in_topic, value=json.dumps(ClickGenerator(seed=9, prefix="warm").next_event()).encode())
-        warm.flush()
-        while not [m for m in c.consume(10, 0.5) if not m.error()]:
-            if proc.poll() is not None:
-                raise SystemExit(f"flow died; see {log}")
-        producer.start()
-    lat: list[float] = []
-    first = None
+def drain(proc: subprocess.Popen, bootstrap: str, topic: str, n: int, log: Path,
+          on_record=None, timeout: float = 1e9) -> tuple[float, int]:
+    """Read ``n`` records of ``topic`` while ``proc`` runs: (events/s first->last, records read)."""
+    c = consumer(bootstrap, topic)
+    got, first, last = 0, None, None
+    end = time.monotonic() + timeout
     try:
-        while len(lat) < n:
-            for m in c.consume(1000, 0.5):
+        while got < n and time.monotonic() < end:
+            for m in c.consume(1000, 0.2):
                 if m.error():
                     continue
-                first = first or time.perf_counter()
-                lat.append(json.loads(m.value())["latency_ms"])
+                last = time.perf_counter()
+                first = first or last
+                got += 1
+                if on_record is not None:
+                    on_record(m)
             if proc.poll() is not None:
                 raise SystemExit(f"flow died; see {log}")
-        elapsed = time.perf_counter() - first
+    finally:
+        c.close()
+    return (got - 1) / max(last - first, 1e-9) if got > 1 else 0.0, got
+
+
+def start_streamrec(bootstrap: str, src: str, out: str, state: Path, args, profile: Path, log: Path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "STREAMREC_PROFILE_FILE": str(profile)}
+    cmd = [sys.executable, "-m", "streamrec", "run", "--brokers", bootstrap, "--in", src, "--out", out,
+           "--dlq", "dlq", "--rewards", "rewards", "--state", str(state), "--policy", args.policy,
+           "--snapshot-interval", str(args.snapshot_interval), "--batch-size", str(args.batch_size)]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+
+
+def start_passthrough(bootstrap: str, src: str, dst: str, batch_size: int, log: Path):
+    cmd = [sys.executable, __file__, "--passthrough-worker", bootstrap, src, dst, str(batch_size)]
+    return subprocess.Popen(cmd, cwd=REPO, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+
+
+def throughput(b: str, args, tmp: Path) -> None:
+    ensure_topics(b, ["in", "pt-plain", "pt-bytewax", "recs", "dlq", "rewards"])
+    backlog = payloads(args.events, 1, "e")
+    produce_all(b, "in", backlog)
+    plain = plain_loop(b, "in", "pt-plain", args.events)
+    proc = start_passthrough(b, "in", "pt-bytewax", args.batch_size, tmp / "passthrough.log")
+    try:
+        bw, _ = drain(proc, b, "pt-bytewax", args.events, tmp / "passthrough.log")
     finally:
         stop_flow(proc)
-        c.close()
-    return n / elapsed, lat
+    profile = tmp / "profile-throughput.txt"
+    proc = start_streamrec(b, "in", "recs", tmp / "state", args, profile, tmp / "flow.log")
+    try:
+        sr, _ = drain(proc, b, "recs", args.events, tmp / "flow.log")
+        time.sleep(0.5)
+    finally:
+        stop_flow(proc)
+    print(f"== throughput: backlog of {args.events} click events, {N_USERS} users, catalog up to {N_ITEMS} "
+          f"items, 1 worker, KafkaSource batch_size {args.batch_size}, policy {args.policy}, recovery on "
+          f"(snapshot every {args.snapshot_interval:g} s)")
+    print(f"(a) plain confluent-kafka loop : {plain:9.0f} events/s")
+    print(f"(b) Bytewax passthrough flow   : {bw:9.0f} events/s   (b)/(a) {bw / plain:.2f}")
+    print(f"(c) streamrec flow             : {sr:9.0f} events/s   (c)/(b) {sr / bw:.2f}   (c)/(a) {sr / plain:.2f}")
+    print_stages(profile, sr)
+    print_batches(profile)
+    if not args.no_engine_split:
+        engine_split(backlog, args.batch_size)
+        joiner_snapshot_cost()
+
+
+def paced(b: str, args, tmp: Path) -> None:
+    ensure_topics(b, ["paced-in", "paced-recs", "dlq", "rewards"])
+    n = int(args.rate * args.duration)
+    warm, live = payloads(args.warmup, 1, "w"), payloads(n, 2, "p", sweep=False)
+    profile = tmp / "profile-paced.txt"
+    produce_all(b, "paced-in", warm)
+    proc = start_streamrec(b, "paced-in", "paced-recs", tmp / "state2", args, profile, tmp / "flow2.log")
+    lat: list[float] = []
+
+    def on_record(m) -> None:
+        if m.value()[:200].find(b'"event_id":"p') >= 0:
+            ev_ts = sent_ms.get(orjson.loads(m.value())["event_id"])
+            if ev_ts is not None:
+                lat.append(m.timestamp()[1] - ev_ts)
+
+    sent_ms: dict[str, int] = {}
+
+    def pace() -> None:
+        p = Producer({"bootstrap.servers": b, "linger.ms": 1})
+        t0, k = time.monotonic(), 0
+        while k < n:
+            due = min(n, int((time.monotonic() - t0) * args.rate) + 1)
+            while k < due:
+                ts = int(time.time() * 1000)
+                sent_ms[f"p{k + 1}"] = ts
+                p.produce("paced-in", value=live[k], timestamp=ts)
+                k += 1
+            p.poll(0)
+            time.sleep(0.001)
+        p.flush()
+
+    try:
+        drain(proc, b, "paced-recs", len(warm), tmp / "flow2.log")  # catalog learned, kernels warm
+        open(profile, "w").close()  # batch figures of the paced part only
+        t = threading.Thread(target=pace, daemon=True)
+        t.start()
+        # a new consumer reads the warm-up's recommendations again before the paced ones
+        drain(proc, b, "paced-recs", len(warm) + n, tmp / "flow2.log", on_record,
+              timeout=args.duration + args.drain)
+    finally:
+        stop_flow(proc)
+    print(f"== paced: {args.rate:.0f} events/s for {args.duration:g} s ({n} events) after a warm-up of "
+          f"{args.warmup} events; recovery on, snapshot every {args.snapshot_interval:g} s")
+    print(f"recommendations received within {args.drain:g} s after the last event: {len(lat)} of {n}")
+    names = ("p50", "p95", "p99", "p999", "max")
+    for label, x in (("all events (missing = +inf)", lat + [np.inf] * (n - len(lat))), ("received only", lat)):
+        q = quantiles(np.array(x), (0.5, 0.95, 0.99, 0.999, 1.0))
+        print(f"latency broker -> recommendation produced, ms, {label}: "
+              + "  ".join(f"{k} {v:.1f}" for k, v in zip(names, q)))
+    print_batches(profile)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--events", type=int, default=30000)
+    if len(sys.argv) == 6 and sys.argv[1] == "--passthrough-worker":
+        from bytewax.run import cli_main
+
+        cli_main(passthrough_flow(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=60000, help="backlog size (throughput phase)")
     ap.add_argument("--policy", default="egreedy:0.1")
-    ap.add_argument("--rate", type=float, default=2000.0, help="paced events/s for the latency phase")
-    ap.add_argument("--paced-events", type=int, default=20000)
+    ap.add_argument("--batch-size", type=int, default=1000, help="KafkaSource batch_size (all flows)")
     ap.add_argument("--snapshot-interval", type=float, default=2.0, help="seconds per epoch")
+    ap.add_argument("--rate", type=float, default=5000.0, help="paced events/s")
+    ap.add_argument("--duration", type=float, default=60.0, help="paced seconds")
+    ap.add_argument("--warmup", type=int, default=60000, help="events learned before pacing starts")
+    ap.add_argument("--drain", type=float, default=60.0, help="seconds to wait for late recommendations")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-paced", action="store_true")
+    ap.add_argument("--no-engine-split", action="store_true", help="skip timing the engine in-process")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
+    print(f"(logs and profiles in {tmp}; figures are noisy on a shared machine)")
     with EmbeddedBroker(log_path=str(tmp / "broker.log")) as broker:
-        b = broker.bootstrap
-        ensure_topics(b, ["in", "passthrough-out", "recs", "dlq", "rewards"])
-        _produce(b, "in", args.events)
-        ref = passthrough(b, "in", "passthrough-out", args.events)
-        cfg = RunConfig(brokers=b, in_topic="in", out_topic="recs", dlq_topic="dlq", rewards_topic="rewards",
-                        state_dir=str(tmp / "state"), policy=args.policy, snapshot_interval_s=args.snapshot_interval)
-        eps, _ = engine_run(b, cfg, args.events, tmp / "flow.log")
-        ensure_topics(b, ["paced-in", "paced-recs"])
-        cfg2 = RunConfig(brokers=b, in_topic="paced-in", out_topic="paced-recs", dlq_topic="dlq",
-                         rewards_topic="rewards", state_dir=str(tmp / "state2"), policy=args.policy,
-                         snapshot_interval_s=args.snapshot_interval)
-        _, lat = engine_run(b, cfg2, args.paced_events, tmp / "flow2.log",
-                            producer=_paced(b, "paced-in", args.paced_events, args.rate))
-    lat = sorted(lat)
-    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]  # noqa: E731
-    print(f"events: {args.events}, catalog up to 20000 items, 5000 users, policy {args.policy}, 1 worker")
-    print(f"plain confluent-kafka passthrough: {ref:10.0f} events/s")
-    print(f"streamrec flow (learn+rank+explore+state): {eps:8.0f} events/s   ratio {eps / ref:.2f}")
-    print(f"latency broker->recommendation at {args.rate:.0f} events/s ({len(lat)} events): "
-          f"p50 {q(0.5):.1f} ms, p95 {q(0.95):.1f} ms, p99 {q(0.99):.1f} ms")
+        if not args.skip_throughput:
+            throughput(broker.bootstrap, args, tmp)
+        if not args.skip_paced:
+            paced(broker.bootstrap, args, tmp)
 
 
 if __name__ == "__main__":

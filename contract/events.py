@@ -7,9 +7,10 @@ A click event is one JSON object (see ``schemas/click_event.schema.json``)::
      "item_attributes": {"genres": ["drama"]}, "rec_id": "r-..."}
 
 ``parse_click`` turns raw bytes into a :class:`ClickEvent` or raises
-:class:`InvalidEvent` whose ``reason`` says what is wrong. It only ever uses
-``json.loads``; nothing from outside is unpickled or evaluated. Unknown extra
-fields are tolerated and dropped.
+:class:`InvalidEvent` whose ``reason`` says what is wrong. It only ever decodes
+JSON (``orjson``, with the standard ``json`` module as the slow path that names
+the reason whenever orjson refuses a payload); nothing from outside is unpickled
+or evaluated. Unknown extra fields are tolerated and dropped.
 
 Context and attribute values are flattened to scalars: strings, finite
 numbers, booleans, or lists of strings (multi-valued, e.g. genres).
@@ -19,8 +20,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+
+import orjson
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_ID_CHARS = 256
@@ -104,12 +108,36 @@ def _reject_constant(name: str) -> float:
     raise InvalidEvent(f"non_finite_number: {name} is not allowed")
 
 
+#: Fields whose big-integer values orjson turns into floats (json keeps them ints).
+_ID_FIELDS = ("event_id", "user", "item", "rec_id")
+
+
 def load_json(raw: bytes | str | None) -> dict[str, Any]:
-    """Decode one JSON object with size, NaN and type guards."""
+    """Decode one JSON object with size, NaN and type guards.
+
+    Fast path ``orjson.loads``. Whatever it refuses (NaN/Infinity literals, lone
+    surrogate escapes, control characters, bad UTF-8, deep nesting, overflowing
+    numbers) and integer ids beyond 64 bits (which orjson reads as floats) go
+    through :func:`_load_json_std`, so results and reasons equal the ``json`` module's.
+    """
     if raw is None:
         raise InvalidEvent("empty_payload: message has no value")
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise InvalidEvent(f"payload_too_large: {len(raw)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        obj = orjson.loads(raw)
+    except Exception:  # noqa: BLE001 -- any refusal: the standard parser names the reason
+        return _load_json_std(raw)
+    if not isinstance(obj, dict):
+        raise InvalidEvent(f"not_an_object: top-level JSON is {type(obj).__name__}")
+    for name in _ID_FIELDS:
+        if type(obj.get(name)) is float:
+            return _load_json_std(raw)
+    return obj
+
+
+def _load_json_std(raw: bytes | str) -> dict[str, Any]:
+    """The reference decoder (``json``), used when orjson refuses a payload."""
     if isinstance(raw, (bytes, bytearray)):
         try:
             raw = bytes(raw).decode("utf-8")

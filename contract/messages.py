@@ -13,6 +13,7 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
 from streamrec.contract.events import ClickEvent
 
 
@@ -36,18 +37,25 @@ def recommendation_message(
     arm: str | None = None,
 ) -> dict[str, Any]:
     """The outgoing message; ``items`` is ``[(item, score, propensity), ...]`` best first."""
+    return recommendation_record(
+        rec_id_for(event.event_id), event.event_id, event.user, event.ts, [i for i, _, _ in items],
+        [round(float(s), 6) for _, s, _ in items], [round(float(p), 6) for _, _, p in items],
+        policy, model_version, round(float(latency_ms), 3), arm)
+
+
+def recommendation_record(rec_id: str, event_id: str, user: str, ts: float, items: list[str],
+                          scores: list[float], propensities: list[float], policy: str,
+                          model_version: str, latency_ms: float, arm: str | None = None) -> dict[str, Any]:
+    """The message from columns (scores, propensities and latency already rounded, finite)."""
     msg: dict[str, Any] = {
-        "rec_id": rec_id_for(event.event_id),
-        "event_id": event.event_id,
-        "user": event.user,
-        "ts": event.ts,
-        "items": [
-            {"item": i, "score": round(float(s), 6), "propensity": round(float(p), 6)}
-            for i, s, p in items
-        ],
+        "rec_id": rec_id,
+        "event_id": event_id,
+        "user": user,
+        "ts": ts,
+        "items": [{"item": i, "score": s, "propensity": p} for i, s, p in zip(items, scores, propensities)],
         "policy": policy,
         "model_version": model_version,
-        "latency_ms": round(float(latency_ms), 3),
+        "latency_ms": latency_ms,
     }
     if arm is not None:
         msg["arm"] = arm
@@ -64,6 +72,12 @@ def dead_letter(raw: bytes | str | None, reason: str, source: str = "") -> dict[
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact JSON bytes (no NaN allowed)."""
-    text = json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-    return text.encode("utf-8", errors="backslashreplace")  # never raises on stray surrogates
+    """Compact JSON bytes (orjson). Never raises on strings: what orjson refuses (lone
+    surrogates, integers beyond 64 bits) goes through ``json`` with surrogates
+    backslash-escaped. Non-finite floats are written as ``null`` (orjson's rule), so
+    callers pass finite numbers (the flow cleans scores before encoding)."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        text = json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+        return text.encode("utf-8", errors="backslashreplace")

@@ -1,10 +1,12 @@
 """Prometheus metrics of the recommendation flow (``streamrec run --metrics-port``).
 
-Exported on the default registry, next to Bytewax's own metrics.
+Exported on the default registry, next to Bytewax's own metrics. The flow updates
+them once per batch (``observe_many`` adds a whole batch of latencies to a histogram).
 """
 
 from __future__ import annotations
 
+import numpy as np
 from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
 
 EVENTS = Counter("streamrec_events", "Valid click events processed", ["kind"])
@@ -24,11 +26,17 @@ PROCESSING = Histogram(
     buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2),
 )
 EVENTS_PER_SECOND = Gauge("streamrec_events_per_second", "Events/s over the last batch window")
-HIT_RATE = Gauge("streamrec_online_hit_rate", "Share of clicks that were in the served top-k")
+HIT_RATE = Gauge("streamrec_online_hit_rate",
+                 "Share of click events (since start) whose item was in the last recommendation served to "
+                 "the same user; events of users not served before are not counted")
 LOSS = Gauge("streamrec_online_logloss", "Running mean log-loss of the learner")
 DRIFT = Gauge("streamrec_drift_detected", "1 while a drift was detected recently")
 DRIFTS = Gauge("streamrec_drifts_total", "Drifts detected since start")
 STATE_BYTES = Gauge("streamrec_state_size_bytes", "Bytes of the RocksDB model state on disk")
+STAGE_SECONDS = Counter("streamrec_stage_seconds", "Wall seconds spent per stage of the flow (kafka_in, "
+                        "parse, reward_join, learn_retrieve_rank, exploration, encode, kafka_out, commit, "
+                        "metrics)", ["stage"])
+INDEX_REFRESHES = Counter("streamrec_index_refreshes", "Batches during which the retrieval index was rebuilt")
 MODEL_VERSION = Info("streamrec_model", "Model version currently serving")
 
 
@@ -36,3 +44,20 @@ def serve(port: int) -> None:
     """Start the HTTP endpoint on ``port`` (0 = off)."""
     if port:
         start_http_server(port, addr="127.0.0.1")
+
+
+def observe_many(hist: Histogram, values: np.ndarray) -> None:
+    """``hist.observe(v)`` for every ``v`` in ``values``, in one pass (same bucket rule: v <= bound)."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if values.size == 0:
+        return
+    buckets, total = getattr(hist, "_buckets", None), getattr(hist, "_sum", None)
+    bounds = getattr(hist, "_upper_bounds", None)
+    if buckets is None or total is None or bounds is None:  # another prometheus_client layout
+        for v in values.tolist():
+            hist.observe(v)
+        return
+    counts = np.bincount(np.searchsorted(np.asarray(bounds), values, side="left"), minlength=len(bounds))
+    for i in np.flatnonzero(counts[: len(bounds)]).tolist():
+        buckets[i].inc(int(counts[i]))
+    total.inc(float(values.sum()))

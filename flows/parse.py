@@ -9,7 +9,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
-from streamrec.contract.events import ClickEvent, InvalidEvent, ItemMetadata, parse_click, parse_item_metadata
+from streamrec.contract.events import (
+    ClickEvent,
+    InvalidEvent,
+    ItemMetadata,
+    parse_click,
+    parse_item_metadata,
+)
 from streamrec.contract.messages import dead_letter
 
 
@@ -50,7 +56,7 @@ def parse_message(msg, items_topic: str = "", user_salt: str = "") -> Arrival | 
                 payload = replace(payload, user=pseudonymize(payload.user, user_salt))
     except InvalidEvent as exc:
         return DeadLetter(exc.reason, msg.value, source)
-    except Exception as exc:  # a parser bug must not stop the flow either
+    except Exception as exc:  # noqa: BLE001 -- a parser bug must not stop the flow either
         return DeadLetter(f"parse_error: {type(exc).__name__}: {str(exc)[:200]}", msg.value, source)
     ts = msg.timestamp
     broker_ts = ts[1] if isinstance(ts, tuple) and len(ts) == 2 and ts[0] != 0 else 0

@@ -25,7 +25,7 @@ class Arms:
         return self.split is not None
 
     @classmethod
-    def parse(cls, policy: str, ab_split: str = "", salt: str = "streamrec-ab") -> "Arms":
+    def parse(cls, policy: str, ab_split: str = "", salt: str = "streamrec-ab") -> Arms:
         """Build the arms from the CLI strings; raises ValueError with the offending part."""
         if not ab_split.strip():
             p = make_policy(policy)

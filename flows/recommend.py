@@ -8,12 +8,13 @@ Run it with Bytewax's runner (configuration from ``STREAMREC_*`` variables, see
 or with ``streamrec run --brokers ... --in clicks --out recommendations --state DIR``,
 which also initialises the recovery store and the metrics endpoint.
 
-Wiring::
+Wiring (four operators; parsing, dead letters and encoding happen inside the engine step,
+once per batch; between operators only the key is added and removed)::
 
-    kafka(in [, items]) -> parse -> valid? --no--> dead letters ----------------+
-                                       |yes                                      |
-                                       v                                         v
-                           key "model" -> engine (stateful_batch) -> to_kafka -> kafka sink
+    kafka(in [, items]) -> key "model" -> engine (stateful_batch) -> unkey -> kafka sink
+                                          parse: bad input -> dead-letter message
+                                          valid -> learn, rank, explore -> recommendation,
+                                                   reward records
 """
 
 from __future__ import annotations
@@ -21,37 +22,25 @@ from __future__ import annotations
 import functools
 
 import bytewax.operators as op
-from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
 from bytewax.dataflow import Dataflow
 from confluent_kafka import OFFSET_BEGINNING
-
-from streamrec.flows import metrics
-from streamrec.flows.parse import Arrival, DeadLetter, parse_message
 from streamrec.contract.config import RunConfig
-from streamrec.contract.messages import dumps
+from streamrec.flows import metrics
+from streamrec.flows.timed_kafka import TimedKafkaSink, TimedKafkaSource
 
 MODEL_KEY = "model"
 
 
-def _route(cfg: RunConfig, item: tuple[str, str, dict]) -> KafkaSinkMessage:
-    kind, key, value = item
-    topic = cfg.out_topic if kind == "rec" else cfg.rewards_topic
-    return KafkaSinkMessage(key=key.encode(), value=dumps(value), topic=topic)
-
-
-def _dead_letter_message(cfg: RunConfig, dl: DeadLetter) -> KafkaSinkMessage:
-    metrics.DEAD_LETTERS.labels(dl.reason.split(":", 1)[0]).inc()
-    return KafkaSinkMessage(key=None, value=dumps(dl.to_dict()), topic=cfg.dlq_topic)
-
-
-def _kafka_error(cfg: RunConfig, err) -> KafkaSinkMessage:
-    return _dead_letter_message(cfg, DeadLetter(f"kafka_error: {err.err}", err.msg.value, err.msg.topic))
-
-
 def _build_engine(cfg: RunConfig, resume_state):
-    from streamrec.flows.engine_step import EngineLogic  # imported late: loads numba kernels
+    from streamrec.flows.engine_step import (
+        EngineLogic,  # imported late: loads numba kernels
+    )
 
     return EngineLogic(cfg, resume_state)
+
+
+def _model_key(_msg) -> str:
+    return MODEL_KEY
 
 
 def build_flow(cfg: RunConfig) -> Dataflow:
@@ -64,21 +53,12 @@ def build_flow(cfg: RunConfig) -> Dataflow:
     # short fetch waits: a broker that holds an empty fetch for librdkafka's default 500 ms
     # (the embedded one does) would otherwise add that to every event's latency
     source_conf = {"fetch.wait.max.ms": "10", **kafka_conf}
-    source = KafkaSource(brokers, topics, tail=True, starting_offset=OFFSET_BEGINNING,
-                         add_config=source_conf, batch_size=cfg.batch_size, raise_on_errors=False)
+    source = TimedKafkaSource(brokers, topics, tail=True, starting_offset=OFFSET_BEGINNING,
+                              add_config=source_conf, batch_size=cfg.batch_size, raise_on_errors=False)
     raw = op.input("kafka_in", flow, source)
-    inputs = op.branch("kafka_ok", raw, lambda m: not hasattr(m, "err"))
-    parsed = op.map("parse", inputs.trues,
-                    functools.partial(parse_message, items_topic=cfg.items_topic,
-                                      user_salt=cfg.hash_user_ids))
-    valid = op.branch("valid", parsed, lambda x: isinstance(x, Arrival))
-    keyed = op.key_on("one_model", valid.trues, lambda _: MODEL_KEY)
+    keyed = op.key_on("one_model", raw, _model_key)
     decided = op.stateful_batch("engine", keyed, functools.partial(_build_engine, cfg))
-    to_kafka = op.map("to_kafka", op.key_rm("unkey", decided), functools.partial(_route, cfg))
-    dead = op.map("dead_letter", valid.falses, functools.partial(_dead_letter_message, cfg))
-    broken = op.map("kafka_errors", inputs.falses, functools.partial(_kafka_error, cfg))
-    op.output("kafka_out", op.merge("all_out", to_kafka, dead, broken),
-              KafkaSink(brokers, topic=None, add_config=kafka_conf))
+    op.output("kafka_out", op.key_rm("unkey", decided), TimedKafkaSink(brokers, topic=None, add_config=kafka_conf))
     return flow
 
 

@@ -13,7 +13,9 @@ Late clicks (after the window, or on an already-closed decision), duplicates
 on items not in the slate and unmatched events are dropped and counted in
 ``counters``. State is bounded (``max_pending`` decisions, oldest evicted;
 ``max_remembered`` closed rec_ids / event ids) and round-trips through
-``to_dict`` / ``from_dict`` as plain JSON-able data.
+``to_dict`` / ``from_dict`` as plain JSON-able data. A pending decision holds only
+strings, floats and tuples of them, so CPython's garbage collector stops tracking
+it: 100k pending decisions add nothing to a full collection's scan.
 
 >>> from streamrec.flows.reward_join import RewardJoiner
 >>> j = RewardJoiner(window_s=60)
@@ -27,9 +29,11 @@ on items not in the slate and unmatched events are dropped and counted in
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 RewardRecord = dict[str, Any]
+_TUPLES = ("items", "propensities", "scores", "clicked")
 
 COUNTERS = ("decisions", "joined_rec_id", "joined_fallback", "late", "duplicate", "not_in_slate",
             "unmatched", "expired_no_click", "evicted")
@@ -51,6 +55,11 @@ class RewardJoiner:
         self.closed: OrderedDict[str, None] = OrderedDict()
         self.seen_events: OrderedDict[str, None] = OrderedDict()
         self.counters: dict[str, int] = {c: 0 for c in COUNTERS}
+        # the three collections are FIFO queues (appended at the back, dropped at the front):
+        # ``seq[q] = [seq of the front entry, seq of the next entry]`` and the pending decisions
+        # clicked since the last :meth:`take_touched` let a store persist only what changed
+        self.seq: dict[str, list[int]] = {"p": [0, 0], "c": [0, 0], "s": [0, 0]}
+        self.touched: set[str] = set()
 
     # -- input ---------------------------------------------------------------------------
     def record_decision(self, rec_id: str, user: str, ts: float, slate_items: Sequence[str],
@@ -61,12 +70,14 @@ class RewardJoiner:
         if rec_id in self.pending:
             self.counters["duplicate"] += 1
             return
-        d = {"rec_id": rec_id, "user": user, "ts": float(ts), "items": [str(i) for i in slate_items],
-             "propensities": [float(p) for p in propensities], "policy": policy,
-             "model_version": model_version, "arm": arm, "context": dict(context or {}), "clicked": []}
+        d = {"rec_id": rec_id, "user": user, "ts": float(ts), "items": tuple(map(str, slate_items)),
+             "propensities": tuple(map(float, propensities)), "policy": policy,
+             "model_version": model_version, "arm": arm, "context": dict(context or {}), "clicked": (),
+             "seq": self.seq["p"][1]}
         if scores is not None:
-            d["scores"] = [float(s) for s in scores]
+            d["scores"] = tuple(map(float, scores))
         self.pending[rec_id] = d
+        self.seq["p"][1] += 1
         ids = self.by_user.setdefault(user, [])
         ids.append(rec_id)
         if len(ids) > self.max_per_user:
@@ -74,6 +85,7 @@ class RewardJoiner:
         self.counters["decisions"] += 1
         while len(self.pending) > self.max_pending:
             old_id, old = self.pending.popitem(last=False)
+            self.seq["p"][0] += 1
             self._forget(old_id, old)
             self.counters["evicted"] += 1
 
@@ -83,7 +95,7 @@ class RewardJoiner:
         if event_id in self.seen_events:
             self.counters["duplicate"] += 1
             return []
-        self._remember(self.seen_events, event_id)
+        self._remember("s", self.seen_events, event_id)
         item = str(item)
         if rec_id is not None:
             d = self.pending.get(rec_id)
@@ -106,6 +118,7 @@ class RewardJoiner:
             if d["ts"] + self.window_s >= now_ts:
                 break
             self.pending.popitem(last=False)
+            self.seq["p"][0] += 1
             self._forget(rid, d)
             if not d["clicked"]:
                 self.counters["expired_no_click"] += 1
@@ -123,7 +136,8 @@ class RewardJoiner:
         if item in d["clicked"]:
             self.counters["duplicate"] += 1
             return []
-        d["clicked"].append(item)
+        d["clicked"] = (*d["clicked"], item)
+        self.touched.add(d["rec_id"])
         self.counters[how] += 1
         pos = d["items"].index(item)
         return [self._record(d, item, pos, 1.0, max(ts - d["ts"], 0.0), event_id)]
@@ -132,12 +146,12 @@ class RewardJoiner:
     def _record(d: dict, item: str | None, pos: int | None, reward: float, latency: float | None,
                 event_id: str | None) -> RewardRecord:
         rec = {"rec_id": d["rec_id"], "user": d["user"], "context": d["context"],
-               "slate": {"items": d["items"], "propensities": d["propensities"]},
+               "slate": {"items": list(d["items"]), "propensities": list(d["propensities"])},
                "policy": d["policy"], "arm": d["arm"], "model_version": d["model_version"],
                "clicked_item": item, "position": pos, "reward": reward, "reward_latency_s": latency,
                "decision_ts": d["ts"], "event_id": event_id}
         if "scores" in d:
-            rec["slate"]["scores"] = d["scores"]
+            rec["slate"]["scores"] = list(d["scores"])
         return rec
 
     def _forget(self, rid: str, d: dict) -> None:
@@ -147,12 +161,16 @@ class RewardJoiner:
                 ids.remove(rid)
             if not ids:
                 del self.by_user[d["user"]]
-        self._remember(self.closed, rid)
+        self._remember("c", self.closed, rid)
 
-    def _remember(self, store: OrderedDict, key: str) -> None:
+    def _remember(self, q: str, store: OrderedDict, key: str) -> None:
+        if key in store:
+            return
         store[key] = None
+        self.seq[q][1] += 1
         if len(store) > self.max_remembered:
             store.popitem(last=False)
+            self.seq[q][0] += 1
 
     # -- snapshots ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -163,13 +181,20 @@ class RewardJoiner:
                 "seen_events": list(self.seen_events), "counters": dict(self.counters)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "RewardJoiner":
+    def from_dict(cls, data: Mapping[str, Any]) -> RewardJoiner:
         """Inverse of :meth:`to_dict`."""
         j = cls(data["window_s"], data["max_pending"], data["max_remembered"], data.get("max_per_user", 16))
         for d in data["pending"]:
-            j.pending[d["rec_id"]] = dict(d)
+            d = dict(d)
+            for key in _TUPLES:
+                if key in d:
+                    d[key] = tuple(d[key])
+            d["seq"] = j.seq["p"][1]
+            j.seq["p"][1] += 1
+            j.pending[d["rec_id"]] = d
             j.by_user.setdefault(d["user"], []).append(d["rec_id"])
         j.closed = OrderedDict.fromkeys(data["closed"])
         j.seen_events = OrderedDict.fromkeys(data["seen_events"])
+        j.seq["c"][1], j.seq["s"][1] = len(j.closed), len(j.seen_events)
         j.counters.update(data["counters"])
         return j

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
-
 from streamrec.online.model_state import ModelState
 from streamrec.state.disk import install_live
 from streamrec.state.store import ParamStore
@@ -62,11 +62,13 @@ def commit_epoch(
     state: ModelState,
     dirty: Mapping[str, np.ndarray] | None,
     keep_last: int = 4,
+    extra: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None = None,
 ) -> dict[str, Any]:
-    """Save ``state`` (dirty rows, or all if None), checkpoint it, return the token."""
+    """Save ``state`` (dirty rows, or all if None; ``extra`` keys as in ``ParamStore.save``),
+    checkpoint it, return the token."""
     if keep_last < 1:
         raise ValueError("keep_last must be >= 1")
-    store.save(state, dirty)
+    store.save(state, dirty, extra)
     root = store.state_dir / EPOCHS_DIR
     root.mkdir(exist_ok=True)
     for leftover in root.glob("*.tmp"):  # a checkpoint interrupted by a crash

@@ -22,25 +22,32 @@ mid-save leaves the previous save intact. Key layout: :mod:`state.layout`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Self
 
 import numpy as np
 import rocksdict
-
 from streamrec.online.model_state import ModelState
 from streamrec.state import layout as L
 from streamrec.state.disk import live_db_path, raw_options
 
 
 class ParamStore:
-    """Open (creating if missing) the live RocksDB of ``state_dir``."""
+    """Open (creating if missing) the live RocksDB of ``state_dir``.
+
+    ``wal=False`` skips RocksDB's write-ahead log (a save costs its memtable insert
+    only): for a writer that checkpoints every state it relies on (the epoch commits of
+    :mod:`state.epochs` flush the memtable into the checkpoint) and restores from a
+    checkpoint after a crash. Saves after the last checkpoint may then be lost in a crash.
+    """
 
     def __init__(
         self,
         state_dir: str | Path,
         *,
         sync: bool = False,
+        wal: bool = True,
         read_only: bool = False,
         chunk_bytes: int = L.CHUNK_BYTES,
     ) -> None:
@@ -52,6 +59,7 @@ class ParamStore:
         self.db = rocksdict.Rdict(str(self.path), raw_options(), access_type=access)
         wopts = rocksdict.WriteOptions()
         wopts.sync = sync
+        wopts.disable_wal = not wal  # type: ignore[method-assign,assignment]  # a property; the stub says method
         self.db.set_write_options(wopts)
         self.read_only = read_only
         self.chunk_bytes = int(chunk_bytes)
@@ -59,9 +67,14 @@ class ParamStore:
         self._layout: dict[str, Any] | None = None if raw is None else L.parse_layout(raw)
 
     # ---------------------------------------------------------------- writing
-    def save(self, state: ModelState, dirty: Mapping[str, np.ndarray] | None = None) -> int:
+    def save(self, state: ModelState, dirty: Mapping[str, np.ndarray] | None = None,
+             extra: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None = None) -> int:
         """Write ``state`` (all of it if ``dirty`` is None, else the dirty rows, grown
-        rows, new vocab entries and meta) in one atomic batch; returns bytes written."""
+        rows, new vocab entries and meta) in one atomic batch; returns bytes written.
+
+        ``extra = (puts, delete_ranges)`` adds other keys (outside the model's ``a/``,
+        ``v/``, ``m/`` prefixes, e.g. the reward join's ``j/``) to the same batch: the
+        ranges are deleted first, then the puts written."""
         arrays = {L.check_name(n): np.asarray(a, order="C") for n, a in state.arrays.items()}
         for a in arrays.values():
             L.check_dtype(a.dtype)
@@ -95,6 +108,13 @@ class ParamStore:
             written += _put_vocab(wb, name, ids, prev_len)
             new_layout["vocab"][name] = len(ids)
         layout_raw = L.dumps(new_layout)
+        if extra is not None:
+            puts, ranges = extra
+            for start, end in ranges:
+                wb.delete_range(start, end)
+            for key, value in puts:
+                wb.put(key, value)
+                written += len(value)
         wb.put(L.LAYOUT_KEY, layout_raw)
         wb.put(L.META_KEY, meta_raw)
         self.db.write(wb)
@@ -171,6 +191,11 @@ class ParamStore:
         out.reshape(-1).view(np.uint8)[:] = np.frombuffer(b"".join(vals), dtype=np.uint8)
         return out
 
+    def items(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        """All (key, value) pairs under ``prefix``, in key order."""
+        keys, vals = self._scan(prefix)
+        return list(zip(keys, vals))
+
     def _scan(self, prefix: bytes) -> tuple[list[bytes], list[bytes]]:
         """All (key, value) pairs under ``prefix`` in key order (one iterator pass)."""
         end = L.prefix_end(prefix)
@@ -217,7 +242,7 @@ class ParamStore:
             self.db.close()
             self.db = None
 
-    def __enter__(self) -> "ParamStore":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,64 @@
+"""Exploration for a batch: the engine's candidates -> one shown slate per event, as columns.
+
+Events are grouped by serving arm (one group without an A/B split) and each group
+is one :func:`online.policies.batch.select_batch` call. Scores and propensities
+come back finite and rounded to 6 decimals for the message, as plain lists.
+Each event's draw is seeded by ``stable_seed(event_id)``, so a replayed event
+gets the same slate in any process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from streamrec.contract.messages import stable_seed
+from streamrec.flows.policy_spec import Arms
+from streamrec.online.policies.batch import select_batch
+
+
+@dataclass
+class Slates:
+    """Per event: shown items, their scores and slot propensities, the arm and its policy name."""
+
+    items: list[list[str]]
+    scores: list[list[float]]
+    propensities: list[list[float]]
+    arms: list[str]
+    policies: list[str]
+
+
+def serve_slates(arms: Arms, users: list[str], event_ids: list[str], cand_items: list[list[str]],
+                 cand_scores: np.ndarray, k: int) -> Slates:
+    """Draw every event's slate from its candidates (row ``e`` of ``cand_items`` / ``cand_scores``)."""
+    n = len(users)
+    counts = np.fromiter((len(c) for c in cand_items), np.int64, n)
+    seeds = np.fromiter((stable_seed(e) for e in event_ids), np.int64, n)
+    scores = np.asarray(cand_scores, dtype=np.float64).reshape(n, -1)
+    idx = np.full((n, max(k, 1)), -1, np.int64)
+    props = np.zeros((n, max(k, 1)))
+    shown = np.zeros(n, np.int64)
+    if arms.is_split:
+        arm_of = [arms.for_user(u)[0] for u in users]
+        groups = {name: np.array([e for e in range(n) if arm_of[e] == name], np.int64) for name in set(arm_of)}
+    else:
+        only = next(iter(arms.policies))
+        arm_of = [only] * n
+        groups = {only: np.arange(n)}
+    for name, rows in groups.items():
+        sel = rows if len(rows) < n else slice(None)
+        i, p, s = select_batch(arms.policies[name], scores[sel], counts[sel], k, seeds[sel])
+        idx[sel, : i.shape[1]], props[sel, : p.shape[1]], shown[sel] = i, p, s
+    safe = np.where(idx >= 0, idx, 0)
+    shown_scores = np.take_along_axis(scores, safe, axis=1) if scores.shape[1] else np.zeros(idx.shape)
+    shown_scores = np.round(np.nan_to_num(shown_scores, nan=0.0, posinf=1e300, neginf=-1e300), 6).tolist()
+    props_l = np.round(props, 6).tolist()
+    idx_l, shown_l = idx.tolist(), shown.tolist()
+    items, sc, pr = [], [], []
+    for e in range(n):
+        m, row = shown_l[e], cand_items[e]
+        items.append([row[j] for j in idx_l[e][:m]])
+        sc.append(shown_scores[e][:m])
+        pr.append(props_l[e][:m])
+    names = {a: arms.policies[a].name for a in arms.policies}
+    return Slates(items, sc, pr, arm_of, [names[a] for a in arm_of])
