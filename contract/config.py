@@ -31,6 +31,10 @@ class RunConfig:
     recovery: bool = True
     snapshot_interval_s: float = 2.0
     metrics_port: int = 0
+    #: address the metrics/status endpoint binds (0.0.0.0 to serve other machines)
+    metrics_host: str = "127.0.0.1"
+    #: seconds between the progress lines of ``streamrec run`` (0 = none)
+    progress_interval_s: float = 10.0
     k: int = 10
     n_candidates: int = 50
     policy: str = "egreedy:0.1"

@@ -102,7 +102,8 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         self.served = LastServed()
         self.index_refreshes = 0
         self.max_ts = float(resume_state.get("max_ts", float("-inf"))) if resume_state else float("-inf")
-        metrics.MODEL_VERSION.info({"version": self.base_version})
+        metrics.MODEL_VERSION.info({"version": self.version()})
+        metrics.STATUS.ready = True
         log.info("engine ready: %s, version %s, resumed=%s", self.model.stats(), self.base_version,
                  resume_state is not None)
 
@@ -213,6 +214,8 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
                                         arm if split else None)
             out.append(KafkaSinkMessage(key=ev.user.encode(), value=dumps(msg), topic=topic))
             decisions.append((rec_id, ev, version, arm))
+            if i >= len(events) - 10:  # the status page shows the newest few
+                metrics.STATUS.add_recommendations([msg])
             self.max_ts = max(self.max_ts, ev.ts)
         CLOCK.lap("encode")
         for i, (rec_id, ev, version, arm) in enumerate(decisions):
@@ -260,6 +263,10 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         self.model.clear_dirty()
         self.joiner.touched.clear()  # without recovery the join state is not persisted
 
+    def version(self) -> str:
+        """``VERSION+N``: the base version and the number of events learned in the model's life."""
+        return f"{self.base_version}+{self.model.stats()['events_learned']}"
+
     def _publish(self, n_clicks: int, refreshed: bool) -> None:
         """Metrics once per batch."""
         elapsed = time.perf_counter() - CLOCK.batch_t0
@@ -273,5 +280,6 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         metrics.LOSS.set(stats["mean_loss"])
         metrics.DRIFT.set(1.0 if stats["drift_detected"] else 0.0)
         metrics.DRIFTS.set(stats["drift_count"])
+        metrics.MODEL_VERSION.info({"version": self.version()})
         for name, value in self.joiner.counters.items():
             metrics.JOIN.labels(name).set(value)

@@ -7,7 +7,9 @@ them once per batch (``observe_many`` adds a whole batch of latencies to a histo
 from __future__ import annotations
 
 import numpy as np
-from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, Info
+from streamrec.flows.status_history import StatusHistory
+from streamrec.flows.status_server import StatusServer
 
 EVENTS = Counter("streamrec_events", "Valid click events processed", ["kind"])
 DEAD_LETTERS = Counter("streamrec_dead_letters", "Inputs sent to the dead-letter topic", ["reason"])
@@ -40,10 +42,13 @@ INDEX_REFRESHES = Counter("streamrec_index_refreshes", "Batches during which the
 MODEL_VERSION = Info("streamrec_model", "Model version currently serving")
 
 
-def serve(port: int) -> None:
-    """Start the HTTP endpoint on ``port`` (0 = off)."""
-    if port:
-        start_http_server(port, addr="127.0.0.1")
+#: the last minutes of health and the latest recommendations (status page, progress lines)
+STATUS = StatusHistory()
+
+
+def serve(port: int, host: str = "127.0.0.1") -> StatusServer | None:
+    """Start the HTTP endpoint (metrics, probes, status page) on ``host:port`` (0 = off)."""
+    return StatusServer(port, host, history=STATUS).start() if port else None
 
 
 def observe_many(hist: Histogram, values: np.ndarray) -> None:

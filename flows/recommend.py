@@ -20,6 +20,7 @@ once per batch; between operators only the key is added and removed)::
 from __future__ import annotations
 
 import functools
+import logging
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
@@ -45,8 +46,9 @@ def _model_key(_msg) -> str:
 
 def build_flow(cfg: RunConfig) -> Dataflow:
     """Wire the dataflow for ``cfg``; nothing connects until it runs."""
-    metrics.serve(cfg.metrics_port)
-    kafka_conf = cfg.kafka_client_config()
+    metrics.serve(cfg.metrics_port, cfg.metrics_host)
+    # librdkafka logs through Python logging (``streamrec.kafka``), not raw on stderr
+    kafka_conf = {"logger": logging.getLogger("streamrec.kafka"), **cfg.kafka_client_config()}
     brokers = cfg.brokers.split(",")
     topics = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
     flow = Dataflow("streamrec")

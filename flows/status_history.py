@@ -85,6 +85,7 @@ class StatusHistory:
         self._last: tuple[float, dict[str, Any]] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._started = False
 
     def sample(self, now: float | None = None) -> None:
         """Append one point computed against the previous reading."""
@@ -122,7 +123,11 @@ class StatusHistory:
                     "points": list(self.points), "latest": list(reversed(self.latest))}
 
     def start(self) -> None:
-        """Sample every ``interval_s`` in a daemon thread until :meth:`stop`."""
+        """Sample every ``interval_s`` in a daemon thread until :meth:`stop` (once)."""
+        if self._started:
+            return
+        self._started = True
+
         def loop() -> None:
             while not self._stop.wait(self.interval_s):
                 self.sample()

@@ -1,12 +1,20 @@
-"""Bytewax's Kafka source and sink, with their calls timed into the stage profile.
+"""Bytewax's Kafka source and sink, timed into the stage profile, with a clean stop.
 
-The partitions are the stock ones; the wrappers only charge the wall time of
-``next_batch`` to ``kafka_in`` and of ``write_batch`` (produce + flush) to
-``kafka_out`` of :data:`streamrec.flows.profile.CLOCK`.
+The partitions are the stock ones; the wrappers charge the wall time of ``next_batch``
+to ``kafka_in`` and of ``write_batch`` (produce + flush) to ``kafka_out`` of
+:data:`streamrec.flows.profile.CLOCK`.
+
+Stopping: a tail-mode source never ends, so Ctrl-C used to interrupt Bytewax mid-batch
+(a Rust panic, a traceback, exit 1). Once :data:`STOP` is set (``streamrec run``'s
+SIGINT/SIGTERM handler does it), every source partition reports end-of-input: Bytewax
+finishes the batch in flight, closes the epoch, writes its final snapshot (the engine
+commits the model with it) and returns normally. A restart resumes from that snapshot;
+every Kafka partition is rebuilt from its stored offset.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -15,12 +23,17 @@ from bytewax.inputs import StatefulSourcePartition
 from bytewax.outputs import StatelessSinkPartition
 from streamrec.flows.profile import CLOCK
 
+#: set to end the flow cleanly (see module docstring)
+STOP = threading.Event()
+
 
 class _TimedSourcePartition(StatefulSourcePartition):
     def __init__(self, inner: StatefulSourcePartition) -> None:
         self.inner = inner
 
     def next_batch(self) -> list[Any]:
+        if STOP.is_set():
+            raise StopIteration()
         t = time.perf_counter()
         try:
             return list(self.inner.next_batch())
@@ -51,7 +64,7 @@ class _TimedSinkPartition(StatelessSinkPartition):
 
 
 class TimedKafkaSource(KafkaSource):
-    """:class:`KafkaSource` whose partitions are timed."""
+    """:class:`KafkaSource` whose partitions are timed and end once :data:`STOP` is set."""
 
     def build_part(self, step_id: str, for_part: str, resume_state: Any):
         return _TimedSourcePartition(super().build_part(step_id, for_part, resume_state))

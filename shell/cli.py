@@ -44,7 +44,8 @@ _RUN_FLAGS = {"brokers": "brokers", "in_topic": "in_topic", "out_topic": "out_to
               "snapshot_interval": "snapshot_interval_s", "metrics_port": "metrics_port", "k": "k",
               "n_candidates": "n_candidates", "policy": "policy", "ab_split": "ab_split",
               "reward_window": "reward_window_s", "hash_user_ids": "hash_user_ids",
-              "kafka_config": "kafka_config_file", "batch_size": "batch_size", "model_config": "model_config"}
+              "kafka_config": "kafka_config_file", "batch_size": "batch_size", "model_config": "model_config",
+              "metrics_host": "metrics_host", "progress_interval": "progress_interval_s"}
 
 
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -184,7 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", help=f"state directory: model, versions, recovery (default {d.state_dir})")
     p.add_argument("--no-recovery", action="store_true", help="no Bytewax recovery: state saved every batch, but a restart re-reads the input topic from the beginning")
     p.add_argument("--snapshot-interval", type=float, help=f"seconds per epoch (default {d.snapshot_interval_s})")
-    p.add_argument("--metrics-port", type=int, help="Prometheus endpoint port (default off)")
+    p.add_argument("--metrics-port", type=int, help="HTTP port of /metrics, /healthz, /readyz and the "
+                   "live status page / (default off)")
+    p.add_argument("--metrics-host", help=f"address the metrics port binds (default {d.metrics_host}; "
+                   "0.0.0.0 for all interfaces)")
+    p.add_argument("--progress-interval", type=float, metavar="SECONDS",
+                   help=f"a progress line every N seconds, 0 = none (default {d.progress_interval_s:g})")
     p.add_argument("--k", type=int, help=f"items per recommendation (default {d.k})")
     p.add_argument("--n-candidates", type=int, help=f"candidates the policy picks from (default {d.n_candidates})")
     p.add_argument("--policy", help=f"greedy | egreedy:EPS | softmax:TEMP | thompson:SIGMA0 | ucb:C | uniform "

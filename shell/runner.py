@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import threading
 from datetime import timedelta
 
 from streamrec.contract.config import RunConfig
@@ -44,17 +47,57 @@ def check_inputs(cfg: RunConfig, workers: int) -> None:
         raise UsageError(str(exc)) from None
 
 
+def progress_line(snapshot: dict) -> str:
+    """One line of how the run is doing, from :meth:`StatusHistory.snapshot` and the registry."""
+    from prometheus_client import REGISTRY
+
+    pts = snapshot["points"]
+    last = pts[-1] if pts else {}
+    window = pts[-10:]
+    rate = sum(p["events_per_s"] for p in window) / len(window) if window else 0.0
+    p99 = max((p["latency_p99_ms"] for p in window if p.get("latency_p99_ms") is not None), default=None)
+    lag = sum(s.value for fam in REGISTRY.collect() for s in fam.samples
+              if s.name == "bytewax_kafka_consumer_lag")
+    dead = int(sum(last.get("dead_letters", {}).values()))
+    return (f"{int(last.get('events_total', 0)):,} events, {rate:,.0f}/s, latency p99 "
+            f"{'-' if p99 is None else f'{p99:,.0f} ms'}, lag {int(lag):,}, model {last.get('version') or '-'}, "
+            f"dead letters {dead:,}")
+
+
+def _report_progress(interval_s: float, stop: threading.Event) -> None:
+    from streamrec.flows import metrics
+
+    while not stop.wait(interval_s):
+        if metrics.STATUS.ready:
+            print(progress_line(metrics.STATUS.snapshot()), file=sys.stderr, flush=True)
+
+
 def run_flow(cfg: RunConfig, workers: int = 1) -> None:
-    """Build and run the flow until it is interrupted (tail mode never ends by itself); the
-    caller has checked the inputs (:func:`check_inputs`)."""
+    """Build and run the flow until SIGINT/SIGTERM (tail mode never ends by itself); the
+    caller has checked the inputs (:func:`check_inputs`). A signal ends the flow cleanly
+    (the batch in flight finishes, the epoch commits) and prints one line."""
     from bytewax.recovery import RecoveryConfig
     from bytewax.run import cli_main
+    from streamrec.flows import metrics
     from streamrec.flows.recommend import build_flow
+    from streamrec.flows.status_history import read_registry
+    from streamrec.flows.timed_kafka import STOP
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     recovery = None
     if cfg.recovery:
         prepare_recovery(cfg)
         recovery = RecoveryConfig(str(cfg.recovery_dir), timedelta(seconds=0))
-    cli_main(build_flow(cfg), workers_per_process=workers,
+    flow = build_flow(cfg)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: STOP.set())
+    if cfg.progress_interval_s > 0:
+        metrics.STATUS.start()
+        threading.Thread(target=_report_progress, args=(cfg.progress_interval_s, STOP), daemon=True).start()
+    print(f"streamrec run: reading {cfg.in_topic} on {cfg.brokers}, state {cfg.state_dir}; Ctrl-C stops",
+          file=sys.stderr, flush=True)
+    cli_main(flow, workers_per_process=workers,
              epoch_interval=timedelta(seconds=cfg.snapshot_interval_s), recovery_config=recovery)
+    now = read_registry(metrics.STATUS.registry)
+    print(f"stopped after {int(now['events']):,} events; model {now['version'] or '-'}; "
+          f"resume with the same --state {cfg.state_dir}", file=sys.stderr, flush=True)

@@ -125,4 +125,4 @@ def check_run(cfg: RunConfig, workers: int) -> None:
     check_kafka_config(cfg.kafka_config_file)
     check_state_dir(cfg.state_dir)
     check_model_settings(cfg)
-    check_port("--metrics-port", cfg.metrics_port)
+    check_port("--metrics-port", cfg.metrics_port, cfg.metrics_host)
