@@ -92,6 +92,26 @@ class ClickEvent:
         return out
 
 
+#: ``type`` of a request for recommendations: answered, never learned from
+REQUEST_TYPE = "request"
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationRequest:
+    """A front end asks for a user's list without a click (``"type": "request"``).
+
+    ``{"type": "request", "user": "u1", "context": {...}, "request_id": "r9"}``; ``event_id``
+    and ``ts`` are optional (the flow takes the request id or the Kafka position, and the
+    broker time). The answer is a recommendation message carrying ``request_id``.
+    """
+
+    user: str
+    context: Mapping[str, Scalar] = field(default_factory=dict)
+    request_id: str | None = None
+    event_id: str | None = None
+    ts: float | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ItemMetadata:
     """Item attributes arriving on their own topic: ``{"item": "i9", "attributes": {...}}``."""
@@ -274,6 +294,30 @@ def _missing(name: str) -> Any:
 def parse_click(raw: bytes | str | None) -> ClickEvent:
     """Parse and validate one click event; raises :class:`InvalidEvent`."""
     return event_from_dict(load_json(raw))
+
+
+def request_from_dict(obj: Mapping[str, Any]) -> RecommendationRequest:
+    """Validate a decoded ``"type": "request"`` object."""
+    ts = None
+    if obj.get("ts") is not None:
+        ts = _number(obj["ts"], "ts")
+        if not TS_MIN <= ts <= TS_MAX:
+            raise InvalidEvent(f"ts_out_of_range: {ts} not in [{TS_MIN:.0f}, {TS_MAX:.0f}]")
+    return RecommendationRequest(
+        user=_id(obj, "user"),  # type: ignore[arg-type]
+        context=_mapping(obj, "context"),
+        request_id=_id(obj, "request_id", required=False),
+        event_id=_id(obj, "event_id", required=False),
+        ts=ts,
+    )
+
+
+def parse_event(raw: bytes | str | None) -> ClickEvent | RecommendationRequest:
+    """A click event, or a request when ``type`` is ``"request"``; raises :class:`InvalidEvent`."""
+    obj = load_json(raw)
+    if obj.get("type") == REQUEST_TYPE:
+        return request_from_dict(obj)
+    return event_from_dict(obj)
 
 
 def parse_item_metadata(raw: bytes | str | None) -> ItemMetadata:

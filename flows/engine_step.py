@@ -30,7 +30,7 @@ import numpy as np
 from bytewax.connectors.kafka import KafkaSinkMessage
 from bytewax.operators import StatefulBatchLogic
 from streamrec.contract.config import RunConfig
-from streamrec.contract.events import ClickEvent, ItemMetadata
+from streamrec.contract.events import ClickEvent, RecommendationRequest
 from streamrec.contract.messages import dumps, rec_id_for, recommendation_record
 from streamrec.flows import metrics
 from streamrec.flows.join_store import PREFIX as JOIN_PREFIX
@@ -115,14 +115,17 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         run: list[Arrival] = []
         n_clicks, refreshed = 0, False
         for arrival in arrivals:
-            if isinstance(arrival.payload, ItemMetadata):
-                refreshed |= self._clicks(run, out)
-                n_clicks += len(run)
-                run = []
+            if isinstance(arrival.payload, ClickEvent):
+                run.append(arrival)
+                continue
+            refreshed |= self._clicks(run, out)  # in order: the clicks before this arrival first
+            n_clicks += len(run)
+            run = []
+            if isinstance(arrival.payload, RecommendationRequest):
+                self._request(arrival, out)
+            else:
                 self.model.add_item_metadata(arrival.payload.item, arrival.payload.attributes)
                 metrics.EVENTS.labels("item_metadata").inc()
-            else:
-                run.append(arrival)
         refreshed |= self._clicks(run, out)
         n_clicks += len(run)
         self._rewards(self._close_expired(), out)
@@ -189,6 +192,29 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         CLOCK.lap("exploration")
         self._answer(run, events, sl, before["events_learned"], out)
         return refreshed
+
+    def _request(self, arrival: Arrival, out: list[Out]) -> None:
+        """Answer a recommendation request (rank, explore, one message); nothing is learned."""
+        req = arrival.payload
+        assert isinstance(req, RecommendationRequest) and req.event_id is not None and req.ts is not None
+        ranked = self.model.rank(req.user, req.context, k=self.cfg.n_candidates)
+        sl = serve_slates(self.arms, [req.user], [req.event_id], [[i for i, _ in ranked]],
+                          np.array([[s for _, s in ranked]]), self.cfg.k)
+        latency = round(time.time() * 1000.0 - arrival.broker_ts_ms, 3) if arrival.broker_ts_ms else 0.0
+        rec_id, version, arm = rec_id_for(req.event_id), self.version(), sl.arms[0]
+        msg = recommendation_record(rec_id, req.event_id, req.user, req.ts, sl.items[0], sl.scores[0],
+                                    sl.propensities[0], sl.policies[0], version, latency,
+                                    arm if self.arms.is_split else None)
+        msg["request_id"] = req.request_id
+        out.append(KafkaSinkMessage(key=req.user.encode(), value=dumps(msg), topic=self.cfg.out_topic))
+        self.served.serve(req.user, sl.items[0])
+        self.joiner.record_decision(rec_id, req.user, req.ts, sl.items[0], sl.propensities[0], sl.policies[0],
+                                    version, arm, req.context, scores=sl.scores[0])
+        metrics.STATUS.add_recommendations([msg])
+        metrics.EVENTS.labels("request").inc()
+        self._rec_counters[arm].inc()
+        if arrival.broker_ts_ms:
+            metrics.LATENCY.observe(max(latency, 0.0) / 1000.0)
 
     def _answer(self, run, events, sl, learned_before: int, out: list[Out]) -> None:
         """One recommendation message per event; decisions remembered for the reward join."""

@@ -1,4 +1,4 @@
-"""Parse step: Kafka message -> click event, item metadata or dead letter.
+"""Parse step: Kafka message -> click event, recommendation request, item metadata or dead letter.
 
 Never raises: anything that breaks the contract becomes a :class:`DeadLetter`
 carrying the reason and the raw payload, so the flow keeps running.
@@ -7,13 +7,15 @@ carrying the reason and the raw payload, so the flow keeps running.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, replace
 
 from streamrec.contract.events import (
     ClickEvent,
     InvalidEvent,
     ItemMetadata,
-    parse_click,
+    RecommendationRequest,
+    parse_event,
     parse_item_metadata,
 )
 from streamrec.contract.messages import dead_letter
@@ -35,7 +37,7 @@ class DeadLetter:
 class Arrival:
     """A valid input plus when the broker stamped it (ms since epoch, 0 if unknown)."""
 
-    payload: ClickEvent | ItemMetadata
+    payload: ClickEvent | ItemMetadata | RecommendationRequest
     broker_ts_ms: int
 
 
@@ -49,9 +51,9 @@ def parse_message(msg, items_topic: str = "", user_salt: str = "") -> Arrival | 
     source = f"{msg.topic}/{msg.partition}@{msg.offset}"
     try:
         if items_topic and msg.topic == items_topic:
-            payload: ClickEvent | ItemMetadata = parse_item_metadata(msg.value)
+            payload: ClickEvent | ItemMetadata | RecommendationRequest = parse_item_metadata(msg.value)
         else:
-            payload = parse_click(msg.value)
+            payload = parse_event(msg.value)
             if user_salt:
                 payload = replace(payload, user=pseudonymize(payload.user, user_salt))
     except InvalidEvent as exc:
@@ -60,4 +62,7 @@ def parse_message(msg, items_topic: str = "", user_salt: str = "") -> Arrival | 
         return DeadLetter(f"parse_error: {type(exc).__name__}: {str(exc)[:200]}", msg.value, source)
     ts = msg.timestamp
     broker_ts = ts[1] if isinstance(ts, tuple) and len(ts) == 2 and ts[0] != 0 else 0
+    if isinstance(payload, RecommendationRequest):  # ids and time from the request, else Kafka
+        payload = replace(payload, event_id=payload.event_id or payload.request_id or f"request@{source}",
+                          ts=payload.ts if payload.ts is not None else (broker_ts / 1000.0 or time.time()))
     return Arrival(payload, int(broker_ts))
