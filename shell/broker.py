@@ -10,6 +10,7 @@ then for the topic to show in metadata before anyone produces.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -112,7 +113,8 @@ def ensure_topics(
     timeout: float = 20.0,
 ) -> None:
     """Create missing topics and wait until they are visible in metadata."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, **(client_config or {})})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": logging.getLogger("streamrec.kafka"),
+                         **(client_config or {})})
     wanted = list(dict.fromkeys(topics))
     existing = set(admin.list_topics(timeout=timeout).topics)
     new = [NewTopic(t, partitions, 1) for t in wanted if t not in existing]

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
-
 from streamrec.shell.broker import EmbeddedBroker, ensure_topics
+from streamrec.shell.preflight import client_config
 from streamrec.shell.subscribe import format_recommendation
 from streamrec.shell.traffic import ClickGenerator, invalid_payloads
 
@@ -35,7 +35,7 @@ class _Traffic(threading.Thread):
 
     def __init__(self, bootstrap: str, n: int, rate: float, last_rec: dict, lock: threading.Lock):
         super().__init__(daemon=True)
-        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+        self.producer = Producer(client_config(bootstrap, {"linger.ms": 5}))
         self.gen = ClickGenerator(n_users=300, n_items=800, seed=int(time.time()),
                                   prefix=f"demo{int(time.time())}-")
         self.n, self.rate, self.last_rec, self.lock = n, rate, last_rec, lock
@@ -71,21 +71,27 @@ class _Traffic(threading.Thread):
 
 
 def _consumer(bootstrap: str, topics: tuple[str, ...]) -> Consumer:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "streamrec-demo",
+    c = Consumer({**client_config(bootstrap), "group.id": "streamrec-demo",
                   "enable.auto.commit": False, "fetch.wait.max.ms": 10})
     c.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in topics])
     return c
 
 
 def _wait_until_serving(traffic: _Traffic, consumer: Consumer, flow: subprocess.Popen, counts: dict,
-                        last_rec: dict, lock: threading.Lock, timeout_s: float = 180.0) -> bool:
+                        last_rec: dict, lock: threading.Lock, stop: threading.Event,
+                        timeout_s: float = 180.0) -> bool:
     """Send one event and wait for its recommendation (the first start compiles the kernels)."""
     ev = traffic.gen.next_event()
     traffic.producer.produce("clicks", key=ev["user"].encode(), value=json.dumps(ev).encode())
     traffic.producer.flush()
     traffic.valid += 1
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end and flow.poll() is None:
+    t0 = time.monotonic()
+    end, told = t0 + timeout_s, t0
+    while time.monotonic() < end and flow.poll() is None and not stop.is_set():
+        if time.monotonic() - told >= 10.0:
+            told = time.monotonic()
+            print(f"  still starting ({told - t0:.0f} s): the first run compiles the engine's kernels "
+                  "(about a minute, once; later runs load them from the cache)", flush=True)
         for m in consumer.consume(10, 0.5):
             if not m.error() and m.topic() == "recommendations":
                 counts["recommendations"] += 1
@@ -100,6 +106,9 @@ def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 50
              quiet: bool = False, timeout_s: float = 300.0) -> int:
     """Run the whole loop; returns 0 when every valid event got its recommendation."""
     state = Path(state_dir)
+    stop = threading.Event()  # Ctrl-C / SIGTERM: stop the traffic and the flow, then summarise
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     shutil.rmtree(state / "recovery", ignore_errors=True)  # offsets belong to the old broker
     state.mkdir(parents=True, exist_ok=True)
     with EmbeddedBroker(log_path=str(state / "broker.log")) as broker:
@@ -118,16 +127,17 @@ def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 50
         latencies: list[float] = []
         rewards = clicks_on_recs = 0
         versions: set[str] = set()
-        if not _wait_until_serving(traffic, consumer, flow, counts, last_rec, lock):
+        if not _wait_until_serving(traffic, consumer, flow, counts, last_rec, lock, stop) and not stop.is_set():
             print(f"the dataflow did not answer within 180 s; see {state}/flow.log")
             flow.kill()
             return 1
-        print("dataflow is serving; sending traffic", flush=True)
+        if not stop.is_set():
+            print("dataflow is serving; sending traffic", flush=True)
+            traffic.start()
         started = time.monotonic()
-        traffic.start()
         last_print = 0.0
         try:
-            while time.monotonic() - started < timeout_s:
+            while time.monotonic() - started < timeout_s and not stop.is_set():
                 if flow.poll() is not None:
                     print(f"dataflow exited with {flow.returncode}; see {state}/flow.log")
                     return 1
@@ -155,9 +165,9 @@ def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 50
                           flush=True)
                 if not traffic.is_alive() and counts["recommendations"] >= traffic.valid:
                     break
-        except KeyboardInterrupt:
-            print("interrupted")
         finally:
+            if stop.is_set():
+                print("interrupted: stopping the traffic and the dataflow", flush=True)
             traffic.stop.set()
             flow.send_signal(signal.SIGINT)
             try:
@@ -175,4 +185,4 @@ def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 50
     print(f"latency broker->recommendation: p50 {lat[len(lat) // 2]:.1f} ms, "
           f"p95 {lat[int(len(lat) * 0.95)]:.1f} ms; model versions seen {sorted(versions)}")
     print(f"model state kept in {state}/; run the demo again to continue from it")
-    return 0 if ok else 1
+    return 0 if ok or stop.is_set() else 1

@@ -11,9 +11,10 @@ the recommendations of the replayed epoch with the same ``rec_id``.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import OrderedDict
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
@@ -36,7 +37,8 @@ class SeenIds:
 
 def _consumer(brokers: str, topic: str, from_beginning: bool, group: str | None,
               kafka_config: Mapping[str, str] | None) -> Consumer:
-    conf = {"bootstrap.servers": brokers, "group.id": group or "streamrec-subscribe",
+    conf = {"bootstrap.servers": brokers, "logger": logging.getLogger("streamrec.kafka"),
+            "group.id": group or "streamrec-subscribe",
             "enable.auto.commit": bool(group), "auto.offset.reset":
             "earliest" if from_beginning else "latest", "fetch.wait.max.ms": 10, **(kafka_config or {})}
     consumer = Consumer(conf)
@@ -100,9 +102,10 @@ def subscribe(
         consumer.close()
 
 
-def format_recommendation(rec: Mapping, width: int = 5) -> str:
-    """One terminal line: user, top items with propensities, policy, version, latency."""
-    items = " ".join(f"{i['item']}({i['propensity']:.2f})" for i in rec.get("items", [])[:width])
+def format_recommendation(rec: Mapping, width: int = 10) -> str:
+    """One terminal line: user, the shown items best first with their propensity (``p=``: the
+    probability the exploration policy shows that item in that slot), policy, version, latency."""
+    items = " ".join(f"{i['item']}(p={i['propensity']:.2f})" for i in rec.get("items", [])[:width])
     arm = f" arm={rec['arm']}" if rec.get("arm") else ""
     return (f"user={rec.get('user')} -> {items}  [{rec.get('policy')} {rec.get('model_version')}"
             f"{arm} {rec.get('latency_ms', 0):.1f}ms]")
