@@ -55,6 +55,11 @@ SAFE_SETTINGS = frozenset(
         "n_recent",
         "half_life_events",
         "cold_start_centroid",
+        # item-kNN: co-occurrence window, query length and weights (knn_slots is structural)
+        "knn_window",
+        "knn_recent",
+        "knn_decay",
+        "knn_prior",
         # retrieval and refresh schedules
         "full_rank_threshold",
         "n_clusters",
