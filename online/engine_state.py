@@ -222,7 +222,9 @@ def build_state(
     fields: dict[str, dict[str, np.ndarray]] = {b: {} for b in BUNDLES}
     for name, s in specs.items():
         if name not in arrays:  # saved before this array existed (item-kNN): empty rows
-            ref = next(n for n, t in specs.items() if t.group == s.group and n in arrays)
+            ref = next(
+                n for n, t in specs.items() if t.group == s.group and n in arrays
+            )
             fields[s.bundle][s.field] = alloc(s, arrays[ref].shape[0])
             continue
         fields[s.bundle][s.field] = np.array(arrays[name], dtype=s.dtype, copy=True)

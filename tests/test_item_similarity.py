@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.engine_state import build_state, initial_arrays
 from streamrec.online.item_similarity import (
@@ -20,7 +19,10 @@ from streamrec.online.recommender import Recommender
 
 
 def _stream(rng, n_items: int, n_users: int, n_events: int):
-    return [(int(rng.integers(n_users)), int(rng.integers(n_items))) for _ in range(n_events)]
+    return [
+        (int(rng.integers(n_users)), int(rng.integers(n_items)))
+        for _ in range(n_events)
+    ]
 
 
 def _replay(events, n_items, m_slots, window):
@@ -53,7 +55,9 @@ def _twin_scores(dense, pop, rec, decay):
 @pytest.mark.parametrize("window", [1, 3, 50])
 def test_scatter_matches_dense_twin_when_rows_are_roomy(window):
     rng = np.random.default_rng(window)
-    n_items = 12  # <= PROBE and far below M: every item finds its slot, counts are exact
+    n_items = (
+        12  # <= PROBE and far below M: every item finds its slot, counts are exact
+    )
     events = _stream(rng, n_items, 5, 300)
     it, ct, dense, pop, hist = _replay(events, n_items, 64, window)
     for u, h in hist.items():
@@ -74,8 +78,13 @@ def test_merge_appends_only_items_without_transition_features():
     it, ct = np.full((3, 8), -1, np.int32), np.zeros((3, 8), np.float32)
     cooc_update(it, ct, np.array([0, 1], np.int32), 2, 2, 10)
     out, mark, ktouched = np.zeros(3), np.zeros(3, np.int64), np.zeros(3, np.int32)
-    n_k = knn_scatter(it, ct, np.ones(3), np.array([2, 2], np.int32), 2, 0.5, out, mark, 7, ktouched)
-    assert n_k == 2 and out[:2].tolist() == [1.5, 1.5]  # listed once, both recent copies summed
+    n_k = knn_scatter(
+        it, ct, np.ones(3), np.array([2, 2], np.int32), 2, 0.5, out, mark, 7, ktouched
+    )
+    assert n_k == 2 and out[:2].tolist() == [
+        1.5,
+        1.5,
+    ]  # listed once, both recent copies summed
     tr0, tr1 = np.zeros(3), np.zeros(3)
     tr0[0] = 2.0  # item 0 already touched by the transition features
     touched = np.zeros(6, np.int32)
@@ -117,10 +126,13 @@ def test_knn_features_dense_and_sparse_agree_and_reset_the_last_request():
     tr0[2] = 1.0  # item 2 already has a transition feature
     touched = np.zeros(2 * n_items, np.int32)
     touched[0] = 2
-    for u, h in hist.items():
+    for h in hist.values():
         rec = np.array(h[::-1][:4], np.int32)
         twin = _twin_scores(dense, pop, rec, 0.9)
-        assert knn_features(items, ks, rec, len(rec), 0.9, n_items, tr0, tr1, touched, 1) == 1
+        assert (
+            knn_features(items, ks, rec, len(rec), 0.9, n_items, tr0, tr1, touched, 1)
+            == 1
+        )
         np.testing.assert_allclose(ks.x, twin, rtol=1e-5)
         n_t = knn_features(items, ks, rec, len(rec), 0.9, -1, tr0, tr1, touched, 1)
         np.testing.assert_allclose(ks.x, twin, rtol=1e-5)  # the dense values were reset
@@ -135,18 +147,26 @@ def test_knn_features_dense_and_sparse_agree_and_reset_the_last_request():
 def _log(n_events: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     return [
-        {"user": f"u{rng.integers(30)}", "item": f"i{rng.integers(60)}", "ts": 1.7e9 + t}
+        {
+            "user": f"u{rng.integers(30)}",
+            "item": f"i{rng.integers(60)}",
+            "ts": 1.7e9 + t,
+        }
         for t in range(n_events)
     ]
 
 
 def test_engine_state_round_trip_with_knn_is_bitwise():
-    cfg = RecommenderConfig(n_buckets=4096, k=4, knn_slots=16, knn_window=5, knn_recent=5)
+    cfg = RecommenderConfig(
+        n_buckets=4096, k=4, knn_slots=16, knn_window=5, knn_recent=5
+    )
     log = _log(600)
     a = Recommender(cfg)
     a.process_batch(log[:300], n_candidates=0)
     st = a.export_state()
-    assert (st.arrays["knn_item"] >= 0).sum() > 0 and st.arrays["knn_item"].shape[1] == 16
+    assert (st.arrays["knn_item"] >= 0).sum() > 0 and st.arrays["knn_item"].shape[
+        1
+    ] == 16
     b = Recommender.from_state(st)
     ra = a.process_batch(log[300:], n_candidates=5, rank_before=True)
     rb = b.process_batch(log[300:], n_candidates=5, rank_before=True)
@@ -158,14 +178,21 @@ def test_engine_state_round_trip_with_knn_is_bitwise():
 
 def test_knn_feature_changes_ranks_and_zero_slots_turns_it_off():
     log = _log(800, 1)
-    base = dict(n_buckets=4096, k=4)
+    base = {"n_buckets": 4096, "k": 4}
     ranks = {}
-    for name, extra in [("off", dict(knn_slots=0)), ("off_prior", dict(knn_slots=0, knn_prior=50.0)),
-                        ("on", dict(knn_slots=32))]:
+    for name, extra in [
+        ("off", {"knn_slots": 0}),
+        ("off_prior", {"knn_slots": 0, "knn_prior": 50.0}),
+        ("on", {"knn_slots": 32}),
+    ]:
         rec = Recommender(RecommenderConfig(**base, **extra))
-        ranks[name] = rec.process_batch(log, n_candidates=0, rank_before=True).target_rank
-        assert ("knn_item" in rec.export_state().arrays)
-    np.testing.assert_array_equal(ranks["off"], ranks["off_prior"])  # no table: no feature
+        ranks[name] = rec.process_batch(
+            log, n_candidates=0, rank_before=True
+        ).target_rank
+        assert "knn_item" in rec.export_state().arrays
+    np.testing.assert_array_equal(
+        ranks["off"], ranks["off_prior"]
+    )  # no table: no feature
     assert (ranks["on"] != ranks["off"]).any()
 
 
@@ -177,5 +204,7 @@ def test_state_saved_without_knn_arrays_loads_with_empty_tables():
     back = Recommender.from_state(st)
     arrays = back.export_state().arrays
     assert (arrays["knn_item"] == -1).all() and arrays["knn_item"].shape == (
-        st.arrays["item_key"].shape[0], 8)
+        st.arrays["item_key"].shape[0],
+        8,
+    )
     back.process_batch(_log(50, 2), n_candidates=3)
