@@ -91,5 +91,5 @@ class RecommenderConfig:
             raise ValueError("0 <= n_seq_fields <= 8 and n_negatives >= 0 required")
         if self.knn_slots < 0 or self.knn_window < 0 or self.knn_recent < 0:
             raise ValueError("knn_slots, knn_window, knn_recent must be >= 0")
-        if not 0.0 <= self.knn_decay <= 1.0 or not math.isfinite(self.knn_prior):
-            raise ValueError("0 <= knn_decay <= 1 and a finite knn_prior required")
+        if not 0.0 <= self.knn_decay < math.inf or not math.isfinite(self.knn_prior):
+            raise ValueError("a finite knn_decay >= 0 and a finite knn_prior required")
