@@ -23,8 +23,7 @@ class RecommenderConfig:
     Item-kNN feature (``online.item_similarity``): co-occurrence within the last
     ``knn_window`` items in ``knn_slots``-slot rows (0 = off), scored from the last
     ``knn_recent`` items (weight ``knn_decay**p``); ``knn_prior`` is added to its learned
-    weight when ranking; a second kNN row scores the last ``knn_long_recent`` items (0 =
-    off) with ``knn_long_decay**p`` (prior ``knn_long_prior``). Defaults chosen on ML-100K events 0-49,999 only.
+    weight when ranking. Defaults chosen on ML-100K events 0-49,999 only.
     """
 
     k: int = 16
@@ -66,9 +65,6 @@ class RecommenderConfig:
     knn_recent: int = 20
     knn_decay: float = 0.9
     knn_prior: float = 3.0
-    knn_long_recent: int = 0
-    knn_long_decay: float = 0.95
-    knn_long_prior: float = 0.0
     seed: int = 42
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,8 +89,7 @@ class RecommenderConfig:
             )
         if not 0 <= self.n_seq_fields <= 8 or self.n_negatives < 0:
             raise ValueError("0 <= n_seq_fields <= 8 and n_negatives >= 0 required")
-        if min(self.knn_slots, self.knn_window, self.knn_recent, self.knn_long_recent) < 0:
+        if self.knn_slots < 0 or self.knn_window < 0 or self.knn_recent < 0:
             raise ValueError("knn_slots, knn_window, knn_recent must be >= 0")
-        vals = (self.knn_decay, self.knn_long_decay, self.knn_prior, self.knn_long_prior)
-        if not all(map(math.isfinite, vals)) or min(vals[:2]) < 0.0:
-            raise ValueError("finite knn decays >= 0 and finite knn priors required")
+        if not 0.0 <= self.knn_decay < math.inf or not math.isfinite(self.knn_prior):
+            raise ValueError("a finite knn_decay >= 0 and a finite knn_prior required")

@@ -19,7 +19,6 @@ from streamrec.online.scoring import (
     LOG_POP_FLOOR,
     N_NUM,
     NUM_KNN,
-    NUM_KNN_LONG,
     NUM_POP_DECAYED,
     clear_transitions,
     item_score,
@@ -93,22 +92,11 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather=True):
         sc.touched,
     )
     dense_n = c.ready if c.ready <= hp.full_threshold else -1
+    n_kr = min(n_rec, hp.knn_recent)
     n_t = knn_features(
-        it,
-        sc.knn,
-        sc.rec,
-        min(n_rec, hp.knn_recent),
-        hp.knn_decay,
-        min(n_rec, hp.knn_long_recent),
-        hp.knn_long_decay,
-        dense_n,
-        sc.tr0,
-        sc.tr1,
-        sc.touched,
-        n_t,
+        it, sc.knn, sc.rec, n_kr, hp.knn_decay, dense_n, sc.tr0, sc.tr1, sc.touched, n_t
     )
     sc.anum[NUM_KNN] += hp.knn_prior  # ranking only: FM logits come from the rows
-    sc.anum[NUM_KNN_LONG] += hp.knn_long_prior
     sc.n_touched[0] = n_t
     n_cand = -1
     stamp = -1

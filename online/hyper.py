@@ -49,9 +49,6 @@ class Hyper(NamedTuple):
     knn_recent: int
     knn_decay: float
     knn_prior: float
-    knn_long_recent: int
-    knn_long_decay: float
-    knn_long_prior: float
 
 
 def hyper(cfg: Any, boosted: bool = False) -> Hyper:
@@ -91,7 +88,4 @@ def hyper(cfg: Any, boosted: bool = False) -> Hyper:
         knn_recent=int(cfg.knn_recent),
         knn_decay=float(cfg.knn_decay),
         knn_prior=float(cfg.knn_prior),
-        knn_long_recent=int(cfg.knn_long_recent),
-        knn_long_decay=float(cfg.knn_long_decay),
-        knn_long_prior=float(cfg.knn_long_prior),
     )

@@ -35,26 +35,23 @@ PROBE = 16  # slots probed per co-occurrence update
 
 
 class KnnScratch(NamedTuple):
-    """Per-request buffers: ``x[r, j]`` = ``knn_u(j)`` of query ``r`` (0: recent, 1: long
-    memory; zero elsewhere), ``mark``/``touched``/``touched2`` list the sparse entries,
-    ``last = [stamp, n_dense, n_sparse, n_sparse_long]`` of the last request (what to
-    reset before the next one)."""
+    """Per-request buffers: ``x[j]`` = ``knn_u(j)`` (zero elsewhere), ``mark``/``touched``
+    list the sparse entries, ``last = [stamp, n_dense, n_sparse]`` of the last request
+    (what to reset before the next one)."""
 
     x: np.ndarray
     mark: np.ndarray
     touched: np.ndarray
-    touched2: np.ndarray
     last: np.ndarray
 
 
 def new_knn_scratch(n_items_cap: int) -> KnnScratch:
     """Zeroed buffers for a catalog of ``n_items_cap`` items."""
     return KnnScratch(
-        np.zeros((2, n_items_cap)),
+        np.zeros(n_items_cap),
         np.zeros(n_items_cap, np.int64),
         np.zeros(n_items_cap, np.int32),
-        np.zeros(n_items_cap, np.int32),
-        np.zeros(4, np.int64),
+        np.zeros(3, np.int64),
     )
 
 
@@ -167,54 +164,36 @@ def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t):
 
 
 @njit(cache=True)
-def knn_features(it, ks, rec, n_rec, decay, n_long, decay_long, dense_n, tr0, tr1, touched, n_t):
-    """Reset the previous request's ``ks.x``, then fill ``x[0]`` from the recent items
-    ``rec[:n_rec]`` (weights ``decay^p``) and, if ``n_long > 0``, ``x[1]`` from ``rec[:n_long]``
-    (weights ``decay_long^p``, the longer memory): whole catalog if ``dense_n >= 0`` (the
-    first ``dense_n`` items), else sparse with the kNN items appended once to the
-    transition ``touched[:n_t]`` (retrieval candidates). Returns the new ``n_t``. No-op
-    when ``it.knn_item`` has no slots."""
+def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t):
+    """Reset the previous request's ``ks.x``, then fill it for the recent items
+    ``rec[:n_rec]``: whole catalog if ``dense_n >= 0`` (the first ``dense_n`` items), else
+    sparse with the kNN items appended to the transition ``touched[:n_t]`` (retrieval
+    candidates). Returns the new ``n_t``. No-op when ``it.knn_item`` has no slots."""
     if it.knn_item.shape[1] == 0:
         return n_t
     x, last = ks.x, ks.last
-    x[:, : last[1]] = 0.0
+    x[: last[1]] = 0.0
     for t in range(last[2]):
-        x[0, ks.touched[t]] = 0.0
-    for t in range(last[3]):
-        x[1, ks.touched2[t]] = 0.0
-    last[1], last[2], last[3] = 0, 0, 0
+        x[ks.touched[t]] = 0.0
+    last[1], last[2] = 0, 0
     if dense_n >= 0:
-        knn_scatter_dense(it.knn_item, it.knn_cnt, it.pop, rec, n_rec, decay, x[0], dense_n)
-        if n_long > 0:
-            knn_scatter_dense(
-                it.knn_item, it.knn_cnt, it.pop, rec, n_long, decay_long, x[1], dense_n
-            )
+        knn_scatter_dense(
+            it.knn_item, it.knn_cnt, it.pop, rec, n_rec, decay, x, dense_n
+        )
         last[1] = dense_n
         return n_t
     last[0] += 1
     n_k = knn_scatter(
-        it.knn_item, it.knn_cnt, it.pop, rec, n_rec, decay, x[0], ks.mark, last[0], ks.touched
+        it.knn_item,
+        it.knn_cnt,
+        it.pop,
+        rec,
+        n_rec,
+        decay,
+        x,
+        ks.mark,
+        last[0],
+        ks.touched,
     )
     last[2] = n_k
-    n_t = merge_touched(ks.touched, n_k, tr0, tr1, touched, n_t)
-    if n_long > 0:
-        last[0] += 1
-        n_l = knn_scatter(
-            it.knn_item,
-            it.knn_cnt,
-            it.pop,
-            rec,
-            n_long,
-            decay_long,
-            x[1],
-            ks.mark,
-            last[0],
-            ks.touched2,
-        )
-        last[3] = n_l
-        for t in range(n_l):  # not yet listed: no transition and no short-memory score
-            q = ks.touched2[t]
-            if tr0[q] == 0.0 and tr1[q] == 0.0 and x[0, q] == 0.0:
-                touched[n_t] = q
-                n_t += 1
-    return n_t
+    return merge_touched(ks.touched, n_k, tr0, tr1, touched, n_t)

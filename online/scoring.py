@@ -7,9 +7,8 @@ With the user's group sum ``s_A`` and ``a_n = w_n + <s_A, v_n>`` for each numeri
 (the FM logit minus the user-only terms, see ``online.item_cache``). Numeric inputs:
 ``x_0 = sqrt(count(last -> j))``, ``x_1 = sqrt(sum_{p>=1} decay^p count(prev_p -> j))``
 (sqrt: as compressive as needed and ~5x cheaper than log1p in the scatter loop),
-``x_2 = max(log(decayed pop_j), floor)``, ``x_3 = log1p(pop_j)``, ``x_4``, ``x_5`` = recency
-item-kNN scores of the recent / longer history (``online.item_similarity``, ``knn[0|1, j]``;
-zero when off).
+``x_2 = max(log(decayed pop_j), floor)``, ``x_3 = log1p(pop_j)``, ``x_4 = knn_u(j)`` (recency
+item-kNN, ``online.item_similarity``; zero when it is off).
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ from numba import njit
 from streamrec.online.neighbours import ss_scatter
 
 # numeric item-side features (reserved FM rows 0..N_NUM-1, see ``online.hashing.N_RESERVED``)
-NUM_TRANS_LAST, NUM_TRANS_OLDER, NUM_POP_DECAYED, NUM_POP_CUM, NUM_KNN, NUM_KNN_LONG = range(6)
-N_NUM = 6
+NUM_TRANS_LAST, NUM_TRANS_OLDER, NUM_POP_DECAYED, NUM_POP_CUM, NUM_KNN = 0, 1, 2, 3, 4
+N_NUM = 5
 LOG_POP_FLOOR = -3.0  # log of the smallest decayed count used as a feature
 
 
@@ -86,8 +85,8 @@ def numeric_value(q, j, tr0, tr1, knn, lpop, lpopd, logscale):
         return tr1[j]
     if q == NUM_POP_DECAYED:
         return max(lpopd[j] - logscale, LOG_POP_FLOOR)
-    if q >= NUM_KNN:
-        return knn[q - NUM_KNN, j]
+    if q == NUM_KNN:
+        return knn[j]
     return lpop[j]
 
 
@@ -100,8 +99,7 @@ def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, knn, lpop, lpopd, logsca
         s += sa[f] * vsum[j, f]
     s += anum[0] * tr0[j] + anum[1] * tr1[j]
     s += anum[NUM_POP_DECAYED] * max(lpopd[j] - logscale, LOG_POP_FLOOR)
-    s += anum[NUM_POP_CUM] * lpop[j]
-    s += anum[NUM_KNN] * knn[0, j] + anum[NUM_KNN_LONG] * knn[1, j]
+    s += anum[NUM_POP_CUM] * lpop[j] + anum[NUM_KNN] * knn[j]
     return s
 
 
@@ -127,16 +125,14 @@ def score_all(
     ``item_score`` up to summation order)."""
     a2 = anum[NUM_POP_DECAYED]
     a3 = anum[NUM_POP_CUM]
-    a4, a5 = anum[NUM_KNN], anum[NUM_KNN_LONG]
-    k0, k1 = knn[0], knn[1]
+    a4 = anum[NUM_KNN]
     for j in range(n):
         out[j] = (
             float(wsum[j])
             + pair[j]
             + a3 * lpop[j]
             + a2 * max(lpopd[j] - logscale, LOG_POP_FLOOR)
-            + a4 * k0[j]
-            + a5 * k1[j]
+            + a4 * knn[j]
         )
     for f in range(sa.shape[0]):
         c = sa[f]
