@@ -28,6 +28,7 @@ from streamrec.online.fm_event_step import fm_multi_step
 from streamrec.online.hashing import counter_uniform
 from streamrec.online.history import hist_append, recent_items
 from streamrec.online.item_cache import refresh_item, write_item_rows
+from streamrec.online.item_similarity import cooc_update
 from streamrec.online.neighbours import ss_add
 from streamrec.online.popularity import decayed_add, top_items
 from streamrec.online.retrieval import ivf_build, ivf_link
@@ -116,16 +117,23 @@ def init_new_items(n_items, st, hp):
 @njit(cache=True)
 def record_event(u, j, label, n_items, st, sc, hp):
     """After learning: transitions from the user's recent items to ``j`` (weights
-    ``decay^p``), popularity (cumulative, decayed), occurrence ring and history for a
-    positive; every event marks ``j`` observed (and links it into its IVF bucket)."""
+    ``decay^p``), item-kNN co-occurrence with the last ``knn_window`` items, popularity
+    (cumulative, decayed), occurrence ring and history for a positive; every event marks
+    ``j`` observed (and links it into its IVF bucket)."""
     it, hs, us, oc, c = st.items, st.hist, st.users, st.occ, st.ctr[0]
     if label > 0.5:
         wgt = 1.0
-        n_rec = recent_items(hs.item, hs.prev, us.head, u, sc.rec, hp.n_recent)
+        n_all = recent_items(hs.item, hs.prev, us.head, u, sc.rec, sc.rec.shape[0])
+        n_rec = min(n_all, hp.n_recent)
         for p in range(n_rec):
             ss_add(it.nbr_item, it.nbr_cnt, sc.rec[p], j, wgt)
             it.dirty[sc.rec[p]] = True
             wgt *= hp.decay
+        if it.knn_item.shape[1] > 0:
+            n_w = min(n_all, hp.knn_window)
+            cooc_update(it.knn_item, it.knn_cnt, sc.rec, n_w, j, n_w)
+            for p in range(n_w):
+                it.dirty[sc.rec[p]] = True
         it.pop[j] += 1.0
         it.lpop[j] = math.log1p(it.pop[j])
         old_scale = c.scale

@@ -13,10 +13,12 @@ from numba import njit
 from streamrec.online.fm_kernels import G_ITEM, G_NUM, G_USER, fm_logit
 from streamrec.online.hashing import seq_row
 from streamrec.online.history import mark_seen, recent_items
+from streamrec.online.item_similarity import knn_features
 from streamrec.online.retrieval import gather_candidates
 from streamrec.online.scoring import (
     LOG_POP_FLOOR,
     N_NUM,
+    NUM_KNN,
     NUM_POP_DECAYED,
     clear_transitions,
     item_score,
@@ -31,7 +33,7 @@ from streamrec.online.topk import topk_insert
 @njit(cache=True)
 def user_side(u, ctx_rows, c0, c1, st, sc, hp):
     """Write the user-side rows into ``sc.ex`` and recent items into ``sc.rec``;
-    returns ``(n_user_rows, n_recent)``."""
+    returns ``(n_user_rows, n_recent)`` (``n_recent``: all items written to ``sc.rec``)."""
     hs, ex = st.hist, sc.ex
     n_rec = recent_items(hs.item, hs.prev, st.users.head, u, sc.rec, sc.rec.shape[0])
     n = 0
@@ -47,7 +49,7 @@ def user_side(u, ctx_rows, c0, c1, st, sc, hp):
         ex.xs[n] = 1.0
         ex.grp[n] = G_USER
         n += 1
-    return n, min(n_rec, hp.n_recent)
+    return n, n_rec
 
 
 @njit(cache=True, inline="always")
@@ -61,7 +63,7 @@ def item_side(j, n0, it, sc, logscale):
         ex.grp[n] = G_ITEM
         n += 1
     for q in range(N_NUM):
-        x = numeric_value(q, j, sc.tr0, sc.tr1, it.lpop, it.lpopd, logscale)
+        x = numeric_value(q, j, sc.tr0, sc.tr1, sc.knn.x, it.lpop, it.lpopd, logscale)
         if x != 0.0:
             ex.rows[n] = q
             ex.xs[n] = x
@@ -72,7 +74,7 @@ def item_side(j, n0, it, sc, logscale):
 
 @njit(cache=True)
 def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather=True):
-    """User side + user vector + transition scatter + seen marks; returns
+    """User side + user vector + transition and item-kNN features + seen marks; returns
     ``(n_user_rows, n_touched, stamp, n_cand)`` with candidates in ``sc.cand``
     (``n_cand = -1`` means: score the whole catalog). With ``gather=False`` only the
     user side and the transition features are prepared (enough to learn)."""
@@ -80,8 +82,21 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather=True):
     n_user, n_rec = user_side(u, ctx_rows, c0, c1, st, sc, hp)
     user_vector(st.fm.v, st.fm.w, sc.ex.rows, n_user, sc.sa, sc.anum)
     n_t = scatter_transitions(
-        it.nbr_item, it.nbr_cnt, sc.rec, n_rec, hp.decay, sc.tr0, sc.tr1, sc.touched
+        it.nbr_item,
+        it.nbr_cnt,
+        sc.rec,
+        min(n_rec, hp.n_recent),
+        hp.decay,
+        sc.tr0,
+        sc.tr1,
+        sc.touched,
     )
+    dense_n = c.ready if c.ready <= hp.full_threshold else -1
+    n_kr = min(n_rec, hp.knn_recent)
+    n_t = knn_features(
+        it, sc.knn, sc.rec, n_kr, hp.knn_decay, dense_n, sc.tr0, sc.tr1, sc.touched, n_t
+    )
+    sc.anum[NUM_KNN] += hp.knn_prior  # ranking only: FM logits come from the rows
     sc.n_touched[0] = n_t
     n_cand = -1
     stamp = -1
@@ -115,6 +130,7 @@ def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
             logscale,
             sc.tr0,
             sc.tr1,
+            sc.knn.x,
             sc.touched,
             sc.n_touched[0],
             sc.score,
@@ -133,6 +149,7 @@ def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
         it.pair,
         sc.tr0,
         sc.tr1,
+        sc.knn.x,
         it.lpop,
         it.lpopd,
         logscale,
@@ -156,6 +173,7 @@ def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
                 it.pair,
                 sc.tr0,
                 sc.tr1,
+                sc.knn.x,
                 it.lpop,
                 it.lpopd,
                 logscale,
@@ -183,6 +201,7 @@ def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score,
             logscale,
             sc.tr0,
             sc.tr1,
+            sc.knn.x,
             sc.touched,
             sc.n_touched[0],
             sc.score,
@@ -204,6 +223,7 @@ def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score,
             it.pair,
             sc.tr0,
             sc.tr1,
+            sc.knn.x,
             it.lpop,
             it.lpopd,
             logscale,

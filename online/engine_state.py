@@ -71,6 +71,8 @@ class Items(NamedTuple):
     obs_list: np.ndarray
     dirty: np.ndarray
     vsum_t: np.ndarray  # derived: transposed copy of vsum (not persisted)
+    knn_item: np.ndarray  # item-kNN co-occurrence rows (online.item_similarity)
+    knn_cnt: np.ndarray
 
 
 class Users(NamedTuple):
@@ -152,6 +154,8 @@ def array_specs(cfg: Any) -> dict[str, Spec]:
         ("item_cluster", "item", "items", "cluster", i32, (), -1),
         ("item_clnext", "item", "items", "clnext", i32, (), -1),
         ("obs_list", "item", "items", "obs_list", i32, (), -1),
+        ("knn_item", "item", "items", "knn_item", i32, (cfg.knn_slots,), -1),
+        ("knn_cnt", "item", "items", "knn_cnt", f32, (cfg.knn_slots,), 0),
         ("ivf_order", "item", "ivf", "order", i32, (), -1),
         ("user_head", "user", "users", "head", i64, (), -1),
         ("hist_item", "hist", "hist", "item", i32, (), -1),
@@ -217,6 +221,12 @@ def build_state(
     specs = array_specs(cfg)
     fields: dict[str, dict[str, np.ndarray]] = {b: {} for b in BUNDLES}
     for name, s in specs.items():
+        if name not in arrays:  # saved before this array existed (item-kNN): empty rows
+            ref = next(
+                n for n, t in specs.items() if t.group == s.group and n in arrays
+            )
+            fields[s.bundle][s.field] = alloc(s, arrays[ref].shape[0])
+            continue
         fields[s.bundle][s.field] = np.array(arrays[name], dtype=s.dtype, copy=True)
     for group, bundle in DIRTY.items():
         rows = next(

@@ -45,6 +45,10 @@ class Hyper(NamedTuple):
     ivf_max: int
     cold_centroid: bool
     seed: int
+    knn_window: int
+    knn_recent: int
+    knn_decay: float
+    knn_prior: float
 
 
 def hyper(cfg: Any, boosted: bool = False) -> Hyper:
@@ -80,4 +84,8 @@ def hyper(cfg: Any, boosted: bool = False) -> Hyper:
         ivf_max=int(cfg.ivf_max_candidates),
         cold_centroid=bool(cfg.cold_start_centroid),
         seed=int(cfg.seed),
+        knn_window=int(cfg.knn_window),
+        knn_recent=int(cfg.knn_recent),
+        knn_decay=float(cfg.knn_decay),
+        knn_prior=float(cfg.knn_prior),
     )

@@ -96,7 +96,7 @@ class Recommender:
         return new_scratch(
             capacity(self._st, "item"),
             c.k,
-            max(c.n_recent, c.n_seq_fields),
+            max(c.n_recent, c.n_seq_fields, c.knn_recent, c.knn_window),
             c.n_negatives,
             c.max_item_features,
         )

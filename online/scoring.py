@@ -7,7 +7,8 @@ With the user's group sum ``s_A`` and ``a_n = w_n + <s_A, v_n>`` for each numeri
 (the FM logit minus the user-only terms, see ``online.item_cache``). Numeric inputs:
 ``x_0 = sqrt(count(last -> j))``, ``x_1 = sqrt(sum_{p>=1} decay^p count(prev_p -> j))``
 (sqrt: as compressive as needed and ~5x cheaper than log1p in the scatter loop),
-``x_2 = max(log(decayed pop_j), floor)``, ``x_3 = log1p(pop_j)``.
+``x_2 = max(log(decayed pop_j), floor)``, ``x_3 = log1p(pop_j)``, ``x_4 = knn_u(j)`` (recency
+item-kNN, ``online.item_similarity``; zero when it is off).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from numba import njit
 from streamrec.online.neighbours import ss_scatter
 
 # numeric item-side features (reserved FM rows 0..N_NUM-1, see ``online.hashing.N_RESERVED``)
-NUM_TRANS_LAST, NUM_TRANS_OLDER, NUM_POP_DECAYED, NUM_POP_CUM = 0, 1, 2, 3
-N_NUM = 4
+NUM_TRANS_LAST, NUM_TRANS_OLDER, NUM_POP_DECAYED, NUM_POP_CUM, NUM_KNN = 0, 1, 2, 3, 4
+N_NUM = 5
 LOG_POP_FLOOR = -3.0  # log of the smallest decayed count used as a feature
 
 
@@ -75,19 +76,22 @@ def clear_transitions(tr0, tr1, touched, n_t):
 
 
 @njit(cache=True)
-def numeric_value(q, j, tr0, tr1, lpop, lpopd, logscale):
-    """Value of numeric feature ``q`` for item ``j`` (after ``scatter_transitions``)."""
+def numeric_value(q, j, tr0, tr1, knn, lpop, lpopd, logscale):
+    """Value of numeric feature ``q`` for item ``j`` (after ``scatter_transitions`` and
+    ``item_similarity.knn_features``)."""
     if q == 0:
         return tr0[j]
     if q == 1:
         return tr1[j]
     if q == NUM_POP_DECAYED:
         return max(lpopd[j] - logscale, LOG_POP_FLOOR)
+    if q == NUM_KNN:
+        return knn[j]
     return lpop[j]
 
 
 @njit(cache=True)
-def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, lpop, lpopd, logscale):
+def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, knn, lpop, lpopd, logscale):
     """Ranking score of item ``j`` (FM logit up to user-only terms)."""
     k = sa.shape[0]
     s = float(wsum[j]) + pair[j]
@@ -95,7 +99,7 @@ def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, lpop, lpopd, logscale):
         s += sa[f] * vsum[j, f]
     s += anum[0] * tr0[j] + anum[1] * tr1[j]
     s += anum[NUM_POP_DECAYED] * max(lpopd[j] - logscale, LOG_POP_FLOOR)
-    s += anum[NUM_POP_CUM] * lpop[j]
+    s += anum[NUM_POP_CUM] * lpop[j] + anum[NUM_KNN] * knn[j]
     return s
 
 
@@ -112,6 +116,7 @@ def score_all(
     logscale,
     tr0,
     tr1,
+    knn,
     touched,
     n_touched,
     out,
@@ -120,12 +125,14 @@ def score_all(
     ``item_score`` up to summation order)."""
     a2 = anum[NUM_POP_DECAYED]
     a3 = anum[NUM_POP_CUM]
+    a4 = anum[NUM_KNN]
     for j in range(n):
         out[j] = (
             float(wsum[j])
             + pair[j]
             + a3 * lpop[j]
             + a2 * max(lpopd[j] - logscale, LOG_POP_FLOOR)
+            + a4 * knn[j]
         )
     for f in range(sa.shape[0]):
         c = sa[f]

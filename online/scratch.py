@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from streamrec.online.item_similarity import KnnScratch, new_knn_scratch
 from streamrec.online.scoring import N_NUM
 
 USER_ROWS_MAX = 72  # context rows (<= 64) + sequence rows (<= 8)
@@ -39,6 +40,7 @@ class Scratch(NamedTuple):
     rec: np.ndarray
     ex_items: np.ndarray
     ex: Examples
+    knn: KnnScratch
 
 
 def new_examples(n_rows: int, n_ex: int, k: int) -> Examples:
@@ -73,4 +75,5 @@ def new_scratch(
         rec=np.zeros(max(n_rec, 1), np.int32),
         ex_items=np.zeros(n_ex, np.int64),
         ex=new_examples(USER_ROWS_MAX + n_ex * (max_feats + N_NUM) + 8, n_ex, k),
+        knn=new_knn_scratch(n_items_cap),
     )

@@ -136,7 +136,8 @@ def test_scatter_and_scoring_match_twins():
         rng.normal(size=n_items).astype(np.float32),
     )
     lpop, lpopd = rng.random(n_items), np.log(rng.random(n_items) + 0.01)
-    sa, anum = rng.normal(size=k), rng.normal(size=4)
+    sa, anum = rng.normal(size=k), rng.normal(size=5)
+    knn = np.where(rng.random(n_items) < 0.5, rng.random(n_items), 0.0)
     out = np.zeros(n_items)
     score_all(
         n_items,
@@ -150,6 +151,7 @@ def test_scatter_and_scoring_match_twins():
         0.7,
         tr0,
         tr1,
+        knn,
         touched,
         n_t,
         out,
@@ -162,10 +164,11 @@ def test_scatter_and_scoring_match_twins():
         + anum[1] * tr1
         + anum[2] * np.maximum(lpopd - 0.7, LOG_POP_FLOOR)
         + anum[3] * lpop
+        + anum[4] * knn
     )
     np.testing.assert_allclose(out, twin, rtol=1e-6, atol=1e-6)  # float32 inputs
     for j in range(n_items):
-        s = item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, lpop, lpopd, 0.7)
+        s = item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, knn, lpop, lpopd, 0.7)
         assert s == pytest.approx(out[j], rel=1e-9, abs=1e-9)
     clear_transitions(tr0, tr1, touched, n_t)
     assert not tr0.any() and not tr1.any()
