@@ -91,7 +91,5 @@ def decode_delta(data: bytes, k: int, n_buckets: int, max_item_features: int) ->
     if type(w0) is int:
         w0 = float(w0)
     d = Delta(head["origin"], head["run"], head["seq"], head["n_events"], w0, tuple(items), **arrays)
-    if any(type(getattr(d, n)) is bool for n in ("origin", "seq", "n_events")):
-        raise _bad("origin, seq, n_events must be integers")
     check_delta(d, k, n_buckets, max_item_features)
     return d

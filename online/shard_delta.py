@@ -90,7 +90,7 @@ def _positions(a: np.ndarray, n: int, what: str) -> None:
 
 def check_delta(d: Delta, k: int, n_buckets: int, max_item_features: int) -> None:
     """Raise ``ValueError`` unless ``d`` is well-formed for an engine of this shape."""
-    if not (isinstance(d.origin, int) and isinstance(d.seq, int) and isinstance(d.n_events, int)):
+    if any(type(x) is not int for x in (d.origin, d.seq, d.n_events)):
         _fail("origin, seq and n_events must be integers")
     if min(d.origin, d.seq, d.n_events) < 0:
         _fail("origin, seq and n_events must be >= 0")

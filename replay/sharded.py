@@ -18,7 +18,7 @@ per-event ranks equal the unsharded engine's (results do not depend on batching)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,11 @@ from streamrec.online.shard_sync import ShardSync
 def shard_of(user: str, n_shards: int) -> int:
     """The shard serving ``user`` (stable across processes and runs)."""
     return hash64("shard:" + str(user)) % max(int(n_shards), 1)
+
+
+def _user_of(event: Any) -> str:
+    user = event.get("user") if isinstance(event, Mapping) else getattr(event, "user", None)
+    return str(user)
 
 
 class ShardedEngine:
@@ -62,7 +67,7 @@ class ShardedEngine:
         """Ranks of ``events`` (0 = miss / not evaluated), each by its user's shard."""
         events, evaluate = list(events), np.asarray(evaluate, np.bool_)
         ranks = np.zeros(len(events), np.int32)
-        owner = np.asarray([shard_of(getattr(e, "user", ""), self.n_shards) for e in events], np.int64)
+        owner = np.asarray([shard_of(_user_of(e), self.n_shards) for e in events], np.int64)
         lo = 0
         while lo < len(events):
             hi = min(len(events), lo + self.sync_every - self.n_events % self.sync_every)
