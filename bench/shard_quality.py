@@ -30,7 +30,9 @@ from streamrec.shell.replay_commands import load_events
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("path")
     ap.add_argument("--shards", default="1,2,4")
     ap.add_argument("--sync-every", default="100,1000,10000")
@@ -40,16 +42,22 @@ def main(argv: list[str] | None = None) -> int:
     syncs = [int(x) for x in args.sync_every.split(",")]
     events, _ = load_events(args.path)
     cfg = RecommenderConfig()
-    Recommender(cfg).evaluate_and_learn(events[:2000], np.ones(2000, np.bool_))  # compile
-    ShardedEngine(cfg, 2, 500).evaluate_and_learn(events[:2000], np.ones(2000, np.bool_))
+    Recommender(cfg).evaluate_and_learn(
+        events[:2000], np.ones(2000, np.bool_)
+    )  # compile
+    ShardedEngine(cfg, 2, 500).evaluate_and_learn(
+        events[:2000], np.ones(2000, np.bool_)
+    )
     plain = Recommender(cfg)
     plain.name = "engine"
     models = {(s, t): ShardedEngine(cfg, s, t) for s in shards for t in syncs}
     res = run_prequential(events, [plain, *models.values()], stride=1, chunk=args.chunk)
     hr = {key: res.models[m.name].all.hr for key, m in models.items()}
-    print(f"{res.n_events} events, {int(res.evaluate.sum())} evaluated; HR@10 "
-          f"(unsharded engine {res.models['engine'].all.hr:.4f} "
-          f"± {res.models['engine'].all.hr_ci:.4f})")
+    print(
+        f"{res.n_events} events, {int(res.evaluate.sum())} evaluated; HR@10 "
+        f"(unsharded engine {res.models['engine'].all.hr:.4f} "
+        f"± {res.models['engine'].all.hr_ci:.4f})"
+    )
     print(curve_table(hr))
     for (s, t), m in models.items():
         r = res.models[m.name]
@@ -57,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         if s == 1:
             n_diff = int((r.ranks != res.models["engine"].ranks).sum())
             extra = f"  ranks differing from the unsharded engine: {n_diff}"
-        print(f"  S={s} T={t}: {m.n_syncs} syncs, {m.delta_bytes / 1e6:.1f} MB of deltas, "
-              f"{r.events_per_s:,.0f} events/s{extra}")
+        print(
+            f"  S={s} T={t}: {m.n_syncs} syncs, {m.delta_bytes / 1e6:.1f} MB of deltas, "
+            f"{r.events_per_s:,.0f} events/s{extra}"
+        )
     print(f"  unsharded: {res.models['engine'].events_per_s:,.0f} events/s")
     return 0
 

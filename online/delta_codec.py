@@ -65,9 +65,9 @@ def decode_delta(data: bytes, k: int, n_buckets: int, max_item_features: int) ->
     head, pos = _header(data)
     data = bytes(data)
     spec = head["arrays"]
-    if not isinstance(spec, list) or [s[0] if isinstance(s, list) and s else None for s in spec] != list(
-        ARRAY_DTYPES
-    ):
+    if not isinstance(spec, list) or [
+        s[0] if isinstance(s, list) and s else None for s in spec
+    ] != list(ARRAY_DTYPES):
         raise _bad("array list")
     arrays = {}
     for (name, shape), (_, dtype) in zip(spec, ARRAY_DTYPES.items()):
@@ -90,6 +90,14 @@ def decode_delta(data: bytes, k: int, n_buckets: int, max_item_features: int) ->
     w0 = head["w0"]
     if type(w0) is int:
         w0 = float(w0)
-    d = Delta(head["origin"], head["run"], head["seq"], head["n_events"], w0, tuple(items), **arrays)
+    d = Delta(
+        head["origin"],
+        head["run"],
+        head["seq"],
+        head["n_events"],
+        w0,
+        tuple(items),
+        **arrays,
+    )
     check_delta(d, k, n_buckets, max_item_features)
     return d

@@ -16,7 +16,15 @@ import numpy as np
 from streamrec.online.engine_state import EngineState
 from streamrec.online.shard_delta import Delta
 
-_ITEM_FILL = {"feats": -1, "nf": 0, "pop": 0, "popd": 0, "obs": 0, "nbr_item": -1, "nbr_cnt": 0}
+_ITEM_FILL = {
+    "feats": -1,
+    "nf": 0,
+    "pop": 0,
+    "popd": 0,
+    "obs": 0,
+    "nbr_item": -1,
+    "nbr_cnt": 0,
+}
 
 
 class ShardBase:
@@ -24,7 +32,9 @@ class ShardBase:
 
     def __init__(self, st: EngineState, n_items: int) -> None:
         fm, it, c = st.fm, st.items, st.ctr[0]
-        self.w, self.gw, self.v, self.gv = (a.copy() for a in (fm.w, fm.gw, fm.v, fm.gv))
+        self.w, self.gw, self.v, self.gv = (
+            a.copy() for a in (fm.w, fm.gw, fm.v, fm.gv)
+        )
         self.w0 = float(fm.w0[0])
         self.items = {f: getattr(it, f)[:n_items].copy() for f in _ITEM_FILL}
         self.scale = float(c["scale"])
@@ -58,7 +68,13 @@ def _fm_part(st: EngineState, base: ShardBase, new_items: np.ndarray):
     rows = rows[keep]
     for a, b in ((fm.w, base.w), (fm.gw, base.gw), (fm.v, base.v), (fm.gv, base.gv)):
         b[rows] = a[rows]
-    return rows.astype(np.int64), dw[keep], np.maximum(dgw[keep], 0), dv[keep], np.maximum(dgv[keep], 0)
+    return (
+        rows.astype(np.int64),
+        dw[keep],
+        np.maximum(dgw[keep], 0),
+        dv[keep],
+        np.maximum(dgv[keep], 0),
+    )
 
 
 def _transitions(it, bi: dict, n: int):
@@ -74,7 +90,9 @@ def _transitions(it, bi: dict, n: int):
     return src.astype(np.int64), ci[sel].astype(np.int64), inc[sel]
 
 
-def take_delta(st: EngineState, base: ShardBase, item_ids: list, head: tuple, growth: float) -> Delta:
+def take_delta(
+    st: EngineState, base: ShardBase, item_ids: list, head: tuple, growth: float
+) -> Delta:
     """The delta of ``st`` against ``base`` (then ``base`` = the engine's shared rows);
     ``head`` = (origin, run, seq); ``item_ids``: the catalog's ids by dense index."""
     it, c = st.items, st.ctr[0]
@@ -97,18 +115,44 @@ def take_delta(st: EngineState, base: ShardBase, item_ids: list, head: tuple, gr
     src, dst, wgt = _transitions(it, bi, n)
     for f in ("feats", "nf", "pop", "popd", "obs"):
         bi[f][:] = getattr(it, f)[:n]
-    ref = np.unique(np.concatenate([js, np.flatnonzero(pop), np.flatnonzero(popd), np.flatnonzero(obs), src, dst]))
+    ref = np.unique(
+        np.concatenate(
+            [
+                js,
+                np.flatnonzero(pop),
+                np.flatnonzero(popd),
+                np.flatnonzero(obs),
+                src,
+                dst,
+            ]
+        )
+    )
     pos = np.searchsorted
     lens = it.nf[js].astype(np.int64)
     ptr = np.zeros(js.shape[0] + 1, np.int64)
     ptr[1:] = np.cumsum(lens)
-    feat_rows = np.concatenate([it.feats[j, : it.nf[j]] for j in js]).astype(np.int64) if js.size else np.zeros(0, np.int64)
+    feat_rows = (
+        np.concatenate([it.feats[j, : it.nf[j]] for j in js]).astype(np.int64)
+        if js.size
+        else np.zeros(0, np.int64)
+    )
     n_events = int(c["events"]) - base.events
     base.scale, base.events = scale, int(c["events"])
     return Delta(
-        int(head[0]), str(head[1]), int(head[2]), n_events, w0,
-        tuple(item_ids[j] for j in ref), *fm_part,
-        pos(ref, js).astype(np.int64), ptr, feat_rows,
-        pop[ref], popd[ref], obs[ref],
-        pos(ref, src).astype(np.int64), pos(ref, dst).astype(np.int64), wgt,
+        int(head[0]),
+        str(head[1]),
+        int(head[2]),
+        n_events,
+        w0,
+        tuple(item_ids[j] for j in ref),
+        *fm_part,
+        pos(ref, js).astype(np.int64),
+        ptr,
+        feat_rows,
+        pop[ref],
+        popd[ref],
+        obs[ref],
+        pos(ref, src).astype(np.int64),
+        pos(ref, dst).astype(np.int64),
+        wgt,
     )
