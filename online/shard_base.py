@@ -7,7 +7,8 @@ the engine with it and moves it forward. Candidate FM rows are those whose ``w``
 ``gw`` bits changed (every FM step writes both) plus the id rows of items new since the
 base (cold-start centroid); a full comparison of ``v``/``gv`` is not needed (tests check
 the equivalence). Transition increments of a changed row are ``count - base count`` per
-destination (exact unless the space-saving table evicted; then an estimate).
+destination; an entry that entered a full row counts from the base row's minimum (the
+evicted count it inherited is not an increment).
 """
 
 from __future__ import annotations
@@ -83,7 +84,11 @@ def _transitions(it, bi: dict, n: int):
     rows = np.flatnonzero((cur_i != b_i[:n]).any(1) | (cur_c != b_c[:n]).any(1))
     ci, cc, pi, pc = cur_i[rows], cur_c[rows], b_i[rows], b_c[rows]
     same = (ci[:, :, None] == pi[:, None, :]) & (pi[:, None, :] >= 0)
-    inc = cc.astype(np.float64) - (same * pc[:, None, :]).sum(2)
+    known = same.any(2)
+    # an entry new since the base took an evicted minimum's count (space-saving): its
+    # increment is at most ``count - min(base row)`` when the base row was full
+    floor = np.where(pi[:, -1] >= 0, pc.min(1), 0.0)[:, None]
+    inc = cc.astype(np.float64) - np.where(known, (same * pc[:, None, :]).sum(2), floor)
     sel = (ci >= 0) & (inc > 0)
     src = np.broadcast_to(rows[:, None], ci.shape)[sel]
     b_i[rows], b_c[rows] = ci, cc

@@ -23,6 +23,7 @@ from streamrec.online.hyper import hyper
 from streamrec.online.shard_base import ShardBase, take_delta
 from streamrec.online.shard_delta import Delta
 from streamrec.online.shard_merge import merge_into
+from streamrec.online.shard_round import own_correction
 
 
 class ShardSync:
@@ -59,6 +60,11 @@ class ShardSync:
         merge_into(self.rec, self._base, d, self._growth)
         self._cursor[d.origin] = (d.run, d.seq)
         return True
+
+    def correct_own(self, own: Delta, weighted: Delta) -> None:
+        """Replace this shard's whole move ``own`` by its round share ``weighted``
+        (``online.shard_round``)."""
+        merge_into(self.rec, self._base, own_correction(own, weighted), self._growth)
 
     def cursor(self) -> dict[int, tuple[str, int]]:
         """Origin -> (run, last seq applied), for a snapshot."""

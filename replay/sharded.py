@@ -3,7 +3,8 @@
 ``ShardedEngine`` is a ``PrequentialModel``: event ``t`` is ranked and learned by the
 shard owning its user (``shard_of``: ``hash64("shard:" + user) % S``); after every ``T``
 replayed events every shard emits its delta, which is encoded to bytes, decoded and
-merged by every other shard (the code path of the flow). So a shard sees another shard's
+merged by every other shard (the code path of the flow), its FM moves weighted by the round's
+shares (``online.shard_round``). So a shard sees another shard's
 shared rows at most ``T`` events late, its own users' rows never. With ``S = 1`` the
 per-event ranks equal the unsharded engine's (results do not depend on batching).
 
@@ -25,6 +26,7 @@ import numpy as np
 from streamrec.online.delta_codec import decode_delta, encode_delta
 from streamrec.online.hashing import hash64
 from streamrec.online.recommender import Recommender
+from streamrec.online.shard_round import weigh_round
 from streamrec.online.shard_sync import ShardSync
 
 
@@ -63,11 +65,15 @@ class ShardedEngine:
         self.n_syncs += 1
         if self.n_shards == 1:
             return
-        for data in payloads:
-            self.delta_bytes += len(data) * (self.n_shards - 1)
-            d = decode_delta(data, *shape)
-            for s in self.shards:
-                s.merge(d)
+        own = [decode_delta(data, *shape) for data in payloads]
+        weighted = weigh_round(own)
+        self.delta_bytes += sum(len(p) for p in payloads) * (self.n_shards - 1)
+        for s in self.shards:
+            for d, w in zip(own, weighted):
+                if d.origin == s.origin:
+                    s.correct_own(d, w)
+                else:
+                    s.merge(w)
 
     def evaluate_and_learn(
         self, events: Sequence[Any], evaluate: np.ndarray
