@@ -194,3 +194,20 @@ def test_hostile_payloads_raise_and_change_nothing():
         b.merge(d._replace(fm_rows=d.fm_rows + 10**6))
     assert same(before, snapshot(b.rec)) and b.cursor() == {}
     assert b.merge(d)  # the genuine delta still applies
+
+
+def test_a_round_leaves_every_shard_with_the_same_fm_rows():
+    ev = events(400, seed=5)
+    m = ShardedEngine(cfg(), 3, 100)
+    m.evaluate_and_learn(ev, np.ones(len(ev), np.bool_))
+    fms = [s.rec.state.fm for s in m.shards]
+    assert m.n_syncs == 4 and min(s.pending_events() for s in m.shards) == 0
+    for f in ("w0", "w", "gw", "v", "gv"):
+        ref = getattr(fms[0], f)
+        assert all(
+            np.allclose(getattr(x, f), ref, rtol=1e-6, atol=1e-6) for x in fms[1:]
+        )
+    # the intercept moved as the events-weighted mean of the shards' moves, not their sum
+    plain = Recommender(cfg())
+    plain.evaluate_and_learn(ev, np.ones(len(ev), np.bool_))
+    assert abs(fms[0].w0[0] - plain.state.fm.w0[0]) < abs(plain.state.fm.w0[0])
