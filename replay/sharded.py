@@ -66,7 +66,11 @@ class ShardedEngine:
         if self.n_shards == 1:
             return
         own = [decode_delta(data, *shape) for data in payloads]
-        weighted = weigh_round(own)
+        fm0, d0 = self.shards[0].rec.state.fm, own[0]
+        g_w, g_v = fm0.gw.astype(np.float64), fm0.gv.astype(np.float64)
+        g_w[d0.fm_rows] -= d0.fm_gw  # the AdaGrad sums at the start of the round
+        g_v[d0.fm_rows] -= d0.fm_gv
+        weighted = weigh_round(own, g_w, g_v)
         self.delta_bytes += sum(len(p) for p in payloads) * (self.n_shards - 1)
         for s in self.shards:
             for d, w in zip(own, weighted):
