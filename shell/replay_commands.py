@@ -124,6 +124,7 @@ def run_replay(args: argparse.Namespace) -> int:
     if bad:
         raise UsageError(f"--models {args.models}: unknown model(s) {', '.join(bad)}; "
                          f"allowed: {', '.join(MODEL_NAMES)}")
+    grid = _shard_grid(args)
     engine_config = check_config(requested_settings(args.model_config or "", args.model_set or []))
     t0 = time.perf_counter()
     try:
@@ -134,7 +135,6 @@ def run_replay(args: argparse.Namespace) -> int:
     print(f"read {summary.n_valid} events ({summary.n_invalid} invalid {summary.invalid}) "
           f"from {args.log} in {time.perf_counter() - t0:.1f}s")
     models = build_models(names, args.river_max_events, warn, engine_config)
-    grid = _shard_grid(args)
     if grid and "engine" in names:
         from streamrec.replay.sharded import ShardedEngine
 
