@@ -101,6 +101,19 @@ class Catalog:
                 self._queue(event, j, False, rows)
         return j
 
+    def set_item_rows(self, item: str, rows: list[int]) -> int:
+        """Dense index of ``item`` (created if new) whose static rows become ``rows`` (as
+        merged from another shard); queues an ``ItemRows`` entry when they change."""
+        j = self.items.get(item)
+        if j is None:
+            j = len(self.item_ids)
+            self.items[item] = j
+            self.item_ids.append(item)
+            self._queue(-1, j, True, rows)
+        elif rows != self._current_rows(j, item):
+            self._queue(-1, j, False, rows)
+        return j
+
     def _current_rows(self, j: int, item: str) -> list[int]:
         rows = self._rows_of.get(j)
         if rows is not None:

@@ -210,9 +210,19 @@ class Recommender:
         item_id = clean_id(item)
         if item_id is not None and isinstance(attributes, Mapping):
             self.catalog.item_index(item_id, dict(attributes))
-            self._sync_catalog()
-            self._write_item_rows(self.catalog.take_item_rows())
-            init_new_items(len(self.catalog.item_ids), self._st, self._hyper())
+            self.apply_item_rows()
+
+    def apply_item_rows(self) -> None:
+        """Grow the state to the catalog and write its queued item rows (new items enter
+        the catalog at once)."""
+        self._sync_catalog()
+        self._write_item_rows(self.catalog.take_item_rows())
+        init_new_items(len(self.catalog.item_ids), self._st, self._hyper())
+
+    @property
+    def state(self) -> EngineState:
+        """The live engine state (replaced when a row group grows)."""
+        return self._st
 
     # ------------------------------------------------------------------ serving
     def rank(

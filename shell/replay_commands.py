@@ -4,10 +4,12 @@
                          [--models engine,popularity,decayed,transitions,river-fm,river-mf]
                          [--model-config FILE.toml] [--model-set KEY=VALUE ...]
                          [--river-max-events N] [--chunk N] [--out metrics.json] [--report DIR]
+                         [--shards S[,S...] --sync-every T[,T...]]
 
 Each event is first scored (the rank of the clicked item), then learned from.
 --model-config / --model-set set the engine's settings (RecommenderConfig fields),
-as for `streamrec run`.
+as for `streamrec run`. --shards replaces the engine by user-sharded engines that exchange
+deltas every --sync-every events (one per S, T pair; the HR@10 curve over T is printed).
 """
 
 from __future__ import annotations
@@ -95,6 +97,20 @@ def warm_up(names: list[str], events: list, n: int = 1000, engine_config: Any = 
         run_prequential(events[:n], jitted, stride=1, chunk=max(n // 2, 1))
 
 
+def _shard_grid(args: argparse.Namespace) -> list[tuple[int, int]]:
+    """(S, T) pairs of --shards x --sync-every; empty without --shards."""
+    if not args.shards:
+        return []
+    try:
+        shards = [int(x) for x in args.shards.split(",")]
+        syncs = [int(x) for x in args.sync_every.split(",")]
+    except ValueError:
+        raise UsageError("--shards and --sync-every take comma-separated integers") from None
+    if min(shards) < 1 or min(syncs) < 1:
+        raise UsageError("--shards and --sync-every must be >= 1")
+    return [(s, t) for s in shards for t in syncs]
+
+
 def run_replay(args: argparse.Namespace) -> int:
     """Entry point of ``streamrec replay``."""
     from streamrec.replay.prequential import run_prequential
@@ -108,6 +124,7 @@ def run_replay(args: argparse.Namespace) -> int:
     if bad:
         raise UsageError(f"--models {args.models}: unknown model(s) {', '.join(bad)}; "
                          f"allowed: {', '.join(MODEL_NAMES)}")
+    grid = _shard_grid(args)
     engine_config = check_config(requested_settings(args.model_config or "", args.model_set or []))
     t0 = time.perf_counter()
     try:
@@ -118,6 +135,11 @@ def run_replay(args: argparse.Namespace) -> int:
     print(f"read {summary.n_valid} events ({summary.n_invalid} invalid {summary.invalid}) "
           f"from {args.log} in {time.perf_counter() - t0:.1f}s")
     models = build_models(names, args.river_max_events, warn, engine_config)
+    if grid and "engine" in names:
+        from streamrec.replay.sharded import ShardedEngine
+
+        models = [m for m in models if m.name != "streamrec-fm"]
+        models += [ShardedEngine(engine_config, s, t) for s, t in grid]
     if not events or not models:
         warn("nothing to replay")
         return 1
@@ -126,6 +148,13 @@ def run_replay(args: argparse.Namespace) -> int:
     print(f"prequential replay: {result.n_events} events, stride {args.stride}, "
           f"{int(result.evaluate.sum())} evaluated")
     print(format_table(result))
+    if grid and "engine" in names:
+        from streamrec.replay.sharded import curve_table
+
+        hr = {(m.n_shards, m.sync_every): result.models[m.name].all.hr
+              for m in models if hasattr(m, "n_shards")}
+        print("HR@10 of user-sharded engines (rows: --sync-every, columns: --shards)")
+        print(curve_table(hr))
     extra = {"log": str(args.log), "read": summary.to_dict()}
     if "engine" in names:
         extra["engine_settings"] = engine_config.to_dict()
@@ -150,6 +179,10 @@ def add_replay_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="replay River models on the first N events only (they run ~1k events/s)")
     p.add_argument("--chunk", type=int, default=5000, help="events per evaluate_and_learn call")
     add_model_args(p)
+    p.add_argument("--shards", default=None,
+                   help="replay the engine as S user-sharded engines (comma list for a curve)")
+    p.add_argument("--sync-every", default="1000",
+                   help="events between delta exchanges of the shards (comma list; default 1000)")
     p.add_argument("--out", default=None, help="write metrics JSON here")
     p.add_argument("--report", default=None, help="write metrics.json and PNG plots into this dir")
     p.set_defaults(func=run_replay)
