@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import gzip
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO
 
 from streamrec.contract.events import ClickEvent, InvalidEvent, parse_click
 

@@ -26,12 +26,11 @@ import gzip
 import io
 import zipfile
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from streamrec.contract.events import ClickEvent, InvalidEvent, event_from_dict
 from streamrec.contract.messages import dumps
-
 from streamrec.replay.log_reader import ReadSummary, reason_code
 
 #: Genre names of the classic u.item flags, used when no u.genre is present.

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from streamrec.online.policies import make_policy
 from streamrec.replay.ab_report import (
     ab_summary,

@@ -28,6 +28,7 @@ from typing import Any, Self
 
 import numpy as np
 import rocksdict
+
 from streamrec.online.model_state import ModelState
 from streamrec.state import layout as L
 from streamrec.state.disk import live_db_path, raw_options
