@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from streamrec.online.policies import make_policy
-from streamrec.online.recommender import Recommender
 from streamrec.contract.events import event_from_dict
 from streamrec.contract.messages import stable_seed
+from streamrec.online.policies import make_policy
+from streamrec.online.recommender import Recommender
 from streamrec.shell.traffic import ClickGenerator
 
 

@@ -23,11 +23,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streamrec.online.policies import EpsilonGreedy, GaussianThompson, Greedy, Softmax, UCB, UniformRandom  # noqa: E402
-from streamrec.replay.reward_model import RewardModel  # noqa: E402
+from streamrec.online.policies import UCB, EpsilonGreedy, GaussianThompson, Greedy, Softmax, UniformRandom  # noqa: E402
 from streamrec.replay.ope.suite import run_estimators  # noqa: E402
-from streamrec.replay.simulator import (ClickSimulator, FixedScorer, SimulatorConfig, log_decisions,  # noqa: E402
-                              policy_marginals, run_closed_loop, true_value)
+from streamrec.replay.reward_model import RewardModel  # noqa: E402
+from streamrec.replay.simulator import (  # noqa: E402
+    ClickSimulator,
+    FixedScorer,
+    SimulatorConfig,
+    log_decisions,
+    policy_marginals,
+    run_closed_loop,
+    true_value,
+)
 
 
 def regret_runs(n_events: int, cfg: SimulatorConfig) -> list:

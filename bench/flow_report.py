@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from streamrec.flows.profile import STAGES
 
 _LABELS = {"kafka_in": "Kafka in (source poll)", "parse": "parse + validate (orjson)",

@@ -45,13 +45,14 @@ from flow_report import (
     print_stages,
     quantiles,
 )
+
 from streamrec.contract.messages import dumps, rec_id_for, recommendation_record
 from streamrec.shell.broker import EmbeddedBroker, ensure_topics
 from streamrec.shell.traffic import ClickGenerator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from kafka_helpers import stop_flow
+from kafka_helpers import stop_flow  # noqa: E402 -- tests/ is put on sys.path just above
 
 N_USERS, N_ITEMS = 5000, 20000
 _SLATE = [f"i{10000 + j}" for j in range(10)]

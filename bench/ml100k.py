@@ -20,10 +20,10 @@ try:
 except ImportError:  # running from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streamrec.shell.replay_commands import build_models, warm_up  # noqa: E402
 from streamrec.replay.movielens import read_movielens  # noqa: E402
 from streamrec.replay.prequential import run_prequential  # noqa: E402
 from streamrec.replay.report import format_table, write_report  # noqa: E402
+from streamrec.shell.replay_commands import build_models, warm_up  # noqa: E402
 
 FAST_BASELINES = ("popularity", "decayed", "transitions")
 

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streamrec.replay.ab_report import wilson_interval  # noqa: E402
 from streamrec.replay.ope.base import refit_bootstrap_interval  # noqa: E402
 from streamrec.replay.ope.suite import run_estimators  # noqa: E402
-from streamrec.shell.ope_commands import fit_obd_model, obd_inputs  # noqa: E402
 from streamrec.replay.open_bandit import load_open_bandit  # noqa: E402
+from streamrec.shell.ope_commands import fit_obd_model, obd_inputs  # noqa: E402
 
 
 def evaluate(log, target: str, bts, truth_log, n_bootstrap: int, n_refit: int) -> None:

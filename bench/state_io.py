@@ -121,11 +121,11 @@ def main() -> None:
         with ParamStore(d, chunk_bytes=chunk) as store:
             t_full = timed(lambda: store.save(state), args.repeats)
             dirties = [dirty_rows(state, args.dirty, rng) for _ in range(args.repeats)]
-            it = iter(dirties)
-            t_dirty = timed(lambda: store.save(state, next(it)), args.repeats)
+            dirty_it = iter(dirties)
+            t_dirty = timed(lambda it=dirty_it: store.save(state, next(it)), args.repeats)
             rows_written = statistics.median(sum(len(r) for r in dd.values()) for dd in dirties)
-            it = iter([dirty_rows(state, args.dirty, rng) for _ in range(args.repeats)])
-            t_epoch = timed(lambda: commit_epoch(store, state, next(it), keep_last=2), args.repeats)
+            epoch_it = iter([dirty_rows(state, args.dirty, rng) for _ in range(args.repeats)])
+            t_epoch = timed(lambda it=epoch_it: commit_epoch(store, state, next(it), keep_last=2), args.repeats)
             t_load = timed(store.load, args.repeats)
         disk = state_size_bytes(d)["live"] / 2**20
         print(f"{chunk:>8} {t_full * 1e3:8.1f} {t_full / t_npy_save:6.2f} {t_dirty * 1e3:8.2f} "

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 import orjson
+
 from streamrec.contract.events import ClickEvent
 
 

@@ -31,6 +31,7 @@ from itertools import islice
 from typing import Any
 
 import orjson
+
 from streamrec.flows.reward_join import _TUPLES, RewardJoiner
 
 PREFIX = b"j/"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram, Info
+
 from streamrec.flows.status_history import StatusHistory
 from streamrec.flows.status_server import StatusServer
 

@@ -64,5 +64,6 @@ class Arms:
 
     def restore(self, data: dict[str, Any]) -> None:
         for name, d in (data or {}).items():
-            if name in self.policies and hasattr(self.policies[name], "load_dict"):
-                self.policies[name].load_dict(d)
+            policy = self.policies.get(name)
+            if policy is not None and hasattr(policy, "load_dict"):
+                policy.load_dict(d)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from streamrec.contract.messages import stable_seed
 from streamrec.flows.policy_spec import Arms
 from streamrec.online.policies.batch import select_batch

@@ -24,6 +24,7 @@ from prometheus_client import (
     CollectorRegistry,
     generate_latest,
 )
+
 from streamrec.flows.status_history import StatusHistory
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from bytewax.connectors.kafka import KafkaSink, KafkaSource
 from bytewax.inputs import StatefulSourcePartition
 from bytewax.outputs import StatelessSinkPartition
+
 from streamrec.flows.profile import CLOCK
 
 #: set to end the flow cleanly (see module docstring)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 
 def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
@@ -76,17 +77,20 @@ def ab_summary(records: Iterable[Mapping[str, Any]], control: str | None = None,
         rid = str(r["rec_id"])
         reward = r.get("reward") or 0
         d[rid] = d.get(rid, False) or (isinstance(reward, (int, float)) and reward > 0)
-    arms = {}
+    arms: dict[str, dict[str, float]] = {}
+    counts: dict[str, tuple[int, int]] = {}  # arm -> (clicks, decisions)
     for arm, d in clicked.items():
         n, s = len(d), sum(d.values())
+        counts[arm] = (s, n)
         lo, hi = wilson_interval(s, n, alpha)
         arms[arm] = {"decisions": n, "clicks": s, "ctr": s / n if n else 0.0, "lower": lo, "upper": hi}
     ctrl = control if control in arms else (next(iter(arms)) if arms else None)
     tests = {}
-    for arm, a in arms.items():
-        if arm != ctrl:
-            c = arms[ctrl]
-            tests[arm] = two_proportion_ztest(c["clicks"], c["decisions"], a["clicks"], a["decisions"])
+    if ctrl is not None:
+        c_clicks, c_n = counts[ctrl]
+        for arm, (s, n) in counts.items():
+            if arm != ctrl:
+                tests[arm] = two_proportion_ztest(c_clicks, c_n, s, n)
     return {"control": ctrl, "arms": arms, "tests": tests}
 
 

@@ -20,10 +20,11 @@ their file order.
 from __future__ import annotations
 
 import gzip
+import io
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable
 
 from streamrec.contract.events import ClickEvent, InvalidEvent, parse_click
 
@@ -89,7 +90,7 @@ def parse_lines(lines: Iterable[bytes | str]) -> tuple[list[ClickEvent], ReadSum
     return events, summary
 
 
-def open_log(path: str | Path) -> IO[bytes]:
+def open_log(path: str | Path) -> io.BufferedIOBase:
     """Open a log for binary reading, transparently gunzipping ``.gz`` or gzip-magic files."""
     p = Path(path)
     with open(p, "rb") as f:
@@ -99,7 +100,7 @@ def open_log(path: str | Path) -> IO[bytes]:
     return open(p, "rb")
 
 
-def _lines_until_error(f: IO[bytes], errors: list[str]) -> Iterable[bytes]:
+def _lines_until_error(f: io.BufferedIOBase, errors: list[str]) -> Iterable[bytes]:
     try:
         yield from f
     except (OSError, EOFError) as exc:  # truncated or corrupt gzip stream: keep what was read

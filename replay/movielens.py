@@ -26,12 +26,11 @@ import gzip
 import io
 import zipfile
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from streamrec.contract.events import ClickEvent, InvalidEvent, event_from_dict
 from streamrec.contract.messages import dumps
-
 from streamrec.replay.log_reader import ReadSummary, reason_code
 
 #: Genre names of the classic u.item flags, used when no u.genre is present.
@@ -62,11 +61,16 @@ def user_context(age: str, gender: str, occupation: str, zip_code: str) -> dict[
     return {k: v for k, v in ctx.items() if v}
 
 
+# One rating row before validation: user, item, rating, timestamp, genres, user context;
+# None stands for a row with too few columns (counted as invalid, keeps the row number).
+_Record = tuple[str, str, str, str, list[str], dict[str, str]] | None
+
+
 def events_from_rows(
     rows: Iterable[Sequence[str]], ns: bool
 ) -> tuple[list[ClickEvent], ReadSummary]:
     """Rows of the combined csv layout (without header) -> sorted events and a summary."""
-    dicts = []
+    dicts: list[_Record] = []
     for row in rows:
         if len(row) < 4:
             dicts.append(None)
@@ -78,7 +82,7 @@ def events_from_rows(
     return _to_events(dicts, ns)
 
 
-def _to_events(records: list, ns: bool) -> tuple[list[ClickEvent], ReadSummary]:
+def _to_events(records: list[_Record], ns: bool) -> tuple[list[ClickEvent], ReadSummary]:
     summary = ReadSummary()
     counts: Counter[str] = Counter()
     events: list[ClickEvent] = []
@@ -116,7 +120,9 @@ def _read_combined(text: str) -> tuple[list[ClickEvent], ReadSummary]:
     return events_from_rows(reader, ns=True)
 
 
-def _read_classic(data: str, users: str | None, items: str | None, genre: str | None):
+def _read_classic(
+    data: str, users: str | None, items: str | None, genre: str | None
+) -> tuple[list[ClickEvent], ReadSummary]:
     names = list(CLASSIC_GENRES)
     if genre:
         names = [ln.split("|")[0] for ln in genre.splitlines() if "|" in ln] or names
@@ -130,7 +136,7 @@ def _read_classic(data: str, users: str | None, items: str | None, genre: str | 
         f = ln.split("|")
         flags = f[-len(names):] if len(f) > len(names) else []
         genres_of[f[0]] = [n for n, x in zip(names, flags) if x.strip() == "1"]
-    records: list = []
+    records: list[_Record] = []
     for ln in data.splitlines():
         if not ln.strip():
             continue

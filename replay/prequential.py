@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+
 from streamrec.replay.metrics import RankSummary, hits, summarize
 
 

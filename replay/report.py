@@ -30,6 +30,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
 from streamrec.replay.metrics import RankSummary, rolling_hit_rate
 from streamrec.replay.prequential import ReplayResult
 

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import math
 import zlib
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -47,7 +48,7 @@ def _h(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "replace"))
 
 
-def _cross(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+def _cross(a: np.ndarray | np.integer | int, b: np.ndarray | np.integer | int) -> np.ndarray:
     """Hash of a feature pair (vectorised, uint64 arithmetic mod 2**64)."""
     z = np.atleast_1d(np.asarray(a, np.uint64)) * _K + np.asarray(b, np.uint64)
     return mix64(z)
@@ -112,18 +113,21 @@ class RewardModel:
             if k in (self.item_key, self.position_key) or v is None:
                 continue
             if isinstance(v, bool) or isinstance(v, str):
-                keys.append(_h(f"{k}={v}")), vals.append(1.0)
+                keys.append(_h(f"{k}={v}"))
+                vals.append(1.0)
             elif isinstance(v, (int, float)):
                 f = float(v)
                 if math.isfinite(f):
-                    keys.append(_h(f"{k}#")), vals.append(max(min(f, 1e6), -1e6))
+                    keys.append(_h(f"{k}#"))
+                    vals.append(max(min(f, 1e6), -1e6))
             elif isinstance(v, (list, tuple)):
                 for e in v[:64]:
-                    keys.append(_h(f"{k}={e}")), vals.append(1.0)
+                    keys.append(_h(f"{k}={e}"))
+                    vals.append(1.0)
         return keys, vals
 
-    def _rows(self, ctx_keys: list[int], ctx_vals: list[float], items: Sequence[Any],
-              positions: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    def _rows(self, ctx_keys: list[int], ctx_vals: list[float], items: Sequence[Any] | np.ndarray,
+              positions: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Index/value matrices [len(items) * len(positions), n_features], rows item-major."""
         ih = np.array([_h(f"i={a}") for a in items], np.uint64)
         ph = np.array([_h(f"p={p}") for p in positions], np.uint64)
@@ -133,9 +137,11 @@ class RewardModel:
         cols = [np.zeros(na * npos, np.uint64), ia, pa, _cross(ia, pa)]
         vals = [np.ones(na * npos)] * 4
         for c, v in zip(ctx_keys, ctx_vals):
-            cols.append(np.full(na * npos, c, np.uint64)), vals.append(np.full(na * npos, v))
+            cols.append(np.full(na * npos, c, np.uint64))
+            vals.append(np.full(na * npos, v))
             if self.cross_context:
-                cols.append(_cross(np.uint64(c), ia)), vals.append(np.full(na * npos, v))
+                cols.append(_cross(np.uint64(c), ia))
+                vals.append(np.full(na * npos, v))
         idx = (np.stack(cols, axis=1) & np.uint64(self.mask)).astype(np.int64)
         return idx, np.stack(vals, axis=1)
 
@@ -155,8 +161,8 @@ class RewardModel:
         """q(x, item, position) in (0, 1)."""
         return float(self.predict_grid(x, [x.get(self.item_key)], [x.get(self.position_key)])[0, 0])
 
-    def predict_grid(self, context: Mapping[str, Any], items: Sequence[Any], positions: Sequence[Any]
-                     ) -> np.ndarray:
+    def predict_grid(self, context: Mapping[str, Any], items: Sequence[Any] | np.ndarray,
+                     positions: Sequence[Any] | np.ndarray) -> np.ndarray:
         """q for every (item, position) of one context: array [len(items), len(positions)]."""
         ck, cv = self._context(context)
         idx, val = self._rows(ck, cv, items, positions)

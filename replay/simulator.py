@@ -174,7 +174,8 @@ def run_closed_loop(sim: ClickSimulator, policy: Any, learner: Learner | None = 
         for it, r in zip(shown, clicks):
             policy.update(it, r)
         if (t + 1) % every == 0:
-            curve.append(regret), marks.append(t + 1)
+            curve.append(regret)
+            marks.append(t + 1)
     return LoopResult(policy.name, n_events, reward, regret, np.array(curve), np.array(marks),
                       time.perf_counter() - t0)
 

@@ -112,6 +112,7 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 
 def cmd_produce(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
+
     from streamrec.contract.config import read_properties
     from streamrec.shell.broker import ensure_topics
     from streamrec.shell.preflight import client_config

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from streamrec.online.policies import make_policy
 from streamrec.replay.ab_report import (
     ab_summary,
@@ -92,10 +93,12 @@ def obd_inputs(log: Any, policy: str, bts_log: Any = None, model: RewardModel | 
         if fixed is not None:
             dist = fixed
         else:
+            assert pol is not None  # made above whenever no fixed distribution is given
             key = log.affinity[t].tobytes()
-            dist = dist_cache.get(key)
-            if dist is None:
-                dist = dist_cache[key] = pol.probabilities(items, log.affinity[t], log.len_list)
+            cached = dist_cache.get(key)
+            if cached is None:
+                cached = dist_cache[key] = pol.probabilities(items, log.affinity[t], log.len_list)
+            dist = cached
         ckey = tuple(log.user_features[t])
         q = q_cache.get(ckey)
         if q is None:

@@ -81,10 +81,11 @@ def subscribe(
                 continue
             last = time.monotonic()
             for m in batch:
-                if m.error() or m.value() is None:
+                value = m.value()
+                if m.error() or value is None:
                     continue
                 try:
-                    rec = json.loads(m.value())
+                    rec = json.loads(value)
                 except ValueError:
                     continue
                 if not isinstance(rec, dict):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 CATEGORIES = ("drama", "comedy", "action", "documentary", "kids", "horror", "sci_fi", "romance")
 SEGMENTS = ("student", "parent", "retired", "professional")

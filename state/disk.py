@@ -19,7 +19,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import rocksdict
 
@@ -34,6 +36,14 @@ def raw_options() -> rocksdict.Options:
     opts = rocksdict.Options(raw_mode=True)
     opts.create_if_missing(True)
     return opts
+
+
+def raw_items(db: rocksdict.Rdict, from_key: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+    """(key, value) pairs, in key order from ``from_key``, of a DB opened with ``raw_options()``.
+
+    In raw mode both are ``bytes``; rocksdict's stub types keys as any scalar, hence the cast.
+    """
+    return cast(Iterator[tuple[bytes, bytes]], db.items(from_key=from_key))
 
 
 def live_db_path(state_dir: str | Path) -> Path:

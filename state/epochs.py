@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from streamrec.online.model_state import ModelState
 from streamrec.state.disk import install_live
 from streamrec.state.store import ParamStore

@@ -28,9 +28,10 @@ from typing import Any, Self
 
 import numpy as np
 import rocksdict
+
 from streamrec.online.model_state import ModelState
 from streamrec.state import layout as L
-from streamrec.state.disk import live_db_path, raw_options
+from streamrec.state.disk import live_db_path, raw_items, raw_options
 
 
 class ParamStore:
@@ -57,6 +58,7 @@ class ParamStore:
         self.path = live_db_path(self.state_dir)
         access = rocksdict.AccessType.read_only() if read_only else rocksdict.AccessType.read_write()
         self.db = rocksdict.Rdict(str(self.path), raw_options(), access_type=access)
+        self._closed = False
         wopts = rocksdict.WriteOptions()
         wopts.sync = sync
         wopts.disable_wal = not wal  # type: ignore[method-assign,assignment]  # a property; the stub says method
@@ -199,8 +201,9 @@ class ParamStore:
     def _scan(self, prefix: bytes) -> tuple[list[bytes], list[bytes]]:
         """All (key, value) pairs under ``prefix`` in key order (one iterator pass)."""
         end = L.prefix_end(prefix)
-        keys, vals = [], []
-        for k, v in self.db.items(from_key=prefix):
+        keys: list[bytes] = []
+        vals: list[bytes] = []
+        for k, v in raw_items(self.db, from_key=prefix):
             if k >= end:
                 break
             keys.append(k)
@@ -238,9 +241,9 @@ class ParamStore:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.suffix in (".sst", ".log"))
 
     def close(self) -> None:
-        if self.db is not None:
+        if not self._closed:
             self.db.close()
-            self.db = None
+            self._closed = True
 
     def __enter__(self) -> Self:
         return self

@@ -33,7 +33,7 @@ from typing import Any
 
 import rocksdict
 
-from streamrec.state.disk import disk_bytes, install_live, live_db_path, raw_options, write_atomic
+from streamrec.state.disk import disk_bytes, install_live, live_db_path, raw_items, raw_options, write_atomic
 from streamrec.state.layout import META_KEY
 from streamrec.state.store import ParamStore
 
@@ -48,7 +48,7 @@ def content_hash(db_path: str | Path) -> str:
     db = rocksdict.Rdict(str(db_path), raw_options(), access_type=rocksdict.AccessType.read_only())
     h = hashlib.blake2b(digest_size=16)
     try:
-        for k, v in db.items():
+        for k, v in raw_items(db):
             h.update(len(k).to_bytes(4, "little") + k + len(v).to_bytes(8, "little"))
             h.update(v)
     finally:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from streamrec.shell.broker import ensure_topics
 from streamrec.contract.config import RunConfig
+from streamrec.shell.broker import ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
 

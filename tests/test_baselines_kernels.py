@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from streamrec.replay.baselines import DecayedPopularity, Popularity, Transitions
 from streamrec.contract.events import ClickEvent
+from streamrec.replay.baselines import DecayedPopularity, Popularity, Transitions
 
 
 def random_stream(seed, n=300, n_users=12, n_items=25, p_impression=0.1):

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+
 from streamrec.contract.events import ClickEvent
 from streamrec.replay.baselines import EASE, SKNN, VSKNN, EASETransitions, ItemKNN
 

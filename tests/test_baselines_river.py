@@ -2,9 +2,9 @@
 
 import numpy as np
 
+from streamrec.contract.events import ClickEvent
 from streamrec.replay.baselines import RiverFM, RiverMF
 from streamrec.replay.prequential import run_prequential
-from streamrec.contract.events import ClickEvent
 
 GENRES = [("drama",), ("comedy", "romance"), ("action",), ("drama", "war"), ()]
 

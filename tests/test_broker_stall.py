@@ -29,8 +29,8 @@ from kafka_helpers import (
     wait_for_distinct,
 )
 
-from streamrec.shell.broker import EmbeddedBroker
 from streamrec.contract.messages import rec_id_for
+from streamrec.shell.broker import EmbeddedBroker
 from streamrec.shell.traffic import ClickGenerator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

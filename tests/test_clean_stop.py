@@ -15,6 +15,7 @@ from kafka_helpers import (
     start_flow,
     unique_config,
 )
+
 from streamrec.shell.traffic import ClickGenerator
 
 pytestmark = pytest.mark.kafka

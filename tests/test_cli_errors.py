@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.recommender import Recommender
 from streamrec.shell.traffic import ClickGenerator

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from streamrec.contract.config import RunConfig, read_properties
 from streamrec.flows.parse import Arrival, DeadLetter, parse_message, pseudonymize
 from streamrec.shell.cli import build_parser, run_config_from_args
-from streamrec.contract.config import RunConfig, read_properties
 
 
 def test_env_round_trip_and_kafka_passthrough(tmp_path):

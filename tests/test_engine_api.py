@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from streamrec.online.model_state import ModelState
 from streamrec.online.recommender import BatchResult, Recommender, RecommenderConfig
 

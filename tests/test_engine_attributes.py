@@ -9,6 +9,7 @@ stream without the change.
 from __future__ import annotations
 
 import numpy as np
+
 from streamrec.online.recommender import Recommender, RecommenderConfig
 
 CHANGE_AT = 600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from streamrec.online.recommender import Recommender, RecommenderConfig
 
 
@@ -11,7 +12,7 @@ def test_new_item_ranks_by_its_attribute():
     cfg = RecommenderConfig(n_buckets=1 << 13, k=8, n_negatives=4, seed=3)
     rec = Recommender(cfg)
     evs = []
-    for t in range(3000):
+    for _ in range(3000):
         u = int(rng.integers(40))
         genre = "rock" if u < 20 else "jazz"
         i = int(rng.integers(30))

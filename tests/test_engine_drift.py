@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from streamrec.online.drift import DriftMonitor
 from streamrec.online.recommender import Recommender, RecommenderConfig
 

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
 from streamrec.contract.events import InvalidEvent, _load_json_std, load_json
 from streamrec.flows.last_served import LastServed
 from streamrec.flows.metrics import observe_many
@@ -91,8 +92,11 @@ def test_observe_many_equals_observe_per_value():
         one.observe(v)
     observe_many(many, values)
     text = generate_latest(reg).decode().splitlines()
-    samples = lambda name: [ln.split(" ", 1)[1].replace(name, "") for ln in text
-                            if ln.startswith(name + "_") and "_created" not in ln]
+
+    def samples(name: str) -> list[str]:
+        return [ln.split(" ", 1)[1].replace(name, "") for ln in text
+                if ln.startswith(name + "_") and "_created" not in ln]
+
     assert samples("one") == samples("many")
 
 

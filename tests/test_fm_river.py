@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 river = pytest.importorskip("river")
-from river import facto, optim
-from streamrec.online.fm import FMClassifier
+from river import facto, optim  # noqa: E402 -- after importorskip, by design
+
+from streamrec.online.fm import FMClassifier  # noqa: E402
 
 
 @pytest.mark.parametrize("l2", [0.0, 0.01])

@@ -42,9 +42,9 @@ from kafka_helpers import (
     wait_until,
 )
 
-from streamrec.flows.parse import Arrival, DeadLetter, parse_message
 from streamrec.contract.events import MAX_PAYLOAD_BYTES, TS_MAX, TS_MIN
 from streamrec.contract.messages import dumps, rec_id_for
+from streamrec.flows.parse import Arrival, DeadLetter, parse_message
 from streamrec.shell.traffic import ClickGenerator
 
 SEED = 1337

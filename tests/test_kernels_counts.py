@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+
 from streamrec.online.hashing import counter_uniform, splitmix64
 from streamrec.online.history import hist_append, mark_seen, recent_items
 from streamrec.online.neighbours import ss_add, ss_count

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+
 from streamrec.online.engine_state import Fm
 from streamrec.online.fm_event_step import fm_multi_step
 from streamrec.online.fm_kernels import fm_logit
@@ -238,9 +239,10 @@ def test_multi_step_gradient_matches_finite_differences(seed):
             loss_twin(0.2, w, v, rows[sel], xs[sel], groups[sel], labels[e]), rel=1e-5
         )
     eps = 1e-6
-    f = lambda w_, v_, b=0.2: multi_loss_twin(
-        b, w_, v_, rows, xs, groups, 4, ex_ptr, labels
-    )
+
+    def f(w_, v_, b=0.2):
+        return multi_loss_twin(b, w_, v_, rows, xs, groups, 4, ex_ptr, labels)
+
     for r in rows:
         wp, wm = w.copy(), w.copy()
         wp[r] += eps

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import kafka_helpers as kh
 import pytest
+from test_cli_errors import clean_env, cli
+
 from streamrec.contract.config import RunConfig
 from streamrec.shell.traffic import ClickGenerator
-from test_cli_errors import clean_env, cli
 
 
 def run_cmd(cfg: RunConfig, *extra: str) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 import pytest
+
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.recommender import Recommender
 from streamrec.shell.traffic import ClickGenerator

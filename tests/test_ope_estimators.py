@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from streamrec.replay.ope import (DirectMethod, DoublyRobust, InverseProbabilityWeighting, ReplayMethod,
-                        SelfNormalizedInverseProbabilityWeighting, prepare)
+from streamrec.replay.ope import (
+    DirectMethod,
+    DoublyRobust,
+    InverseProbabilityWeighting,
+    ReplayMethod,
+    SelfNormalizedInverseProbabilityWeighting,
+    prepare,
+)
 from streamrec.replay.ope.base import refit_bootstrap_interval
 from streamrec.replay.ope.suite import is_uniform_log, run_estimators
 

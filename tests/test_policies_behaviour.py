@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from streamrec.online.policies import EpsilonGreedy, GaussianThompson, Greedy, Softmax, UCB, UniformRandom
+from streamrec.online.policies import UCB, EpsilonGreedy, GaussianThompson, Greedy, Softmax, UniformRandom
 
 ITEMS = np.array([f"i{j}" for j in range(30)], dtype=object)
 SCORES = np.random.default_rng(3).normal(size=30)

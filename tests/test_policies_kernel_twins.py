@@ -5,7 +5,12 @@ import math
 import numpy as np
 
 from streamrec.online.policies.gaussian_kernels import gaussian_topk_draw
-from streamrec.online.policies.sampling import epsilon_greedy_draw, plackett_luce_draw, splitmix_normal, splitmix_uniform
+from streamrec.online.policies.sampling import (
+    epsilon_greedy_draw,
+    plackett_luce_draw,
+    splitmix_normal,
+    splitmix_uniform,
+)
 from streamrec.replay.reward_model import logistic_step
 
 M64 = (1 << 64) - 1

@@ -5,10 +5,13 @@ import itertools
 import numpy as np
 import pytest
 
-from streamrec.online.policies import (EpsilonGreedy, GaussianThompson, Greedy, Softmax, UCB, UniformRandom,
-                             make_policy)
-from streamrec.online.policies.sampling import (epsilon_greedy_draw, epsilon_greedy_marginals, plackett_luce_draw,
-                                      plackett_luce_marginals)
+from streamrec.online.policies import UCB, EpsilonGreedy, GaussianThompson, Greedy, Softmax, UniformRandom, make_policy
+from streamrec.online.policies.sampling import (
+    epsilon_greedy_draw,
+    epsilon_greedy_marginals,
+    plackett_luce_draw,
+    plackett_luce_marginals,
+)
 from streamrec.online.policies.softmax import softmax_probs
 
 ITEMS = np.array([f"i{j}" for j in range(12)], dtype=object)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from streamrec.contract.events import ClickEvent
 from streamrec.replay.baselines import DecayedPopularity, Popularity, RiverFM, RiverMF, Transitions
 from streamrec.replay.prequential import eval_mask, run_prequential, warm_mask
-from streamrec.contract.events import ClickEvent
 
 
 def stream(pairs, types=None):

@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 
+from streamrec.contract.events import ClickEvent
 from streamrec.replay.baselines import Popularity, RiverFM, Transitions
-from streamrec.shell.cli import main
 from streamrec.replay.movielens import write_jsonl
 from streamrec.replay.prequential import run_prequential
 from streamrec.replay.report import format_table, write_report
-from streamrec.contract.events import ClickEvent
+from streamrec.shell.cli import main
 
 
 def events(n=120, seed=0):

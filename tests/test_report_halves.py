@@ -1,6 +1,7 @@
 """Replay report: first/second-half figures (issue 11.3) and the Markdown table with intervals."""
 
 import numpy as np
+
 from streamrec.contract.events import ClickEvent
 from streamrec.replay.baselines import ItemKNN, Popularity
 from streamrec.replay.metrics import hit_rate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from streamrec.online.engine_state import INT_COUNTERS
 from streamrec.online.recommender import Recommender, RecommenderConfig
 
@@ -77,7 +78,9 @@ def test_large_catalog_stream_runs_and_scores_are_consistent():
         r_full > 0
     )  # observed and not already had: the protocol's rankable targets
     assert (r_two[eligible] > 0).mean() > 0.6  # most targets are among the candidates
-    hr = lambda r: ((r > 0) & (r <= 10)).mean()
+    def hr(r):
+        return ((r > 0) & (r <= 10)).mean()
+
     assert hr(r_two) >= 0.7 * hr(r_full) and hr(r_two) > 0.05
     for row, scores in zip(res.cand_items[-50:], res.cand_scores[-50:]):
         assert len(row) == 20 and np.all(np.diff(scores) <= 0)

@@ -3,10 +3,17 @@
 import numpy as np
 
 from streamrec.online.policies import EpsilonGreedy, Greedy, Softmax, UniformRandom
-from streamrec.replay.reward_model import RewardModel
 from streamrec.replay.ope.suite import run_estimators
-from streamrec.replay.simulator import (ClickSimulator, FixedScorer, SimulatorConfig, log_decisions, policy_marginals,
-                              run_closed_loop, true_value)
+from streamrec.replay.reward_model import RewardModel
+from streamrec.replay.simulator import (
+    ClickSimulator,
+    FixedScorer,
+    SimulatorConfig,
+    log_decisions,
+    policy_marginals,
+    run_closed_loop,
+    true_value,
+)
 
 CFG = SimulatorConfig(n_users=50, n_items=20, dim=4, k=3, seed=3)
 

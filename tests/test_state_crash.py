@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from streamrec.state.epochs import restore_epoch
 from streamrec.state.store import ParamStore
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+
 from streamrec.replay.baselines._stream import (
     StreamIndex,
     append_history,

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+
 from streamrec.replay.baselines._neighbours import (
     RecencyState,
     grow_square,

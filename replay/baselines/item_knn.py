@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+
 from streamrec.replay.baselines._neighbours import (
     RecencyState,
     learn_positive,

@@ -28,7 +28,8 @@ would take ~1,700 Python calls per ranking). River's ``learn_one`` is the slow p
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from river import facto, optim

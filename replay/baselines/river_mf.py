@@ -18,7 +18,8 @@ ranking is one matrix-vector product over the candidates.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from river import optim, reco

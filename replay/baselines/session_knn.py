@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+
 from streamrec.replay.baselines._neighbours import recent_items
 from streamrec.replay.baselines._stream import (
     StreamIndex,

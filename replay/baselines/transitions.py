@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+
 from streamrec.online.hashing import mix64
 from streamrec.replay.baselines._stream import (
     StreamIndex,

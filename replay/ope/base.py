@@ -17,9 +17,10 @@ uses the linearisation ``se = sd(num_t - V den_t) / (mean(den_t) sqrt(n))``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -7,6 +7,8 @@ when the log is uniformly random.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from streamrec.replay.ope.direct_method import DirectMethod
@@ -27,8 +29,8 @@ def run_estimators(reward: np.ndarray, pscore: np.ndarray, evaluation_pscore: np
                    alpha: float = 0.05, n_bootstrap: int = 1000, random_state: int = 0,
                    method: str = "bootstrap") -> dict[str, dict[str, float]]:
     """Estimates with intervals of the evaluation policy's value per round."""
-    base = dict(reward=reward, pscore=pscore, evaluation_pscore=evaluation_pscore)
-    kw = dict(alpha=alpha, n_bootstrap=n_bootstrap, random_state=random_state, method=method)
+    base: dict[str, Any] = dict(reward=reward, pscore=pscore, evaluation_pscore=evaluation_pscore)
+    kw: dict[str, Any] = dict(alpha=alpha, n_bootstrap=n_bootstrap, random_state=random_state, method=method)
     out = {"ips": InverseProbabilityWeighting().estimate_interval(**base, **kw),
            "snips": SelfNormalizedInverseProbabilityWeighting().estimate_interval(**base, **kw)}
     if estimated_value is not None:
