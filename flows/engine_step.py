@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from bytewax.connectors.kafka import KafkaSinkMessage
 from bytewax.operators import StatefulBatchLogic
+
 from streamrec.contract.config import RunConfig
 from streamrec.contract.events import ClickEvent, RecommendationRequest
 from streamrec.contract.messages import dumps, rec_id_for, recommendation_record
@@ -139,7 +140,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         CLOCK.flush(n_clicks, refreshed)
         return out, StatefulBatchLogic.RETAIN
 
-    def snapshot(self) -> dict | None:
+    def snapshot(self) -> dict | None:  # type: ignore[override]  # Bytewax takes None: nothing to keep
         if not self.cfg.recovery:  # rows are saved every batch; Bytewax keeps nothing
             return None
         t = time.perf_counter()

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from confluent_kafka import OFFSET_BEGINNING
+
 from streamrec.contract.config import RunConfig
 from streamrec.flows import metrics
 from streamrec.flows.timed_kafka import TimedKafkaSink, TimedKafkaSource
@@ -48,7 +50,8 @@ def build_flow(cfg: RunConfig) -> Dataflow:
     """Wire the dataflow for ``cfg``; nothing connects until it runs."""
     metrics.serve(cfg.metrics_port, cfg.metrics_host)
     # librdkafka logs through Python logging (``streamrec.kafka``), not raw on stderr
-    kafka_conf = {"logger": logging.getLogger("streamrec.kafka"), **cfg.kafka_client_config()}
+    # (confluent-kafka takes a Logger object in its config; Bytewax's annotation says str values)
+    kafka_conf: dict[str, Any] = {"logger": logging.getLogger("streamrec.kafka"), **cfg.kafka_client_config()}
     brokers = cfg.brokers.split(",")
     topics = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
     flow = Dataflow("streamrec")

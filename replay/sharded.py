@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
 from streamrec.online.delta_codec import decode_delta, encode_delta
 from streamrec.online.hashing import hash64
 from streamrec.online.recommender import Recommender

@@ -113,8 +113,9 @@ def ensure_topics(
     timeout: float = 20.0,
 ) -> None:
     """Create missing topics and wait until they are visible in metadata."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": logging.getLogger("streamrec.kafka"),
-                         **(client_config or {})})
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": logging.getLogger("streamrec.kafka"),
+                            **(client_config or {})}
+    admin = AdminClient(conf)
     wanted = list(dict.fromkeys(topics))
     existing = set(admin.list_topics(timeout=timeout).topics)
     new = [NewTopic(t, partitions, 1) for t in wanted if t not in existing]

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
 from streamrec.shell.broker import EmbeddedBroker, ensure_topics
 from streamrec.shell.preflight import client_config
 from streamrec.shell.subscribe import format_recommendation
@@ -93,9 +94,10 @@ def _wait_until_serving(traffic: _Traffic, consumer: Consumer, flow: subprocess.
             print(f"  still starting ({told - t0:.0f} s): the first run compiles the engine's kernels "
                   "(about a minute, once; later runs load them from the cache)", flush=True)
         for m in consumer.consume(10, 0.5):
-            if not m.error() and m.topic() == "recommendations":
+            value = m.value()
+            if not m.error() and m.topic() == "recommendations" and value is not None:
                 counts["recommendations"] += 1
-                msg = json.loads(m.value())
+                msg = json.loads(value)
                 with lock:
                     last_rec[msg["user"]] = msg
                 return True
@@ -142,10 +144,11 @@ def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 50
                     print(f"dataflow exited with {flow.returncode}; see {state}/flow.log")
                     return 1
                 for m in consumer.consume(500, 0.2):
-                    if m.error():
+                    value, topic = m.value(), m.topic()
+                    if m.error() or value is None or topic is None:
                         continue
-                    counts[m.topic()] += 1
-                    msg = json.loads(m.value())
+                    counts[topic] += 1
+                    msg = json.loads(value)
                     if m.topic() == "recommendations":
                         latencies.append(msg["latency_ms"])
                         versions.add(msg["model_version"].split("+")[0])

@@ -151,7 +151,7 @@ def run_replay(args: argparse.Namespace) -> int:
     if grid and "engine" in names:
         from streamrec.replay.sharded import curve_table
 
-        hr = {(m.n_shards, m.sync_every): result.models[m.name].all.hr
+        hr = {(getattr(m, "n_shards"), getattr(m, "sync_every")): result.models[m.name].all.hr  # noqa: B009
               for m in models if hasattr(m, "n_shards")}
         print("HR@10 of user-sharded engines (rows: --sync-every, columns: --shards)")
         print(curve_table(hr))

@@ -78,6 +78,7 @@ def run_flow(cfg: RunConfig, workers: int = 1) -> None:
     (the batch in flight finishes, the epoch commits) and prints one line."""
     from bytewax.recovery import RecoveryConfig
     from bytewax.run import cli_main
+
     from streamrec.flows import metrics
     from streamrec.flows.recommend import build_flow
     from streamrec.flows.status_history import read_registry

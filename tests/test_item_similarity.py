@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.engine_state import build_state, initial_arrays
 from streamrec.online.item_similarity import (

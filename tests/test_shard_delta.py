@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.delta_codec import decode_delta, encode_delta
 from streamrec.online.recommender import Recommender
