@@ -68,7 +68,7 @@ def counter_uniform(seed: int, counter: int, j: int) -> float:
 def seq_row(item_key: int, position: int, n_rows: int) -> int:
     """Row of the sequence feature "the user's ``position``-th previous item was ``item``"."""
     h = splitmix64(np.uint64(item_key) ^ splitmix64(np.uint64(position + 1)))
-    return N_RESERVED + np.int64(h % np.uint64(n_rows - N_RESERVED))
+    return int(N_RESERVED + np.int64(h % np.uint64(n_rows - N_RESERVED)))
 
 
 class FeatureHasher:

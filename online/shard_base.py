@@ -143,6 +143,7 @@ def take_delta(
     )
     n_events = int(c["events"]) - base.events
     base.scale, base.events = scale, int(c["events"])
+    fm_rows, fm_w, fm_gw, fm_v, fm_gv = fm_part
     return Delta(
         int(head[0]),
         str(head[1]),
@@ -150,7 +151,11 @@ def take_delta(
         n_events,
         w0,
         tuple(item_ids[j] for j in ref),
-        *fm_part,
+        fm_rows,
+        fm_w,
+        fm_gw,
+        fm_v,
+        fm_gv,
         pos(ref, js).astype(np.int64),
         ptr,
         feat_rows,
