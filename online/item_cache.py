@@ -52,9 +52,10 @@ def write_item_rows(ir, t, fm, it):
     is refreshed at once."""
     j = ir.item[t]
     r0, r1 = ir.ptr[t], ir.ptr[t + 1]
-    it.feats[j, :] = -1
-    it.feats[j, : r1 - r0] = ir.rows[r0:r1]
-    it.nf[j] = r1 - r0
+    nf = min(r1 - r0, it.feats.shape[1])
+    for f in range(it.feats.shape[1]):  # a loop, not slices: less code to compile
+        it.feats[j, f] = ir.rows[r0 + f] if f < nf else -1
+    it.nf[j] = nf
     if ir.new[t]:
         it.key[j] = ir.key[t]
         it.dirty[j] = True
