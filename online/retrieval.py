@@ -187,10 +187,12 @@ def ivf_seed(it, ivf, ctr, n_c, seed):
 
 
 @njit(cache=True)
-def _add(q, sc, n, stamp):
-    if q >= 0 and sc.mark2[q] != stamp:
-        sc.mark2[q] = stamp
-        sc.cand[n] = q
+def _add(q, mark2, cand, n, stamp):
+    # arrays, not the Scratch bundle: a bundle argument costs a reference count
+    # increment and decrement per array on every call (~0.3 µs), this is per item
+    if q >= 0 and mark2[q] != stamp:
+        mark2[q] = stamp
+        cand[n] = q
         n += 1
     return n
 
@@ -199,11 +201,12 @@ def _add(q, sc, n, stamp):
 def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_max):
     """Union of neighbours (``sc.touched``), trending and probed IVF buckets (at most
     ``ivf_max`` items from these) into ``sc.cand``; returns the count."""
+    mark2, cand = sc.mark2, sc.cand
     n = np.int64(0)  # not a literal 0: one compiled _add
     for t in range(n_touched):
-        n = _add(sc.touched[t], sc, n, stamp)
+        n = _add(sc.touched[t], mark2, cand, n, stamp)
     for t in range(ivf.trend.shape[0]):
-        n = _add(ivf.trend[t], sc, n, stamp)
+        n = _add(ivf.trend[t], mark2, cand, n, stamp)
     n_c = n_clusters
     if n_c == 0:
         return n
@@ -224,9 +227,9 @@ def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_ma
                 return n
             q = ivf.order[p]
             if it.cluster[q] == c:  # else: moved to another bucket since the build
-                n = _add(q, sc, n, stamp)
+                n = _add(q, mark2, cand, n, stamp)
         q = ivf.head[c]
         while q >= 0 and n < n_max:
-            n = _add(q, sc, n, stamp)
+            n = _add(q, mark2, cand, n, stamp)
             q = it.clnext[q]
     return n
