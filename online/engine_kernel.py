@@ -27,7 +27,7 @@ from streamrec.online.engine_ranking import (
 from streamrec.online.fm_event_step import fm_multi_step
 from streamrec.online.hashing import counter_uniform
 from streamrec.online.history import hist_append, recent_items
-from streamrec.online.item_cache import refresh_item, write_item_rows
+from streamrec.online.item_cache import refresh_item, refresh_row, write_item_rows
 from streamrec.online.neighbours import ss_add
 from streamrec.online.popularity import decayed_add, top_items
 from streamrec.online.retrieval import (
@@ -94,8 +94,13 @@ def learn_event(j, label, n_user, st, sc, hp, logscale):
             n_ex += 1
             ex.ptr[n_ex] = n
     fm_multi_step(st.fm, hp.opt, ex, n_ex, n_user)
+    fm = st.fm
     for e in range(n_ex):
-        refresh_item(sc.ex_items[e], st.fm, it)
+        q = sc.ex_items[e]
+        refresh_row(
+            q, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair
+        )
+        it.dirty[q] = True
     return ex.loss[0]
 
 
@@ -169,9 +174,13 @@ def maintain(n_items, st, hp):
     ev = c.events
     if hp.cache_every > 0 and n_items > 0:
         n_ref = min(max(n_items // hp.cache_every, 1), hp.cache_max, n_items)
+        fm, it = st.fm, st.items
         for _ in range(n_ref):
             q = c.cursor % n_items
-            refresh_item(q, st.fm, st.items)
+            refresh_row(
+                q, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair
+            )
+            it.dirty[q] = True
             c.cursor = q + 1
     if c.n_clusters > 0:  # every item relinked about every ``ivf_every`` events
         n_rl = min(-(-n_items // hp.ivf_every), n_items)
