@@ -14,9 +14,12 @@ event (``item_attributes``). Settings of the live flow: ``n_candidates=50``,
 * floor: one Numba loop over the item cache, ``<s_A, vsum_j> + wsum_j + pair_j`` for
   every item plus a top-50 insert: what ranking the whole catalog costs at the least.
 
-It prints µs/event of each, the ratio engine/floor, the distribution of per-batch wall
-times (p50/p99/max over batches of ``--batch`` events) and what the index upkeep costs.
-Figures are machine-dependent and noisy on a shared machine; nothing is asserted.
+It prints CPU µs/event of each (process CPU time, less sensitive to a shared machine than
+wall time), the ratio engine/floor, the distribution of per-batch CPU and wall times
+(p50/p99/max over batches of ``--batch`` events) and what one full ``ivf_build`` costs
+on the final state (the pause a periodic rebuild would put into one batch; the engine
+keeps its index up in small steps instead, see ``online.retrieval``). Figures are
+machine-dependent and noisy on a shared machine; nothing is asserted.
 """
 
 from __future__ import annotations
