@@ -4,9 +4,9 @@ For each event (in order): build the user side (user id, context, last items as 
 fields) -> optionally rank the target among observed items not yet seen by the user
 (test-then-learn) -> one FM step on the positive and ``n_neg`` sampled negatives (or on a
 negative for impression/skip) -> update transitions, popularity, history -> maintenance
-(round-robin item-cache refresh, trending list, IVF rebuild, all on event-count
-schedules) -> optionally emit the top candidates after learning. An event's change of
-its item's attributes (``online.catalog.ItemRows``) is applied after the event is ranked
+(round-robin item-cache refresh with IVF relinking, trending list, IVF growth, all on
+event-count schedules) -> optionally emit the top candidates after learning. An event's
+change of its item's attributes (``online.catalog.ItemRows``) is applied after the event is ranked
 and before it is learned, so no rank sees a later event's attributes. Randomness:
 ``counter_uniform(seed, event, q)``, so results do not depend on how events are batched.
 """
@@ -27,11 +27,17 @@ from streamrec.online.engine_ranking import (
 from streamrec.online.fm_event_step import fm_multi_step
 from streamrec.online.hashing import counter_uniform
 from streamrec.online.history import hist_append, recent_items
-from streamrec.online.item_cache import refresh_item, write_item_rows
+from streamrec.online.item_cache import refresh_item, refresh_row, write_item_rows
 from streamrec.online.item_similarity import cooc_update
 from streamrec.online.neighbours import ss_add
 from streamrec.online.popularity import decayed_add, top_items
-from streamrec.online.retrieval import ivf_build, ivf_link
+from streamrec.online.retrieval import (
+    IVF_ETA,
+    ivf_add_centroid,
+    ivf_link,
+    ivf_relink,
+    ivf_seed,
+)
 from streamrec.online.scoring import clear_transitions
 
 
@@ -69,16 +75,16 @@ def learn_event(j, label, n_user, st, sc, hp, logscale):
     ex.ptr[1] = n
     sc.ex_items[0] = j
     ex.labels[0] = label
-    n_ex = 1
+    n_ex = np.int64(1)  # not a literal: one compiled fm_multi_step
     if label > 0.5:
         ring = st.occ.ring
         occ_n = min(c.occ, ring.shape[0])
         for q in range(min(hp.n_neg, sc.ex_items.shape[0] - 1)):
             r01 = counter_uniform(hp.seed, c.events, q)
             if hp.neg_pop and occ_n > 0:
-                jn = ring[int(r01 * occ_n)]
+                jn = np.int64(ring[int(r01 * occ_n)])  # int64 like j: one item_side
             elif c.obs > 0:
-                jn = it.obs_list[int(r01 * c.obs)]
+                jn = np.int64(it.obs_list[int(r01 * c.obs)])
             else:
                 break
             if jn == j:
@@ -89,8 +95,13 @@ def learn_event(j, label, n_user, st, sc, hp, logscale):
             n_ex += 1
             ex.ptr[n_ex] = n
     fm_multi_step(st.fm, hp.opt, ex, n_ex, n_user)
+    fm = st.fm
     for e in range(n_ex):
-        refresh_item(sc.ex_items[e], st.fm, it)
+        q = sc.ex_items[e]
+        refresh_row(
+            q, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair
+        )
+        it.dirty[q] = True
     return ex.loss[0]
 
 
@@ -163,24 +174,39 @@ def record_event(u, j, label, n_items, st, sc, hp):
 
 @njit(cache=True)
 def maintain(n_items, st, hp):
-    """Event-count schedules: refresh a few item caches round-robin, recompute the
-    trending list, (re)build the IVF buckets when the catalog is large."""
+    """Event-count schedules: refresh a few item caches round-robin, refresh and relink
+    ``ceil(n / ivf_every)`` items in the IVF, recompute the trending list, seed the IVF
+    once the catalog is large, then add a centroid every ``ivf_every / 100`` events
+    while there are fewer than ``sqrt(n)/2`` (no clustering pass: ``online.retrieval``)."""
     c, ivf = st.ctr[0], st.ivf
     ev = c.events
     if hp.cache_every > 0 and n_items > 0:
         n_ref = min(max(n_items // hp.cache_every, 1), hp.cache_max, n_items)
+        fm, it = st.fm, st.items
         for _ in range(n_ref):
             q = c.cursor % n_items
-            refresh_item(q, st.fm, st.items)
+            refresh_row(
+                q, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair
+            )
+            it.dirty[q] = True
             c.cursor = q + 1
+    if c.n_clusters > 0:  # every item relinked about every ``ivf_every`` events
+        n_rl = min(-(-n_items // hp.ivf_every), n_items)
+        for r in range(n_rl):
+            q = (ev * n_rl + r) % n_items
+            refresh_item(q, st.fm, st.items)
+            ivf_relink(q, st.items, ivf, c.n_clusters, IVF_ETA)
     if hp.trend_every > 0 and ev % hp.trend_every == 0:
         n_tr = top_items(st.items.popd, n_items, ivf.trend.shape[0], ivf.trend)
         ivf.trend[n_tr:] = -1
-    if n_items > hp.full_threshold and (c.n_clusters == 0 or ev % hp.ivf_every == 0):
+    if n_items > hp.full_threshold:
         n_c = hp.n_clusters
         if n_c <= 0:
             n_c = min(max(int(math.sqrt(n_items) / 2), 8), ivf.centroids.shape[0])
-        ivf_build(st.items, ivf, st.ctr, n_c, hp.seed, 4)
+        if c.n_clusters == 0:
+            ivf_seed(st.items, ivf, st.ctr, n_c, hp.seed)
+        elif c.n_clusters < n_c and ev % max(hp.ivf_every // 100, 1) == 0:
+            ivf_add_centroid(st.items, ivf, st.ctr, hp.seed)
 
 
 @njit(cache=True)
@@ -192,7 +218,7 @@ def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
     known items in event order (entries of new items were written before the batch).
     """
     c = st.ctr[0]
-    t_rows, n_rows = 0, item_rows.item.shape[0]
+    t_rows, n_rows = np.int64(0), item_rows.item.shape[0]  # not literals
     for i in range(ev.user.shape[0]):
         n_items = ev.n_items[i]
         init_new_items(n_items, st, hp)
@@ -230,8 +256,8 @@ def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
         maintain(n_items, st, hp)
         if n_top > 0:  # candidates after learning
             n_user, n_t, stamp, n_cand = prepare_user(
-                u, ev.ctx_rows, c0, c1, st, sc, hp
-            )
+                u, ev.ctx_rows, c0, c1, st, sc, hp, n_top > 0
+            )  # a bool, not a literal True: Numba compiles one version per literal
             top_candidates(
                 st.items,
                 sc,

@@ -9,6 +9,7 @@ catalog (``score_all``, vectorised) or the retrieved candidates (``item_score``)
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 from streamrec.online.fm_kernels import G_ITEM, G_NUM, G_USER, fm_logit
 from streamrec.online.hashing import seq_row
@@ -73,11 +74,12 @@ def item_side(j, n0, it, sc, logscale):
 
 
 @njit(cache=True)
-def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather=True):
+def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather):
     """User side + user vector + transition and item-kNN features + seen marks; returns
     ``(n_user_rows, n_touched, stamp, n_cand)`` with candidates in ``sc.cand``
     (``n_cand = -1`` means: score the whole catalog). With ``gather=False`` only the
-    user side and the transition features are prepared (enough to learn)."""
+    user side and the transition features are prepared (enough to learn). Callers pass
+    ``gather`` as a bool value, never a literal (each literal compiles a version)."""
     it, c = st.items, st.ctr[0]
     n_user, n_rec = user_side(u, ctx_rows, c0, c1, st, sc, hp)
     user_vector(st.fm.v, st.fm.w, sc.ex.rows, n_user, sc.sa, sc.anum)
@@ -157,7 +159,7 @@ def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
     above = 0
     found = False
     for c in range(n_cand):
-        q = sc.cand[c]
+        q = np.int64(sc.cand[c])  # int64 like j: one item_score
         if q == j:
             found = True
             continue
@@ -187,7 +189,7 @@ def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
 @njit(cache=True)
 def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score, k):
     """Top-``k`` known items not seen by the user (``n_cand < 0``: whole catalog)."""
-    n_out = 0
+    n_out = np.int64(0)  # not a literal 0: one compiled topk_insert
     if n_cand < 0:
         score_all(
             n_items,
@@ -211,7 +213,7 @@ def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score,
                 n_out = topk_insert(q, sc.score[q], out_idx, out_score, n_out, k)
         return n_out
     for c in range(n_cand):
-        q = sc.cand[c]
+        q = np.int64(sc.cand[c])  # int64 like the full-catalog loop: one topk_insert
         if sc.mark[q] == stamp:
             continue
         s = item_score(
@@ -236,8 +238,8 @@ def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score,
 def rank_query(u, ctx_rows, exclude_seen, st, sc, hp, out_idx, out_score, k):
     """Top-``k`` items for user ``u`` (-1 = unknown) with context rows; returns the count."""
     _n_user, n_t, stamp, n_cand = prepare_user(
-        u, ctx_rows, 0, ctx_rows.shape[0], st, sc, hp
-    )
+        u, ctx_rows, np.int64(0), ctx_rows.shape[0], st, sc, hp, k >= 0
+    )  # a bool, not a literal True: Numba compiles one version per literal
     c = st.ctr[0]
     if not exclude_seen:
         c.stamp += 1
@@ -254,8 +256,8 @@ def predict_logit(u, ctx_rows, j, item_rows, st, sc, hp):
     """Exact FM logit for user ``u`` and item ``j`` (or, if ``j < 0``, an unknown item
     with static rows ``item_rows``)."""
     n_user, n_t, _stamp, _n_cand = prepare_user(
-        u, ctx_rows, 0, ctx_rows.shape[0], st, sc, hp, False
-    )
+        u, ctx_rows, np.int64(0), ctx_rows.shape[0], st, sc, hp, ctx_rows.shape[0] < 0
+    )  # gather=False as a bool, not a literal (one compiled version)
     ex = sc.ex
     if j >= 0:
         n = item_side(j, n_user, st.items, sc, st.ctr[0].logscale)

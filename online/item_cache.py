@@ -23,7 +23,14 @@ from numba import njit
 def refresh_item(j, fm, it):
     """Recompute the cache row of item ``j`` (bundle ``it``) from the FM bundle ``fm``;
     marks the row dirty."""
-    w, v, feats, nf, vsum, vsum_t = fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t
+    refresh_row(j, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair)
+    it.dirty[j] = True
+
+
+@njit(cache=True)
+def refresh_row(j, w, v, feats, nf, vsum, vsum_t, wsum, pair):
+    """``refresh_item`` over plain arrays (for loops: a bundle argument costs a reference
+    count update per array on every call); the caller marks row ``j`` dirty."""
     k = v.shape[1]
     ws = 0.0
     q = 0.0
@@ -40,9 +47,8 @@ def refresh_item(j, fm, it):
     for f in range(k):
         ss += float(vsum[j, f]) * vsum[j, f]
         vsum_t[f, j] = vsum[j, f]
-    it.wsum[j] = ws
-    it.pair[j] = 0.5 * (ss - q)
-    it.dirty[j] = True
+    wsum[j] = ws
+    pair[j] = 0.5 * (ss - q)
 
 
 @njit(cache=True)
@@ -52,9 +58,10 @@ def write_item_rows(ir, t, fm, it):
     is refreshed at once."""
     j = ir.item[t]
     r0, r1 = ir.ptr[t], ir.ptr[t + 1]
-    it.feats[j, :] = -1
-    it.feats[j, : r1 - r0] = ir.rows[r0:r1]
-    it.nf[j] = r1 - r0
+    nf = min(r1 - r0, it.feats.shape[1])
+    for f in range(it.feats.shape[1]):  # a loop, not slices: less code to compile
+        it.feats[j, f] = ir.rows[r0 + f] if f < nf else -1
+    it.nf[j] = nf
     if ir.new[t]:
         it.key[j] = ir.key[t]
         it.dirty[j] = True

@@ -7,8 +7,18 @@ A query ``s_A`` probes the centroids by decreasing ``<s_A, c>`` (at most ``n_pro
 takes at most ``ivf_max_candidates`` items, so the cost per query is
 ``O(C k + min(n_probe n/C, ivf_max) k)`` instead of ``O(n k)``. Buckets are stored
 contiguously (``order`` sorted by bucket, ``ptr`` offsets: no pointer chasing); items first
-observed after a build join a per-bucket linked list. Re-clustering (``O(n C k)``) runs
-every ``ivf_refresh_events`` events.
+observed after a build join a per-bucket linked list.
+
+No stop-the-world clustering on the event path: when the catalog first exceeds
+``full_rank_threshold`` the index starts from sampled centroids (``ivf_seed``), then is
+kept up to date in small steps (``ivf_relink``, ``O(C k)`` per item): each event relinks
+``ceil(n / ivf_refresh_events)`` items in turn; each moves to its nearest centroid and
+pulls that centroid towards itself (online spherical k-means,
+``c <- normalize(c + eta x/|x|)``); while ``sqrt(n)/2`` exceeds the number of centroids,
+a new one is seeded (``ivf_add_centroid``) and fills as the sweep relinks. An item's
+bucket is ``it.cluster[j]``: entries of the contiguous part that moved away are skipped
+when gathering. ``ivf_build`` (full k-means) remains for ``rank`` on a state that has no
+index yet.
 """
 
 from __future__ import annotations
@@ -19,6 +29,10 @@ import numpy as np
 from numba import njit
 from streamrec.online.hashing import counter_uniform
 from streamrec.online.topk import topk_insert
+
+IN_ORDER = -2  # ``clnext`` of an item held in the contiguous part, not in a list
+IVF_ETA = 0.05  # step of the online centroid update
+SEED_STREAM = 2_000_000  # counter_uniform stream of the sampled centroid seeds
 
 
 @njit(cache=True)
@@ -39,7 +53,11 @@ def nearest_centroid(x, centroids, n_c):
 @njit(cache=True)
 def ivf_link(j, it, ivf, n_c):
     """Put item ``j`` into the bucket of its nearest centroid."""
-    c = nearest_centroid(it.vsum[j], ivf.centroids, n_c)
+    _push(j, it, ivf, nearest_centroid(it.vsum[j], ivf.centroids, n_c))
+
+
+@njit(cache=True)
+def _push(j, it, ivf, c):
     it.cluster[j] = c
     it.clnext[j] = ivf.head[c]
     ivf.head[c] = j
@@ -75,13 +93,16 @@ def ivf_build(it, ivf, ctr, n_c, seed, n_iter):
         for c in range(n_c):
             if np.any(acc[c] != 0.0):
                 ivf.centroids[c, :] = acc[c]
+    for c in range(n_c):  # unit centroids: the online updates keep them so
+        nrm = math.sqrt(np.sum(ivf.centroids[c].astype(np.float64) ** 2)) + 1e-12
+        ivf.centroids[c, :] = ivf.centroids[c, :] / nrm
     ivf.head[:] = -1
     c0.n_clusters = n_c
     counts = np.zeros(n_c + 1, np.int64)
     for j in range(n):
         c = nearest_centroid(it.vsum[j], ivf.centroids, n_c)
         it.cluster[j] = c
-        it.clnext[j] = -1
+        it.clnext[j] = IN_ORDER
         counts[c + 1] += 1
         it.dirty[j] = True
     ivf.ptr[:] = 0
@@ -95,10 +116,83 @@ def ivf_build(it, ivf, ctr, n_c, seed, n_iter):
 
 
 @njit(cache=True)
-def _add(q, sc, n, stamp):
-    if q >= 0 and sc.mark2[q] != stamp:
-        sc.mark2[q] = stamp
-        sc.cand[n] = q
+def ivf_unlink(j, it, ivf, c):
+    """Remove item ``j`` from bucket ``c``'s linked list (no-op when it is not there)."""
+    q, prev = ivf.head[c], -1
+    while q >= 0:
+        if q == j:
+            if prev < 0:
+                ivf.head[c] = it.clnext[j]
+            else:
+                it.clnext[prev] = it.clnext[j]
+                it.dirty[prev] = True
+            it.clnext[j] = -1
+            return
+        prev, q = q, it.clnext[q]
+
+
+@njit(cache=True)
+def ivf_relink(j, it, ivf, n_c, eta):
+    """Move item ``j`` to the bucket of its nearest centroid ``c`` (``O(C k)``, plus a walk
+    of the old bucket's list when ``j`` moves), then ``c <- normalize(c + eta x/|x|)``."""
+    x = it.vsum[j]
+    nx = 0.0
+    for f in range(x.shape[0]):
+        nx += float(x[f]) * x[f]
+    if nx == 0.0:
+        return
+    c = nearest_centroid(x, ivf.centroids, n_c)
+    old = it.cluster[j]
+    if c != old:
+        if old >= 0 and it.clnext[j] != IN_ORDER:
+            ivf_unlink(j, it, ivf, old)
+        _push(j, it, ivf, c)
+    cen = ivf.centroids[c]
+    step = eta / math.sqrt(nx)
+    acc = 0.0
+    for f in range(x.shape[0]):
+        cen[f] += step * x[f]
+        acc += float(cen[f]) * cen[f]
+    scale = 1.0 / (math.sqrt(acc) + 1e-12)
+    for f in range(x.shape[0]):
+        cen[f] *= scale
+
+
+@njit(cache=True)
+def ivf_add_centroid(it, ivf, ctr, seed):
+    """Seed one more (empty) bucket at a sampled item's direction; items join it as the
+    sweep relinks them."""
+    c0 = ctr[0]
+    n_c = c0.n_clusters
+    if n_c >= ivf.centroids.shape[0] or c0.ready == 0:
+        return
+    j = int(counter_uniform(seed, c0.events, SEED_STREAM + n_c) * c0.ready)
+    x = it.vsum[j]
+    nrm = math.sqrt(np.sum(x.astype(np.float64) ** 2)) + 1e-12
+    ivf.centroids[n_c, :] = x / nrm
+    ivf.head[n_c] = -1
+    ivf.ptr[n_c + 1] = ivf.ptr[n_c]  # no contiguous part
+    c0.n_clusters = n_c + 1
+
+
+@njit(cache=True)
+def ivf_seed(it, ivf, ctr, n_c, seed):
+    """Start the index with no clustering pass: ``n_c`` unit centroids at sampled items'
+    directions and empty buckets; items join as the sweep relinks them and when they are
+    first observed (``O(n_c k)``, whatever the catalog size)."""
+    ctr[0].n_clusters = 0
+    ivf.ptr[0] = 0
+    for _ in range(max(1, min(n_c, ivf.centroids.shape[0], ctr[0].ready))):
+        ivf_add_centroid(it, ivf, ctr, seed)
+
+
+@njit(cache=True)
+def _add(q, mark2, cand, n, stamp):
+    # arrays, not the Scratch bundle: a bundle argument costs a reference count
+    # increment and decrement per array on every call (~0.3 µs), this is per item
+    if q >= 0 and mark2[q] != stamp:
+        mark2[q] = stamp
+        cand[n] = q
         n += 1
     return n
 
@@ -107,18 +201,19 @@ def _add(q, sc, n, stamp):
 def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_max):
     """Union of neighbours (``sc.touched``), trending and probed IVF buckets (at most
     ``ivf_max`` items from these) into ``sc.cand``; returns the count."""
-    n = 0
+    mark2, cand = sc.mark2, sc.cand
+    n = np.int64(0)  # not a literal 0: one compiled _add
     for t in range(n_touched):
-        n = _add(sc.touched[t], sc, n, stamp)
+        n = _add(sc.touched[t], mark2, cand, n, stamp)
     for t in range(ivf.trend.shape[0]):
-        n = _add(ivf.trend[t], sc, n, stamp)
+        n = _add(ivf.trend[t], mark2, cand, n, stamp)
     n_c = n_clusters
     if n_c == 0:
         return n
     n_probe = min(n_probe, n_c)
     best_c = np.full(n_probe, -1, np.int64)
     best_s = np.full(n_probe, -np.inf)
-    m = 0
+    m = np.int64(0)
     for c in range(n_c):
         d = 0.0
         for f in range(sc.sa.shape[0]):
@@ -130,9 +225,11 @@ def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_ma
         for p in range(ivf.ptr[c], ivf.ptr[c + 1]):
             if n >= n_max:
                 return n
-            n = _add(ivf.order[p], sc, n, stamp)
+            q = ivf.order[p]
+            if it.cluster[q] == c:  # else: moved to another bucket since the build
+                n = _add(q, mark2, cand, n, stamp)
         q = ivf.head[c]
         while q >= 0 and n < n_max:
-            n = _add(q, sc, n, stamp)
+            n = _add(q, mark2, cand, n, stamp)
             q = it.clnext[q]
     return n

@@ -84,3 +84,51 @@ def test_large_catalog_stream_runs_and_scores_are_consistent():
     assert hr(r_two) >= 0.7 * hr(r_full) and hr(r_two) > 0.05
     for row, scores in zip(res.cand_items[-50:], res.cand_scores[-50:]):
         assert len(row) == 20 and np.all(np.diff(scores) <= 0)
+
+
+def buckets(a):
+    """Bucket -> set of items: contiguous entries still assigned to it plus its list."""
+    n_c = int(a["cnt"][INT_COUNTERS.index("n_clusters")])
+    out = []
+    for c in range(n_c):
+        part = a["ivf_order"][a["ivf_ptr"][c] : a["ivf_ptr"][c + 1]]
+        members = {int(j) for j in part if a["item_cluster"][j] == c}
+        q = a["ivf_head"][c]
+        while q >= 0:
+            members.add(int(q))
+            q = a["item_clnext"][q]
+        out.append(members)
+    return out
+
+
+def test_ivf_is_kept_up_in_small_steps_without_rebuilds():
+    base = {"n_buckets": 1 << 13, "k": 8, "seed": 3, "full_rank_threshold": 100}
+    cfg = RecommenderConfig(**base, ivf_refresh_events=1000, cache_refresh_events=50)
+    rec = Recommender(cfg)
+    evs = stream(3000)
+    rec.process_batch(evs[:300], 0)
+    a0 = {k: v.copy() for k, v in rec.export_state(copy=False).arrays.items()}
+    n_c0 = int(a0["cnt"][INT_COUNTERS.index("n_clusters")])
+    assert n_c0 == 8  # seeded once the catalog passed the threshold
+    rec.process_batch(evs[300:], 0)
+    a = rec.export_state(copy=False).arrays
+    n_items = int(a["cnt"][INT_COUNTERS.index("ready")])
+    # no clustering pass ever sorted the items into the contiguous part ...
+    assert not a["ivf_ptr"].any() and not a0["ivf_ptr"].any()
+    # ... yet items moved, centroids moved, buckets were added as the catalog grew
+    assert n_items > 500
+    assert int(a["cnt"][INT_COUNTERS.index("n_clusters")]) == int(np.sqrt(n_items) / 2)
+    n0 = int(a0["cnt"][INT_COUNTERS.index("ready")])
+    assert (a["item_cluster"][:n0] != a0["item_cluster"][:n0]).any()
+    assert not np.allclose(a["ivf_centroids"][:n_c0], a0["ivf_centroids"][:n_c0])
+    # every item sits in exactly the bucket it is assigned to, new buckets are used
+    sets = buckets(a)
+    for j in range(n_items):
+        c = int(a["item_cluster"][j])
+        assert j in sets[c] and sum(j in s for s in sets) == 1
+    assert all(sets[c] for c in range(n_c0, len(sets)))
+    # the centroids stay unit vectors, and an item's bucket is its nearest one
+    cen = a["ivf_centroids"][: len(sets)].astype(np.float64)
+    assert np.allclose(np.linalg.norm(cen, axis=1), 1.0, atol=1e-4)
+    near = np.argmax(a["item_vsum"][:n_items] @ cen.T, axis=1)
+    assert (near == a["item_cluster"][:n_items]).mean() > 0.8
