@@ -73,17 +73,21 @@ def main(argv: list[str] | None = None) -> int:
         if name in REFERENCE and args.stride == 1:
             hr, ci, nd = REFERENCE[name]
             inside = abs(m.all.hr - hr) <= ci
-            print(f"  {name:<12} HR@10 {m.all.hr:.4f} vs {hr:.4f} ± {ci:.4f} "
-                  f"({'inside' if inside else 'OUTSIDE'}), NDCG@10 {m.all.ndcg:.4f} vs {nd:.4f}")
+            print(
+                f"  {name:<12} HR@10 {m.all.hr:.4f} vs {hr:.4f} ± {ci:.4f} "
+                f"({'inside' if inside else 'OUTSIDE'}), NDCG@10 {m.all.ndcg:.4f} vs {nd:.4f}"
+            )
     engine = result.models.get(engine_name) if engine_name else None
     anchors = [m for n, m in result.models.items() if n in REFERENCE and n != "popularity"]
     if engine and anchors:
         best = max(anchors, key=lambda m: m.all.hr)
         half = result.n_events // 2
         sec = result.on_range(half, result.n_events)
-        print(f"\n{engine.name} vs best anchor {best.name}: HR@10 {engine.all.hr / best.all.hr:.3f}x, "
-              f"NDCG@10 {engine.all.ndcg / best.all.ndcg:.3f}x; second half HR@10 "
-              f"{sec[engine.name][0].hr:.4f} vs {sec[best.name][0].hr:.4f}")
+        print(
+            f"\n{engine.name} vs best anchor {best.name}: HR@10 {engine.all.hr / best.all.hr:.3f}x, "
+            f"NDCG@10 {engine.all.ndcg / best.all.ndcg:.3f}x; second half HR@10 "
+            f"{sec[engine.name][0].hr:.4f} vs {sec[best.name][0].hr:.4f}"
+        )
     if args.report:
         extra = {"log": args.path, "bench": "anchors"}
         print("report -> " + ", ".join(map(str, write_report(result, args.report, extra).values())))

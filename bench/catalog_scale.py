@@ -42,9 +42,7 @@ from streamrec.online.retrieval import ivf_build
 from streamrec.online.topk import topk_insert
 
 
-def synthetic_events(
-    n_items: int, n_events: int, n_users: int, seed: int
-) -> list[dict]:
+def synthetic_events(n_items: int, n_events: int, n_users: int, seed: int) -> list[dict]:
     """Events over a catalog whose last 10 % of items appear over the stream."""
     rng = np.random.default_rng(seed)
     pop = rng.zipf(1.3, size=n_events * 2)
@@ -126,9 +124,7 @@ def run(rec: Recommender, evs: list[dict], warm: int, batch: int, n_cand: int):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="20000,100000")
     ap.add_argument("--events", type=int, default=20_000, help="timed events per size")
     ap.add_argument("--warm", type=int, default=5000, help="untimed warm-up events")

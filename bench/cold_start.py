@@ -57,9 +57,7 @@ def child(cache_dir: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=1, help="cold/warm pairs to run")
     args = ap.parse_args(argv)
     keys = ("import", "process_batch", "process_batch_cpu", "rank", "rank_cpu", "total")
@@ -68,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as d:
             for name in ("cold", "warm"):
                 r = child(d)
-                print(
-                    f"{name:<6}" + "".join(f"{r[k]:>20.2f}" for k in keys), flush=True
-                )
+                print(f"{name:<6}" + "".join(f"{r[k]:>20.2f}" for k in keys), flush=True)
     return 0
 
 

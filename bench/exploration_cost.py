@@ -27,7 +27,7 @@ def serve(events, spec: str, batch: int = 500) -> float:
     rec = Recommender()
     t0 = time.perf_counter()
     for lo in range(0, len(events), batch):
-        chunk = events[lo:lo + batch]
+        chunk = events[lo : lo + batch]
         res = rec.process_batch(chunk, n_candidates=50)
         for i, ev in enumerate(chunk):
             policy.select(res.cand_items[i], res.cand_scores[i], 10, seed=stable_seed(ev.event_id))

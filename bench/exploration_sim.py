@@ -45,8 +45,10 @@ def regret_runs(n_events: int, cfg: SimulatorConfig) -> list:
     for pol in policies:
         r = run_closed_loop(ClickSimulator(cfg), pol, n_events=n_events, seed=1)
         results.append(r)
-        print(f"  {pol.name:<16}{r.reward:>9.0f}{r.regret:>13.1f}{r.regret / n_events:>14.4f}"
-              f"{n_events / r.seconds:>10.0f}")
+        print(
+            f"  {pol.name:<16}{r.reward:>9.0f}{r.regret:>13.1f}{r.regret / n_events:>14.4f}"
+            f"{n_events / r.seconds:>10.0f}"
+        )
     return results
 
 
@@ -61,8 +63,10 @@ def engine_regret_runs(n_events: int, cfg: SimulatorConfig) -> list:
         sim = ClickSimulator(cfg)
         r = run_closed_loop(sim, pol, EngineLearner(sim), n_events=n_events, seed=1)
         results.append(r)
-        print(f"  {pol.name:<16}{r.reward:>9.0f}{r.regret:>13.1f}{r.regret / n_events:>14.4f}"
-              f"{n_events / r.seconds:>10.0f}")
+        print(
+            f"  {pol.name:<16}{r.reward:>9.0f}{r.regret:>13.1f}{r.regret / n_events:>14.4f}"
+            f"{n_events / r.seconds:>10.0f}"
+        )
     return results
 
 
@@ -72,7 +76,7 @@ def ope_run(n_decisions: int, cfg: SimulatorConfig) -> dict:
     logging, target = EpsilonGreedy(0.3), Softmax(0.5, n_draws=512)
     t0 = time.perf_counter()
     log = log_decisions(sim, logging, scorer, n_decisions, seed=3)
-    marg = policy_marginals(sim, target, scorer)           # [n_users, n_items, k]
+    marg = policy_marginals(sim, target, scorer)  # [n_users, n_items, k]
     truth = true_value(sim, marg)
     pe = marg[log.user, log.action, log.position]
     model = RewardModel(n_bits=18, init_logit=float(np.log(log.reward.mean() / (1 - log.reward.mean()))))
@@ -83,14 +87,18 @@ def ope_run(n_decisions: int, cfg: SimulatorConfig) -> dict:
     v_hat = np.einsum("tap,tap->tp", marg[log.user], q[log.user])[np.arange(len(log.user)), log.position]
     q_hat = q[log.user, log.action, log.position]
     res = run_estimators(log.reward, log.pscore, pe, v_hat, q_hat, n_bootstrap=200)
-    print(f"\n2) OPE: {n_decisions} decisions ({len(log.reward)} slot rounds) logged by {logging.name}; "
-          f"target {target.name}; truth per impression {truth:.5f}; logged {log.reward.mean():.5f} "
-          f"[{time.perf_counter() - t0:.1f}s]")
+    print(
+        f"\n2) OPE: {n_decisions} decisions ({len(log.reward)} slot rounds) logged by {logging.name}; "
+        f"target {target.name}; truth per impression {truth:.5f}; logged {log.reward.mean():.5f} "
+        f"[{time.perf_counter() - t0:.1f}s]"
+    )
     print(f"  {'estimator':<10}{'estimate':>9}  {'95% interval':<20}{'rel. error':>11}{'<=10%':>7}{'covers':>8}")
     for name, e in res.items():
         rel = abs(e["mean"] - truth) / truth
-        print(f"  {name:<10}{e['mean']:>9.5f}  [{e['lower']:.5f}, {e['upper']:.5f}]{rel:>10.1%}"
-              f"{str(rel <= 0.10):>7}{str(e['lower'] <= truth <= e['upper']):>8}")
+        print(
+            f"  {name:<10}{e['mean']:>9.5f}  [{e['lower']:.5f}, {e['upper']:.5f}]{rel:>10.1%}"
+            f"{str(rel <= 0.10):>7}{str(e['lower'] <= truth <= e['upper']):>8}"
+        )
     return {"truth": truth, "estimates": res}
 
 
@@ -112,8 +120,10 @@ def throughput(n_calls: int = 20000, n_cand: int = 50, k: int = 10) -> None:
             rates[pol.name] = max(rates[pol.name], n / (time.perf_counter() - t0))
     for name, r in rates.items():
         print(f"  {name:<16}{r:>10.0f} calls/s  ({r / rates['greedy']:.0%} of greedy)")
-    print(f"  exploration on (egreedy:0.1 with exact propensities) / off (greedy): "
-          f"{rates['egreedy:0.1'] / rates['greedy']:.2f}")
+    print(
+        f"  exploration on (egreedy:0.1 with exact propensities) / off (greedy): "
+        f"{rates['egreedy:0.1'] / rates['greedy']:.2f}"
+    )
 
 
 def plot(results: list, out: Path, title: str = "Exploration policies in the click simulator") -> None:
@@ -143,8 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ope-decisions", type=int, default=100_000)
     ap.add_argument("--report", default=None, help="directory for regret.png")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--engine-events", type=int, default=200_000,
-                    help="closed-loop events with the streamrec engine as learner (0 = skip)")
+    ap.add_argument(
+        "--engine-events",
+        type=int,
+        default=200_000,
+        help="closed-loop events with the streamrec engine as learner (0 = skip)",
+    )
     args = ap.parse_args(argv)
     cfg = SimulatorConfig(seed=args.seed)
     results = regret_runs(args.events, cfg) if args.events > 0 else []

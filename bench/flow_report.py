@@ -15,11 +15,17 @@ import numpy as np
 
 from streamrec.flows.profile import STAGES
 
-_LABELS = {"kafka_in": "Kafka in (source poll)", "parse": "parse + validate (orjson)",
-           "reward_join": "reward join", "learn_retrieve_rank": "learn + retrieve + rank (engine)",
-           "exploration": "exploration (batched slates)", "encode": "message encoding",
-           "kafka_out": "Kafka out (produce + flush)", "commit": "commit (epoch checkpoints)",
-           "metrics": "metrics (once per batch)"}
+_LABELS = {
+    "kafka_in": "Kafka in (source poll)",
+    "parse": "parse + validate (orjson)",
+    "reward_join": "reward join",
+    "learn_retrieve_rank": "learn + retrieve + rank (engine)",
+    "exploration": "exploration (batched slates)",
+    "encode": "message encoding",
+    "kafka_out": "Kafka out (produce + flush)",
+    "commit": "commit (epoch checkpoints)",
+    "metrics": "metrics (once per batch)",
+}
 
 
 def quantiles(x: np.ndarray, qs) -> list[float]:
@@ -70,18 +76,24 @@ def print_batches(path: Path) -> None:
         return
     ms = sec * 1000.0
     p50, p99, mx = quantiles(ms, (0.5, 0.99, 1.0))
-    print(f"batches: {n.size}, mean {n.mean():.0f} events (max {n.max()}); batch time ms: p50 {p50:.1f}  "
-          f"p99 {p99:.1f}  max {mx:.1f}")
+    print(
+        f"batches: {n.size}, mean {n.mean():.0f} events (max {n.max()}); batch time ms: p50 {p50:.1f}  "
+        f"p99 {p99:.1f}  max {mx:.1f}"
+    )
     if ref.any():
         r = ms[ref]
-        print(f"index refreshes: {int(ref.sum())} (batches that rebuilt it took mean {r.mean():.1f} ms, "
-              f"max {r.max():.1f} ms; other batches p50 {np.median(ms[~ref]) if (~ref).any() else 0:.1f} ms)")
+        print(
+            f"index refreshes: {int(ref.sum())} (batches that rebuilt it took mean {r.mean():.1f} ms, "
+            f"max {r.max():.1f} ms; other batches p50 {np.median(ms[~ref]) if (~ref).any() else 0:.1f} ms)"
+        )
     else:
         print("index refreshes: 0")
     com = stages["commit"][stages["commit"] > 0] * 1000.0
     if com.size:
-        print(f"epoch commits: {com.size}, ms each: mean {com.mean():.1f}  p99 {quantiles(com, (0.99,))[0]:.1f}"
-              f"  max {com.max():.1f}")
+        print(
+            f"epoch commits: {com.size}, ms each: mean {com.mean():.1f}  p99 {quantiles(com, (0.99,))[0]:.1f}"
+            f"  max {com.max():.1f}"
+        )
 
 
 def engine_split(backlog: list[bytes], batch: int) -> None:
@@ -96,11 +108,13 @@ def engine_split(backlog: list[bytes], batch: int) -> None:
         times = []
         for i in range(1, len(events), batch):
             t = time.perf_counter()
-            model.process_batch(events[i:i + batch], n_candidates=n_cand)
+            model.process_batch(events[i : i + batch], n_candidates=n_cand)
             times.append(time.perf_counter() - t)
         out[label] = (sum(times) / (len(events) - 1) * 1e6, max(times) * 1e3)
-    print(f"engine alone in this process ({len(events)} events, batches of {batch}, catalog up to "
-          f"{model.stats()['n_items']} items):")
+    print(
+        f"engine alone in this process ({len(events)} events, batches of {batch}, catalog up to "
+        f"{model.stats()['n_items']} items):"
+    )
     for label, (us, worst) in out.items():
         print(f"  {label:<32s} {us:8.1f} us/event   (slowest batch {worst:.0f} ms)")
     learn, both = out["learn only"][0], out["learn + retrieve + rank top-50"][0]
@@ -121,8 +135,18 @@ def joiner_snapshot_cost(n_pending: int = 100_000, per_epoch: int = 10_000, k: i
 
     def decide(lo: int, hi: int) -> None:
         for n in range(lo, hi):
-            j.record_decision(f"r-{n:024x}", f"u{n % 5000}", 1.7e9 + n, items, props, "egreedy:0.1",
-                              f"v0000+{n}", "a", {"segment": "student"}, scores=props)
+            j.record_decision(
+                f"r-{n:024x}",
+                f"u{n % 5000}",
+                1.7e9 + n,
+                items,
+                props,
+                "egreedy:0.1",
+                f"v0000+{n}",
+                "a",
+                {"segment": "student"},
+                scores=props,
+            )
             j.on_event(None, f"u{n % 5000}", "not-shown", 1.7e9 + n, f"e{n}")
 
     decide(0, n_pending)
@@ -137,7 +161,9 @@ def joiner_snapshot_cost(n_pending: int = 100_000, per_epoch: int = 10_000, k: i
     t = time.perf_counter()
     raw = pickle.dumps(j.to_dict())
     dt_pickle = time.perf_counter() - t
-    print(f"reward join at {n_pending} pending decisions, {per_epoch} new in an epoch: epoch ops "
-          f"{sum(len(v) for _, v in puts) / 1e6:.1f} MB in {dt_ops * 1e3:.0f} ms (part of the commit stage); "
-          f"the whole state pickled (into every Bytewax snapshot before) {len(raw) / 1e6:.1f} MB in "
-          f"{dt_pickle * 1e3:.0f} ms")
+    print(
+        f"reward join at {n_pending} pending decisions, {per_epoch} new in an epoch: epoch ops "
+        f"{sum(len(v) for _, v in puts) / 1e6:.1f} MB in {dt_ops * 1e3:.0f} ms (part of the commit stage); "
+        f"the whole state pickled (into every Bytewax snapshot before) {len(raw) / 1e6:.1f} MB in "
+        f"{dt_pickle * 1e3:.0f} ms"
+    )

@@ -61,8 +61,18 @@ _SLATE = [f"i{10000 + j}" for j in range(10)]
 def echo(raw: bytes) -> tuple[bytes, bytes]:
     """What the references do per event: parse the JSON, build a recommendation-sized message."""
     ev = orjson.loads(raw)
-    msg = recommendation_record(rec_id_for(ev["event_id"]), ev["event_id"], ev["user"], ev["ts"], _SLATE,
-                                [1.234567] * 10, [0.91] * 10, "egreedy:0.1", "v0000+12345", 1.234)
+    msg = recommendation_record(
+        rec_id_for(ev["event_id"]),
+        ev["event_id"],
+        ev["user"],
+        ev["ts"],
+        _SLATE,
+        [1.234567] * 10,
+        [0.91] * 10,
+        "egreedy:0.1",
+        "v0000+12345",
+        1.234,
+    )
     return ev["user"].encode(), dumps(msg)
 
 
@@ -86,8 +96,14 @@ def produce_all(bootstrap: str, topic: str, values: list[bytes]) -> None:
 
 
 def consumer(bootstrap: str, topic: str) -> Consumer:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "enable.auto.commit": False,
-                  "fetch.wait.max.ms": 10})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": uuid.uuid4().hex,
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 10,
+        }
+    )
     c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     return c
 
@@ -117,8 +133,18 @@ def passthrough_flow(bootstrap: str, src: str, dst: str, batch_size: int):
     from bytewax.dataflow import Dataflow
 
     flow = Dataflow("passthrough")
-    raw = op.input("in", flow, KafkaSource([bootstrap], [src], tail=True, starting_offset=OFFSET_BEGINNING,
-                                           add_config={"fetch.wait.max.ms": "10"}, batch_size=batch_size))
+    raw = op.input(
+        "in",
+        flow,
+        KafkaSource(
+            [bootstrap],
+            [src],
+            tail=True,
+            starting_offset=OFFSET_BEGINNING,
+            add_config={"fetch.wait.max.ms": "10"},
+            batch_size=batch_size,
+        ),
+    )
 
     def to_msg(m):
         key, value = echo(m.value)
@@ -128,8 +154,9 @@ def passthrough_flow(bootstrap: str, src: str, dst: str, batch_size: int):
     return flow
 
 
-def drain(proc: subprocess.Popen, bootstrap: str, topic: str, n: int, log: Path,
-          on_record=None, timeout: float = 1e9) -> tuple[float, int]:
+def drain(
+    proc: subprocess.Popen, bootstrap: str, topic: str, n: int, log: Path, on_record=None, timeout: float = 1e9
+) -> tuple[float, int]:
     """Read ``n`` records of ``topic`` while ``proc`` runs: (events/s first->last, records read)."""
     c = consumer(bootstrap, topic)
     got, first, last = 0, None, None
@@ -153,9 +180,30 @@ def drain(proc: subprocess.Popen, bootstrap: str, topic: str, n: int, log: Path,
 
 def start_streamrec(bootstrap: str, src: str, out: str, state: Path, args, profile: Path, log: Path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "STREAMREC_PROFILE_FILE": str(profile)}
-    cmd = [sys.executable, "-m", "streamrec", "run", "--brokers", bootstrap, "--in", src, "--out", out,
-           "--dlq", "dlq", "--rewards", "rewards", "--state", str(state), "--policy", args.policy,
-           "--snapshot-interval", str(args.snapshot_interval), "--batch-size", str(args.batch_size)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamrec",
+        "run",
+        "--brokers",
+        bootstrap,
+        "--in",
+        src,
+        "--out",
+        out,
+        "--dlq",
+        "dlq",
+        "--rewards",
+        "rewards",
+        "--state",
+        str(state),
+        "--policy",
+        args.policy,
+        "--snapshot-interval",
+        str(args.snapshot_interval),
+        "--batch-size",
+        str(args.batch_size),
+    ]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
 
 
@@ -181,9 +229,11 @@ def throughput(b: str, args, tmp: Path) -> None:
         time.sleep(0.5)
     finally:
         stop_flow(proc)
-    print(f"== throughput: backlog of {args.events} click events, {N_USERS} users, catalog up to {N_ITEMS} "
-          f"items, 1 worker, KafkaSource batch_size {args.batch_size}, policy {args.policy}, recovery on "
-          f"(snapshot every {args.snapshot_interval:g} s)")
+    print(
+        f"== throughput: backlog of {args.events} click events, {N_USERS} users, catalog up to {N_ITEMS} "
+        f"items, 1 worker, KafkaSource batch_size {args.batch_size}, policy {args.policy}, recovery on "
+        f"(snapshot every {args.snapshot_interval:g} s)"
+    )
     print(f"(a) plain confluent-kafka loop : {plain:9.0f} events/s")
     print(f"(b) Bytewax passthrough flow   : {bw:9.0f} events/s   (b)/(a) {bw / plain:.2f}")
     print(f"(c) streamrec flow             : {sr:9.0f} events/s   (c)/(b) {sr / bw:.2f}   (c)/(a) {sr / plain:.2f}")
@@ -231,18 +281,21 @@ def paced(b: str, args, tmp: Path) -> None:
         t = threading.Thread(target=pace, daemon=True)
         t.start()
         # a new consumer reads the warm-up's recommendations again before the paced ones
-        drain(proc, b, "paced-recs", len(warm) + n, tmp / "flow2.log", on_record,
-              timeout=args.duration + args.drain)
+        drain(proc, b, "paced-recs", len(warm) + n, tmp / "flow2.log", on_record, timeout=args.duration + args.drain)
     finally:
         stop_flow(proc)
-    print(f"== paced: {args.rate:.0f} events/s for {args.duration:g} s ({n} events) after a warm-up of "
-          f"{args.warmup} events; recovery on, snapshot every {args.snapshot_interval:g} s")
+    print(
+        f"== paced: {args.rate:.0f} events/s for {args.duration:g} s ({n} events) after a warm-up of "
+        f"{args.warmup} events; recovery on, snapshot every {args.snapshot_interval:g} s"
+    )
     print(f"recommendations received within {args.drain:g} s after the last event: {len(lat)} of {n}")
     names = ("p50", "p95", "p99", "p999", "max")
     for label, x in (("all events (missing = +inf)", lat + [np.inf] * (n - len(lat))), ("received only", lat)):
         q = quantiles(np.array(x), (0.5, 0.95, 0.99, 0.999, 1.0))
-        print(f"latency broker -> recommendation produced, ms, {label}: "
-              + "  ".join(f"{k} {v:.1f}" for k, v in zip(names, q)))
+        print(
+            f"latency broker -> recommendation produced, ms, {label}: "
+            + "  ".join(f"{k} {v:.1f}" for k, v in zip(names, q))
+        )
     print_batches(profile)
 
 

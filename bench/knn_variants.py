@@ -31,11 +31,7 @@ def parse_sets(items: list[str]) -> dict:
         if key not in names:
             raise SystemExit(f"unknown config field {key!r}")
         default = getattr(RecommenderConfig(), key)
-        out[key] = (
-            val.lower() in ("1", "true")
-            if isinstance(default, bool)
-            else type(default)(val)
-        )
+        out[key] = val.lower() in ("1", "true") if isinstance(default, bool) else type(default)(val)
     return out
 
 
@@ -54,9 +50,7 @@ class CpuTimed:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("path")
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--ref", action="append", default=[])
@@ -72,16 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     models = []
     for name, over in confs.items():
-        Recommender(RecommenderConfig(**over)).process_batch(
-            events[:2000], 0, True
-        )  # JIT
+        Recommender(RecommenderConfig(**over)).process_batch(events[:2000], 0, True)  # JIT
         models.append(CpuTimed(Recommender(RecommenderConfig(**over)), name))
     res = run_prequential(events, models, stride=1)
     cpu = {m.name: len(events) / max(m.cpu, 1e-9) for m in models}
     for name, m in res.models.items():
         hit = (m.ranks > 0) & (m.ranks <= 10)
         half = 50_000
-        halves = f"1st half {hit[:half].mean():.4f} | 2nd half {hit[half:].mean() if len(hit) > half else float('nan'):.4f}"
+        halves = (
+            f"1st half {hit[:half].mean():.4f} | 2nd half {hit[half:].mean() if len(hit) > half else float('nan'):.4f}"
+        )
         print(
             f"{name} {confs[name]}: HR@10 {m.all.hr:.4f} | NDCG@10 {m.all.ndcg:.4f} | "
             f"{halves} | {m.events_per_s:,.0f} ev/s wall, {cpu[name]:,.0f} ev/CPU-s"

@@ -31,20 +31,30 @@ from streamrec.shell.ope_commands import fit_obd_model, obd_inputs  # noqa: E402
 def evaluate(log, target: str, bts, truth_log, n_bootstrap: int, n_refit: int) -> None:
     t0 = time.perf_counter()
     inp = obd_inputs(log, target, bts)
-    res = run_estimators(log.reward, log.pscore, inp["evaluation_pscore"], inp["estimated_value"],
-                         inp["estimated_reward_logged"], n_bootstrap=n_bootstrap)
+    res = run_estimators(
+        log.reward,
+        log.pscore,
+        inp["evaluation_pscore"],
+        inp["estimated_value"],
+        inp["estimated_reward_logged"],
+        n_bootstrap=n_bootstrap,
+    )
     if n_refit > 0:
+
         def dm_on(idx: np.ndarray) -> float:
             model = fit_obd_model(log, idx)
             return float(obd_inputs(log, target, bts, model=model)["estimated_value"][idx].mean())
+
         refit = refit_bootstrap_interval(dm_on, len(log), n_bootstrap=n_refit)
         res["dm-fixed-model"] = res["dm"]
         res["dm"] = {**res["dm"], "lower": refit["lower"], "upper": refit["upper"]}
     truth = truth_log.reward.mean()
     lo, hi = wilson_interval(int(truth_log.reward.sum()), len(truth_log))
-    print(f"\n{target!r} estimated from the {'random' if target == 'bts' else 'bts'} log "
-          f"({len(log)} impressions, {int(log.reward.sum())} clicks); "
-          f"on-policy truth {truth:.5f} [{lo:.5f}, {hi:.5f}] (Wilson 95%)  [{time.perf_counter() - t0:.1f}s]")
+    print(
+        f"\n{target!r} estimated from the {'random' if target == 'bts' else 'bts'} log "
+        f"({len(log)} impressions, {int(log.reward.sum())} clicks); "
+        f"on-policy truth {truth:.5f} [{lo:.5f}, {hi:.5f}] (Wilson 95%)  [{time.perf_counter() - t0:.1f}s]"
+    )
     print(f"  {'estimator':<15}{'estimate':>9}  {'95% interval':<20}{'contains truth':>15}{'overlaps truth CI':>19}")
     covered = []
     for name, e in res.items():
@@ -52,8 +62,9 @@ def evaluate(log, target: str, bts, truth_log, n_bootstrap: int, n_refit: int) -
         if name != "dm-fixed-model":
             covered.append(inside)
         overlap = e["lower"] <= hi and lo <= e["upper"]
-        print(f"  {name:<15}{e['mean']:>9.5f}  [{e['lower']:.5f}, {e['upper']:.5f}]  {str(inside):>13}"
-              f"{str(overlap):>19}")
+        print(
+            f"  {name:<15}{e['mean']:>9.5f}  [{e['lower']:.5f}, {e['upper']:.5f}]  {str(inside):>13}{str(overlap):>19}"
+        )
     print(f"  every estimator's interval contains the truth: {all(covered)}")
 
 

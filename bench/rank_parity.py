@@ -47,16 +47,12 @@ def replay_ranks(events: list, chunk: int) -> tuple[np.ndarray, float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("path")
     ap.add_argument("--chunk", type=int, default=5000)
     ap.add_argument("--save", default=None, help="write the ranks to this .npy file")
     ap.add_argument("--compare", default=None, help="compare with ranks saved earlier")
-    ap.add_argument(
-        "--repeat", type=int, default=1, help="replays to time (best is printed)"
-    )
+    ap.add_argument("--repeat", type=int, default=1, help="replays to time (best is printed)")
     args = ap.parse_args(argv)
 
     events, _ = read_movielens(args.path)
@@ -84,10 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         n_diff = int((ref != ranks).sum())
         ref_hr = float(((ref > 0) & (ref <= 10)).sum()) / max(n_eval, 1)
-        print(
-            f"differing events: {n_diff} of {ranks.shape[0]}  "
-            f"(saved HR@10 {ref_hr:.4f}, now {hr:.4f})"
-        )
+        print(f"differing events: {n_diff} of {ranks.shape[0]}  (saved HR@10 {ref_hr:.4f}, now {hr:.4f})")
         return 1 if n_diff else 0
     return 0
 

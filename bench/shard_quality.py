@@ -30,9 +30,7 @@ from streamrec.shell.replay_commands import load_events
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("path")
     ap.add_argument("--shards", default="1,2,4")
     ap.add_argument("--sync-every", default="100,1000,10000")
@@ -42,12 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     syncs = [int(x) for x in args.sync_every.split(",")]
     events, _ = load_events(args.path)
     cfg = RecommenderConfig()
-    Recommender(cfg).evaluate_and_learn(
-        events[:2000], np.ones(2000, np.bool_)
-    )  # compile
-    ShardedEngine(cfg, 2, 500).evaluate_and_learn(
-        events[:2000], np.ones(2000, np.bool_)
-    )
+    Recommender(cfg).evaluate_and_learn(events[:2000], np.ones(2000, np.bool_))  # compile
+    ShardedEngine(cfg, 2, 500).evaluate_and_learn(events[:2000], np.ones(2000, np.bool_))
     plain = Recommender(cfg)
     plain.name = "engine"
     models = {(s, t): ShardedEngine(cfg, s, t) for s in shards for t in syncs}

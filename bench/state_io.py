@@ -111,10 +111,14 @@ def main() -> None:
     t_npy_save = timed(lambda: npy_dump(state, root / "npy"), args.repeats)
     t_npy_load = timed(lambda: npy_load(root / "npy"), args.repeats)
     t_npy_durable = timed(lambda: npy_dump_durable(state, root / "npy_durable"), args.repeats)
-    print(f"reference np.save full dump  {t_npy_save * 1e3:8.1f} ms   np.load {t_npy_load * 1e3:8.1f} ms   "
-          f"durable atomic dump (fsync+rename) {t_npy_durable * 1e3:8.1f} ms")
-    print(f"{'chunk_B':>8} {'full_ms':>8} {'x_npy':>6} {'dirty_ms':>8} {'rows/s':>10} {'x_npy':>6} "
-          f"{'epoch_ms':>8} {'x_npy':>6} {'load_ms':>8} {'x_npy':>6} {'disk_MB':>8}")
+    print(
+        f"reference np.save full dump  {t_npy_save * 1e3:8.1f} ms   np.load {t_npy_load * 1e3:8.1f} ms   "
+        f"durable atomic dump (fsync+rename) {t_npy_durable * 1e3:8.1f} ms"
+    )
+    print(
+        f"{'chunk_B':>8} {'full_ms':>8} {'x_npy':>6} {'dirty_ms':>8} {'rows/s':>10} {'x_npy':>6} "
+        f"{'epoch_ms':>8} {'x_npy':>6} {'load_ms':>8} {'x_npy':>6} {'disk_MB':>8}"
+    )
     for chunk in [int(c) for c in args.chunks.split(",")]:
         d = root / f"rocks_{chunk}"
         shutil.rmtree(d, ignore_errors=True)
@@ -128,13 +132,17 @@ def main() -> None:
             t_epoch = timed(lambda it=epoch_it: commit_epoch(store, state, next(it), keep_last=2), args.repeats)
             t_load = timed(store.load, args.repeats)
         disk = state_size_bytes(d)["live"] / 2**20
-        print(f"{chunk:>8} {t_full * 1e3:8.1f} {t_full / t_npy_save:6.2f} {t_dirty * 1e3:8.2f} "
-              f"{rows_written / t_dirty:10.0f} {t_dirty / t_npy_save:6.3f} {t_epoch * 1e3:8.2f} "
-              f"{t_epoch / t_npy_durable:6.3f} {t_load * 1e3:8.1f} {t_load / t_npy_load:6.2f} {disk:8.1f}")
+        print(
+            f"{chunk:>8} {t_full * 1e3:8.1f} {t_full / t_npy_save:6.2f} {t_dirty * 1e3:8.2f} "
+            f"{rows_written / t_dirty:10.0f} {t_dirty / t_npy_save:6.3f} {t_epoch * 1e3:8.2f} "
+            f"{t_epoch / t_npy_durable:6.3f} {t_load * 1e3:8.1f} {t_load / t_npy_load:6.2f} {disk:8.1f}"
+        )
     if args.dir is None:
         shutil.rmtree(root, ignore_errors=True)
-    print("x_npy = time / time of the reference in the same run: np.save dump for full/dirty saves, the durable\n"
-          "atomic dump for epoch commits (which are durable: RocksDB checkpoint = flush+fsync+hard links), np.load for load")
+    print(
+        "x_npy = time / time of the reference in the same run: np.save dump for full/dirty saves, the durable\n"
+        "atomic dump for epoch commits (which are durable: RocksDB checkpoint = flush+fsync+hard links), np.load for load"
+    )
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ class RunConfig:
         prefix = "STREAMREC_KAFKA_"
         for key, value in env.items():
             if key.startswith(prefix) and key not in {"STREAMREC_KAFKA_CONFIG_FILE"}:
-                cfg.kafka[key[len(prefix):].lower().replace("_", ".")] = value
+                cfg.kafka[key[len(prefix) :].lower().replace("_", ".")] = value
         return cfg
 
     def to_env(self) -> dict[str, str]:

@@ -36,9 +36,7 @@ MAX_VALUE_ABS = 1e9
 TS_MIN = 631_152_000.0
 TS_MAX = 4_102_444_800.0
 
-EVENT_TYPES = frozenset(
-    {"click", "view", "purchase", "rating", "impression", "add_to_cart", "like", "skip"}
-)
+EVENT_TYPES = frozenset({"click", "view", "purchase", "rating", "impression", "add_to_cart", "like", "skip"})
 #: Types whose event is a positive interaction for learning.
 POSITIVE_TYPES = frozenset({"click", "view", "purchase", "rating", "add_to_cart", "like"})
 

@@ -39,14 +39,33 @@ def recommendation_message(
 ) -> dict[str, Any]:
     """The outgoing message; ``items`` is ``[(item, score, propensity), ...]`` best first."""
     return recommendation_record(
-        rec_id_for(event.event_id), event.event_id, event.user, event.ts, [i for i, _, _ in items],
-        [round(float(s), 6) for _, s, _ in items], [round(float(p), 6) for _, _, p in items],
-        policy, model_version, round(float(latency_ms), 3), arm)
+        rec_id_for(event.event_id),
+        event.event_id,
+        event.user,
+        event.ts,
+        [i for i, _, _ in items],
+        [round(float(s), 6) for _, s, _ in items],
+        [round(float(p), 6) for _, _, p in items],
+        policy,
+        model_version,
+        round(float(latency_ms), 3),
+        arm,
+    )
 
 
-def recommendation_record(rec_id: str, event_id: str, user: str, ts: float, items: list[str],
-                          scores: list[float], propensities: list[float], policy: str,
-                          model_version: str, latency_ms: float, arm: str | None = None) -> dict[str, Any]:
+def recommendation_record(
+    rec_id: str,
+    event_id: str,
+    user: str,
+    ts: float,
+    items: list[str],
+    scores: list[float],
+    propensities: list[float],
+    policy: str,
+    model_version: str,
+    latency_ms: float,
+    arm: str | None = None,
+) -> dict[str, Any]:
     """The message from columns (scores, propensities and latency already rounded, finite)."""
     msg: dict[str, Any] = {
         "rec_id": rec_id,

@@ -105,8 +105,9 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         self.max_ts = float(resume_state.get("max_ts", float("-inf"))) if resume_state else float("-inf")
         metrics.MODEL_VERSION.info({"version": self.version()})
         metrics.STATUS.ready = True
-        log.info("engine ready: %s, version %s, resumed=%s", self.model.stats(), self.base_version,
-                 resume_state is not None)
+        log.info(
+            "engine ready: %s, version %s, resumed=%s", self.model.stats(), self.base_version, resume_state is not None
+        )
 
     # -- Bytewax hooks ------------------------------------------------------------------
     def on_batch(self, values: list[Any]) -> tuple[Iterable[Out], bool]:
@@ -144,8 +145,12 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         if not self.cfg.recovery:  # rows are saved every batch; Bytewax keeps nothing
             return None
         t = time.perf_counter()
-        token = commit_epoch(self.store, self.model.export_state(copy=False), self.model.dirty_rows(),
-                             extra=self.join_store.ops(self.joiner))
+        token = commit_epoch(
+            self.store,
+            self.model.export_state(copy=False),
+            self.model.dirty_rows(),
+            extra=self.join_store.ops(self.joiner),
+        )
         self.model.clear_dirty()
         metrics.STATE_BYTES.set(self.store.size_bytes())
         # the reward join travels in the epoch's checkpoint (incrementally), not in the snapshot
@@ -199,18 +204,44 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         req = arrival.payload
         assert isinstance(req, RecommendationRequest) and req.event_id is not None and req.ts is not None
         ranked = self.model.rank(req.user, req.context, k=self.cfg.n_candidates)
-        sl = serve_slates(self.arms, [req.user], [req.event_id], [[i for i, _ in ranked]],
-                          np.array([[s for _, s in ranked]]), self.cfg.k)
+        sl = serve_slates(
+            self.arms,
+            [req.user],
+            [req.event_id],
+            [[i for i, _ in ranked]],
+            np.array([[s for _, s in ranked]]),
+            self.cfg.k,
+        )
         latency = round(time.time() * 1000.0 - arrival.broker_ts_ms, 3) if arrival.broker_ts_ms else 0.0
         rec_id, version, arm = rec_id_for(req.event_id), self.version(), sl.arms[0]
-        msg = recommendation_record(rec_id, req.event_id, req.user, req.ts, sl.items[0], sl.scores[0],
-                                    sl.propensities[0], sl.policies[0], version, latency,
-                                    arm if self.arms.is_split else None)
+        msg = recommendation_record(
+            rec_id,
+            req.event_id,
+            req.user,
+            req.ts,
+            sl.items[0],
+            sl.scores[0],
+            sl.propensities[0],
+            sl.policies[0],
+            version,
+            latency,
+            arm if self.arms.is_split else None,
+        )
         msg["request_id"] = req.request_id
         out.append(KafkaSinkMessage(key=req.user.encode(), value=dumps(msg), topic=self.cfg.out_topic))
         self.served.serve(req.user, sl.items[0])
-        self.joiner.record_decision(rec_id, req.user, req.ts, sl.items[0], sl.propensities[0], sl.policies[0],
-                                    version, arm, req.context, scores=sl.scores[0])
+        self.joiner.record_decision(
+            rec_id,
+            req.user,
+            req.ts,
+            sl.items[0],
+            sl.propensities[0],
+            sl.policies[0],
+            version,
+            arm,
+            req.context,
+            scores=sl.scores[0],
+        )
         metrics.STATUS.add_recommendations([msg])
         metrics.EVENTS.labels("request").inc()
         self._rec_counters[arm].inc()
@@ -222,8 +253,9 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         now_ms = time.time() * 1000.0
         base, split, topic = self.base_version, self.arms.is_split, self.cfg.out_topic
         served, record = self.served, self.joiner.record_decision
-        latencies = np.fromiter((now_ms - a.broker_ts_ms if a.broker_ts_ms else -1.0 for a in run), np.float64,
-                                len(run))
+        latencies = np.fromiter(
+            (now_ms - a.broker_ts_ms if a.broker_ts_ms else -1.0 for a in run), np.float64, len(run)
+        )
         # no broker timestamp: the message carries the processing time of the batch so far
         own_ms = (time.perf_counter() - CLOCK.batch_t0) * 1000.0
         lat_r = np.round(np.where(latencies >= 0.0, latencies, own_ms), 3).tolist()
@@ -236,9 +268,19 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             rec_id = rec_id_for(ev.event_id)
             version = f"{base}+{learned_before + i + 1}"
             arm = sl.arms[i]
-            msg = recommendation_record(rec_id, ev.event_id, ev.user, ev.ts, items, sl.scores[i],
-                                        sl.propensities[i], sl.policies[i], version, lat_r[i],
-                                        arm if split else None)
+            msg = recommendation_record(
+                rec_id,
+                ev.event_id,
+                ev.user,
+                ev.ts,
+                items,
+                sl.scores[i],
+                sl.propensities[i],
+                sl.policies[i],
+                version,
+                lat_r[i],
+                arm if split else None,
+            )
             out.append(KafkaSinkMessage(key=ev.user.encode(), value=dumps(msg), topic=topic))
             decisions.append((rec_id, ev, version, arm))
             if i >= len(events) - 10:  # the status page shows the newest few
@@ -246,8 +288,18 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             self.max_ts = max(self.max_ts, ev.ts)
         CLOCK.lap("encode")
         for i, (rec_id, ev, version, arm) in enumerate(decisions):
-            record(rec_id, ev.user, ev.ts, sl.items[i], sl.propensities[i], sl.policies[i], version, arm,
-                   ev.context, scores=sl.scores[i])
+            record(
+                rec_id,
+                ev.user,
+                ev.ts,
+                sl.items[i],
+                sl.propensities[i],
+                sl.policies[i],
+                version,
+                arm,
+                ev.context,
+                scores=sl.scores[i],
+            )
         CLOCK.lap("reward_join")
         metrics.observe_many(metrics.LATENCY, latencies[latencies >= 0.0] / 1000.0)
         for arm in set(sl.arms):

@@ -81,8 +81,14 @@ class JoinStore:
             if d is not None and d["seq"] < first_new["p"]:
                 puts.append((_key("p", d["seq"]), orjson.dumps(d)))
         j.touched.clear()
-        meta = {"window_s": j.window_s, "max_pending": j.max_pending, "max_remembered": j.max_remembered,
-                "max_per_user": j.max_per_user, "counters": j.counters, "seq": j.seq}
+        meta = {
+            "window_s": j.window_s,
+            "max_pending": j.max_pending,
+            "max_remembered": j.max_remembered,
+            "max_per_user": j.max_per_user,
+            "counters": j.counters,
+            "seq": j.seq,
+        }
         puts.append((META_KEY, orjson.dumps(meta)))
         self.persisted = {q: list(v) for q, v in j.seq.items()}
         return puts, ranges

@@ -16,8 +16,12 @@ EVENTS = Counter("streamrec_events", "Valid click events processed", ["kind"])
 DEAD_LETTERS = Counter("streamrec_dead_letters", "Inputs sent to the dead-letter topic", ["reason"])
 RECOMMENDATIONS = Counter("streamrec_recommendations", "Recommendation messages produced", ["arm"])
 REWARDS = Counter("streamrec_rewards", "Reward records produced", ["outcome"])
-JOIN = Gauge("streamrec_reward_join", "Reward-join counters since start: decisions, joins, late, duplicate, "
-             "unmatched, not_in_slate, expired_no_click, evicted", ["counter"])
+JOIN = Gauge(
+    "streamrec_reward_join",
+    "Reward-join counters since start: decisions, joins, late, duplicate, "
+    "unmatched, not_in_slate, expired_no_click, evicted",
+    ["counter"],
+)
 LATENCY = Histogram(
     "streamrec_event_latency_seconds",
     "Broker timestamp of the event to its recommendation being produced",
@@ -29,16 +33,22 @@ PROCESSING = Histogram(
     buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2),
 )
 EVENTS_PER_SECOND = Gauge("streamrec_events_per_second", "Events/s over the last batch window")
-HIT_RATE = Gauge("streamrec_online_hit_rate",
-                 "Share of click events (since start) whose item was in the last recommendation served to "
-                 "the same user; events of users not served before are not counted")
+HIT_RATE = Gauge(
+    "streamrec_online_hit_rate",
+    "Share of click events (since start) whose item was in the last recommendation served to "
+    "the same user; events of users not served before are not counted",
+)
 LOSS = Gauge("streamrec_online_logloss", "Running mean log-loss of the learner")
 DRIFT = Gauge("streamrec_drift_detected", "1 while a drift was detected recently")
 DRIFTS = Gauge("streamrec_drifts_total", "Drifts detected since start")
 STATE_BYTES = Gauge("streamrec_state_size_bytes", "Bytes of the RocksDB model state on disk")
-STAGE_SECONDS = Counter("streamrec_stage_seconds", "Wall seconds spent per stage of the flow (kafka_in, "
-                        "parse, reward_join, learn_retrieve_rank, exploration, encode, kafka_out, commit, "
-                        "metrics)", ["stage"])
+STAGE_SECONDS = Counter(
+    "streamrec_stage_seconds",
+    "Wall seconds spent per stage of the flow (kafka_in, "
+    "parse, reward_join, learn_retrieve_rank, exploration, encode, kafka_out, commit, "
+    "metrics)",
+    ["stage"],
+)
 INDEX_REFRESHES = Counter("streamrec_index_refreshes", "Batches during which the retrieval index was rebuilt")
 MODEL_VERSION = Info("streamrec_model", "Model version currently serving")
 

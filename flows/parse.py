@@ -63,6 +63,9 @@ def parse_message(msg, items_topic: str = "", user_salt: str = "") -> Arrival | 
     ts = msg.timestamp
     broker_ts = ts[1] if isinstance(ts, tuple) and len(ts) == 2 and ts[0] != 0 else 0
     if isinstance(payload, RecommendationRequest):  # ids and time from the request, else Kafka
-        payload = replace(payload, event_id=payload.event_id or payload.request_id or f"request@{source}",
-                          ts=payload.ts if payload.ts is not None else (broker_ts / 1000.0 or time.time()))
+        payload = replace(
+            payload,
+            event_id=payload.event_id or payload.request_id or f"request@{source}",
+            ts=payload.ts if payload.ts is not None else (broker_ts / 1000.0 or time.time()),
+        )
     return Arrival(payload, int(broker_ts))

@@ -25,8 +25,17 @@ import time
 
 from streamrec.flows import metrics
 
-STAGES = ("kafka_in", "parse", "reward_join", "learn_retrieve_rank", "exploration", "encode", "kafka_out",
-          "commit", "metrics")
+STAGES = (
+    "kafka_in",
+    "parse",
+    "reward_join",
+    "learn_retrieve_rank",
+    "exploration",
+    "encode",
+    "kafka_out",
+    "commit",
+    "metrics",
+)
 
 
 class StageClock:

@@ -58,8 +58,15 @@ def build_flow(cfg: RunConfig) -> Dataflow:
     # short fetch waits: a broker that holds an empty fetch for librdkafka's default 500 ms
     # (the embedded one does) would otherwise add that to every event's latency
     source_conf = {"fetch.wait.max.ms": "10", **kafka_conf}
-    source = TimedKafkaSource(brokers, topics, tail=True, starting_offset=OFFSET_BEGINNING,
-                              add_config=source_conf, batch_size=cfg.batch_size, raise_on_errors=False)
+    source = TimedKafkaSource(
+        brokers,
+        topics,
+        tail=True,
+        starting_offset=OFFSET_BEGINNING,
+        add_config=source_conf,
+        batch_size=cfg.batch_size,
+        raise_on_errors=False,
+    )
     raw = op.input("kafka_in", flow, source)
     keyed = op.key_on("one_model", raw, _model_key)
     decided = op.stateful_batch("engine", keyed, functools.partial(_build_engine, cfg))

@@ -35,15 +35,29 @@ from typing import Any
 RewardRecord = dict[str, Any]
 _TUPLES = ("items", "propensities", "scores", "clicked")
 
-COUNTERS = ("decisions", "joined_rec_id", "joined_fallback", "late", "duplicate", "not_in_slate",
-            "unmatched", "expired_no_click", "evicted")
+COUNTERS = (
+    "decisions",
+    "joined_rec_id",
+    "joined_fallback",
+    "late",
+    "duplicate",
+    "not_in_slate",
+    "unmatched",
+    "expired_no_click",
+    "evicted",
+)
 
 
 class RewardJoiner:
     """Bounded decision buffer that turns later events into reward records."""
 
-    def __init__(self, window_s: float = 1800.0, max_pending: int = 100_000, max_remembered: int = 200_000,
-                 max_per_user: int = 16):
+    def __init__(
+        self,
+        window_s: float = 1800.0,
+        max_pending: int = 100_000,
+        max_remembered: int = 200_000,
+        max_per_user: int = 16,
+    ):
         if not window_s > 0:
             raise ValueError("window_s must be > 0")
         self.window_s = float(window_s)
@@ -62,18 +76,36 @@ class RewardJoiner:
         self.touched: set[str] = set()
 
     # -- input ---------------------------------------------------------------------------
-    def record_decision(self, rec_id: str, user: str, ts: float, slate_items: Sequence[str],
-                        propensities: Sequence[float], policy: str, model_version: str,
-                        arm: str | None = None, context: Mapping[str, Any] | None = None,
-                        scores: Sequence[float] | None = None) -> None:
+    def record_decision(
+        self,
+        rec_id: str,
+        user: str,
+        ts: float,
+        slate_items: Sequence[str],
+        propensities: Sequence[float],
+        policy: str,
+        model_version: str,
+        arm: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        scores: Sequence[float] | None = None,
+    ) -> None:
         """Remember a shown slate until its reward window passes."""
         if rec_id in self.pending:
             self.counters["duplicate"] += 1
             return
-        d = {"rec_id": rec_id, "user": user, "ts": float(ts), "items": tuple(map(str, slate_items)),
-             "propensities": tuple(map(float, propensities)), "policy": policy,
-             "model_version": model_version, "arm": arm, "context": dict(context or {}), "clicked": (),
-             "seq": self.seq["p"][1]}
+        d = {
+            "rec_id": rec_id,
+            "user": user,
+            "ts": float(ts),
+            "items": tuple(map(str, slate_items)),
+            "propensities": tuple(map(float, propensities)),
+            "policy": policy,
+            "model_version": model_version,
+            "arm": arm,
+            "context": dict(context or {}),
+            "clicked": (),
+            "seq": self.seq["p"][1],
+        }
         if scores is not None:
             d["scores"] = tuple(map(float, scores))
         self.pending[rec_id] = d
@@ -89,8 +121,7 @@ class RewardJoiner:
             self._forget(old_id, old)
             self.counters["evicted"] += 1
 
-    def on_event(self, rec_id: str | None, user: str, item: str, ts: float, event_id: str
-                 ) -> list[RewardRecord]:
+    def on_event(self, rec_id: str | None, user: str, item: str, ts: float, event_id: str) -> list[RewardRecord]:
         """Join one event; returns [] or one reward record."""
         if event_id in self.seen_events:
             self.counters["duplicate"] += 1
@@ -143,13 +174,24 @@ class RewardJoiner:
         return [self._record(d, item, pos, 1.0, max(ts - d["ts"], 0.0), event_id)]
 
     @staticmethod
-    def _record(d: dict, item: str | None, pos: int | None, reward: float, latency: float | None,
-                event_id: str | None) -> RewardRecord:
-        rec = {"rec_id": d["rec_id"], "user": d["user"], "context": d["context"],
-               "slate": {"items": list(d["items"]), "propensities": list(d["propensities"])},
-               "policy": d["policy"], "arm": d["arm"], "model_version": d["model_version"],
-               "clicked_item": item, "position": pos, "reward": reward, "reward_latency_s": latency,
-               "decision_ts": d["ts"], "event_id": event_id}
+    def _record(
+        d: dict, item: str | None, pos: int | None, reward: float, latency: float | None, event_id: str | None
+    ) -> RewardRecord:
+        rec = {
+            "rec_id": d["rec_id"],
+            "user": d["user"],
+            "context": d["context"],
+            "slate": {"items": list(d["items"]), "propensities": list(d["propensities"])},
+            "policy": d["policy"],
+            "arm": d["arm"],
+            "model_version": d["model_version"],
+            "clicked_item": item,
+            "position": pos,
+            "reward": reward,
+            "reward_latency_s": latency,
+            "decision_ts": d["ts"],
+            "event_id": event_id,
+        }
         if "scores" in d:
             rec["slate"]["scores"] = list(d["scores"])
         return rec
@@ -175,10 +217,16 @@ class RewardJoiner:
     # -- snapshots ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able state."""
-        return {"window_s": self.window_s, "max_pending": self.max_pending,
-                "max_remembered": self.max_remembered, "max_per_user": self.max_per_user,
-                "pending": list(self.pending.values()), "closed": list(self.closed),
-                "seen_events": list(self.seen_events), "counters": dict(self.counters)}
+        return {
+            "window_s": self.window_s,
+            "max_pending": self.max_pending,
+            "max_remembered": self.max_remembered,
+            "max_per_user": self.max_per_user,
+            "pending": list(self.pending.values()),
+            "closed": list(self.closed),
+            "seen_events": list(self.seen_events),
+            "counters": dict(self.counters),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RewardJoiner:

@@ -47,7 +47,7 @@ def siphash13(data: bytes, k0: int = 0, k1: int = 0) -> int:
     v3 = k1 ^ 0x7465646279746573
     n_full = len(data) // 8 * 8
     for i in range(0, n_full, 8):
-        m = int.from_bytes(data[i:i + 8], "little")
+        m = int.from_bytes(data[i : i + 8], "little")
         v3 ^= m
         v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
         v0 ^= m
@@ -69,8 +69,9 @@ def bytewax_worker(key: str, n_workers: int) -> int:
 def shard_keys(n_shards: int, n_workers: int, prefix: str = "shard") -> list[str]:
     """``n_shards`` keys, shard ``s`` routed to worker ``s mod n_workers`` (see module doc)."""
     if n_shards < 1 or n_workers < 1 or n_shards % n_workers:
-        raise ValueError(f"{n_shards} shards cannot be spread evenly over {n_workers} workers; "
-                         f"use a multiple of {n_workers}")
+        raise ValueError(
+            f"{n_shards} shards cannot be spread evenly over {n_workers} workers; use a multiple of {n_workers}"
+        )
     keys = []
     for s in range(n_shards):
         want = s % n_workers

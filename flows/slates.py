@@ -29,8 +29,9 @@ class Slates:
     policies: list[str]
 
 
-def serve_slates(arms: Arms, users: list[str], event_ids: list[str], cand_items: list[list[str]],
-                 cand_scores: np.ndarray, k: int) -> Slates:
+def serve_slates(
+    arms: Arms, users: list[str], event_ids: list[str], cand_items: list[list[str]], cand_scores: np.ndarray, k: int
+) -> Slates:
     """Draw every event's slate from its candidates (row ``e`` of ``cand_items`` / ``cand_scores``)."""
     n = len(users)
     counts = np.fromiter((len(c) for c in cand_items), np.int64, n)

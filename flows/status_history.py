@@ -75,8 +75,9 @@ def bucket_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float |
 class StatusHistory:
     """Ring buffer of health points plus the latest recommendations (thread-safe)."""
 
-    def __init__(self, registry: CollectorRegistry = REGISTRY, interval_s: float = 1.0,
-                 capacity: int = 600, n_latest: int = 10) -> None:
+    def __init__(
+        self, registry: CollectorRegistry = REGISTRY, interval_s: float = 1.0, capacity: int = 600, n_latest: int = 10
+    ) -> None:
         self.registry = registry
         self.interval_s = float(interval_s)
         self.points: deque[dict[str, Any]] = deque(maxlen=capacity)
@@ -97,10 +98,13 @@ class StatusHistory:
                 dt = max(now - t0, 1e-9)
                 window = [(le, c - dict(prev["buckets"]).get(le, 0.0)) for le, c in cur["buckets"]]
                 point: dict[str, Any] = {
-                    "t": now, "events_total": cur["events"],
+                    "t": now,
+                    "events_total": cur["events"],
                     "events_per_s": (cur["events"] - prev["events"]) / dt,
-                    "hit_rate": cur.get("hit_rate"), "drift": cur.get("drift"),
-                    "drifts": cur.get("drifts"), "version": cur["version"],
+                    "hit_rate": cur.get("hit_rate"),
+                    "drift": cur.get("drift"),
+                    "drifts": cur.get("drifts"),
+                    "version": cur["version"],
                     "dead_letters": dict(cur["dead_letters"]),
                 }
                 for name, q in QUANTILES.items():
@@ -112,15 +116,25 @@ class StatusHistory:
         """Remember the newest recommendation messages (their user, items, propensities)."""
         with self._lock:
             for m in messages:
-                self.latest.append({"user": m.get("user"), "ts": m.get("ts"), "arm": m.get("arm"),
-                                    "model_version": m.get("model_version"),
-                                    "items": list(m.get("items", []))})
+                self.latest.append(
+                    {
+                        "user": m.get("user"),
+                        "ts": m.get("ts"),
+                        "arm": m.get("arm"),
+                        "model_version": m.get("model_version"),
+                        "items": list(m.get("items", [])),
+                    }
+                )
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready: the points (oldest first), the latest recommendations, readiness."""
         with self._lock:
-            return {"interval_s": self.interval_s, "ready": self.ready,
-                    "points": list(self.points), "latest": list(reversed(self.latest))}
+            return {
+                "interval_s": self.interval_s,
+                "ready": self.ready,
+                "points": list(self.points),
+                "latest": list(reversed(self.latest)),
+            }
 
     def start(self) -> None:
         """Sample every ``interval_s`` in a daemon thread until :meth:`stop` (once)."""

@@ -36,8 +36,13 @@ def status_page() -> bytes:
 class StatusServer:
     """A daemon-thread HTTP server for the routes in the module docstring."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", registry: CollectorRegistry = REGISTRY,
-                 history: StatusHistory | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        registry: CollectorRegistry = REGISTRY,
+        history: StatusHistory | None = None,
+    ) -> None:
         self.registry = registry
         self.history = history or StatusHistory(registry)
         page = status_page()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 
 class ABSplit:
@@ -44,7 +44,7 @@ class ABSplit:
         self._bounds[-1] = 1.0
 
     @classmethod
-    def parse(cls, spec: str, salt: str = "") -> "ABSplit":
+    def parse(cls, spec: str, salt: str = "") -> ABSplit:
         """From ``"control=0.5,explore=0.5"``."""
         arms = {}
         for part in spec.split(","):

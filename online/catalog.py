@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+
 from streamrec.online.encoding import clean_id, label_of, mapping_rows
 from streamrec.online.engine_kernel import Batch
 from streamrec.online.hashing import FeatureHasher, hash64
@@ -76,9 +77,7 @@ class Catalog:
     def item_rows(self, item: str, attributes: Any) -> list[int]:
         """Static feature rows of ``item`` with ``attributes``."""
         rows = [self.hasher.row("i=" + item)]
-        return rows + mapping_rows(
-            self.hasher, "a:", attributes, self.max_item_features - 1
-        )
+        return rows + mapping_rows(self.hasher, "a:", attributes, self.max_item_features - 1)
 
     def item_index(self, item: str, attributes: Any, event: int = -1) -> int:
         """Dense index of ``item`` (created if new); a new item or changed attributes queue
@@ -90,11 +89,7 @@ class Catalog:
             self.item_ids.append(item)
             self._attr_seen[j] = attributes
             self._queue(event, j, True, self.item_rows(item, attributes))
-        elif (
-            attributes
-            and self._attr_seen.get(j) is not attributes
-            and self._attr_seen.get(j) != attributes
-        ):
+        elif attributes and self._attr_seen.get(j) is not attributes and self._attr_seen.get(j) != attributes:
             self._attr_seen[j] = attributes
             rows = self.item_rows(item, attributes)
             if rows != self._current_rows(j, item):
@@ -137,9 +132,7 @@ class Catalog:
             np.asarray([p[0] for p in pend], np.int64),
             np.asarray([p[1] for p in pend], np.int64),
             np.asarray([p[2] for p in pend], np.bool_),
-            np.asarray(
-                [hash64("i=" + ids[p[1]]) if p[2] else 0 for p in pend], np.int64
-            ),
+            np.asarray([hash64("i=" + ids[p[1]]) if p[2] else 0 for p in pend], np.int64),
             ptr,
             np.asarray([r for p in pend for r in p[3]], np.int64),
         )
@@ -149,9 +142,7 @@ class Catalog:
         hit = self._ctx_cache.get(user)
         if hit is not None and (hit[0] is context or hit[0] == context):
             return hit[1]
-        rows = [self.hasher.row("u=" + user)] + mapping_rows(
-            self.hasher, "c:", context, 64
-        )
+        rows = [self.hasher.row("u=" + user)] + mapping_rows(self.hasher, "c:", context, 64)
         if len(self._ctx_cache) >= 1 << 20:
             self._ctx_cache.clear()
         try:
@@ -163,16 +154,10 @@ class Catalog:
             pass
         return rows
 
-    def encode(
-        self, events: Sequence, evaluate: np.ndarray | None = None
-    ) -> tuple[Batch, ItemRows]:
+    def encode(self, events: Sequence, evaluate: np.ndarray | None = None) -> tuple[Batch, ItemRows]:
         """Per-event arrays for ``run_batch`` and the item rows the events bring."""
         n = len(events)
-        ev_eval = (
-            np.ones(n, np.bool_)
-            if evaluate is None
-            else np.asarray(evaluate, np.bool_).ravel()
-        )
+        ev_eval = np.ones(n, np.bool_) if evaluate is None else np.asarray(evaluate, np.bool_).ravel()
         if ev_eval.shape[0] != n:
             raise ValueError(f"evaluate has {ev_eval.shape[0]} flags for {n} events")
         users: list[int] = []

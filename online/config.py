@@ -74,19 +74,13 @@ class RecommenderConfig:
     def validate(self) -> None:
         """Raise ValueError on values the engine cannot run with."""
         if self.k < 1 or self.n_buckets < 64 or self.max_item_features < 1:
-            raise ValueError(
-                "k >= 1, n_buckets >= 64 and max_item_features >= 1 required"
-            )
+            raise ValueError("k >= 1, n_buckets >= 64 and max_item_features >= 1 required")
         if self.optimizer not in ("adagrad", "sgd"):
-            raise ValueError(
-                f"optimizer must be 'adagrad' or 'sgd', not {self.optimizer!r}"
-            )
+            raise ValueError(f"optimizer must be 'adagrad' or 'sgd', not {self.optimizer!r}")
         if self.negative_sampling not in ("uniform", "popularity"):
             raise ValueError("negative_sampling must be 'uniform' or 'popularity'")
         if self.half_life_events <= 0 or self.n_neighbours < 1 or self.n_recent < 1:
-            raise ValueError(
-                "half_life_events > 0, n_neighbours >= 1, n_recent >= 1 required"
-            )
+            raise ValueError("half_life_events > 0, n_neighbours >= 1, n_recent >= 1 required")
         if not 0 <= self.n_seq_fields <= 8 or self.n_negatives < 0:
             raise ValueError("0 <= n_seq_fields <= 8 and n_negatives >= 0 required")
         if self.knn_slots < 0 or self.knn_window < 0 or self.knn_recent < 0:

@@ -19,6 +19,7 @@ import json
 import struct
 
 import numpy as np
+
 from streamrec.online.shard_delta import ARRAY_DTYPES, SCALARS, Delta, check_delta
 
 MAGIC = b"SRD1"
@@ -32,8 +33,7 @@ def encode_delta(d: Delta) -> bytes:
     head["arrays"] = [[n, list(getattr(d, n).shape)] for n in ARRAY_DTYPES]
     hb = json.dumps(head, separators=(",", ":"), allow_nan=False).encode()
     bufs = [
-        np.ascontiguousarray(getattr(d, n), np.dtype(t).newbyteorder("<")).tobytes()
-        for n, t in ARRAY_DTYPES.items()
+        np.ascontiguousarray(getattr(d, n), np.dtype(t).newbyteorder("<")).tobytes() for n, t in ARRAY_DTYPES.items()
     ]
     return b"".join([MAGIC, struct.pack("<I", len(hb)), hb, *bufs])
 
@@ -65,9 +65,7 @@ def decode_delta(data: bytes, k: int, n_buckets: int, max_item_features: int) ->
     head, pos = _header(data)
     data = bytes(data)
     spec = head["arrays"]
-    if not isinstance(spec, list) or [
-        s[0] if isinstance(s, list) and s else None for s in spec
-    ] != list(ARRAY_DTYPES):
+    if not isinstance(spec, list) or [s[0] if isinstance(s, list) and s else None for s in spec] != list(ARRAY_DTYPES):
         raise _bad("array list")
     arrays = {}
     for (name, shape), (_, dtype) in zip(spec, ARRAY_DTYPES.items()):

@@ -14,9 +14,7 @@ from typing import Any
 
 from streamrec.online.hashing import FeatureHasher
 
-POSITIVE_TYPES = frozenset(
-    {"click", "view", "purchase", "rating", "add_to_cart", "like"}
-)
+POSITIVE_TYPES = frozenset({"click", "view", "purchase", "rating", "add_to_cart", "like"})
 NEGATIVE_TYPES = frozenset({"impression", "skip"})
 MAX_ID_CHARS = 256
 

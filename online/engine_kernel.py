@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
 from streamrec.online.engine_ranking import (
     item_side,
     prepare_user,
@@ -98,9 +99,7 @@ def learn_event(j, label, n_user, st, sc, hp, logscale):
     fm = st.fm
     for e in range(n_ex):
         q = sc.ex_items[e]
-        refresh_row(
-            q, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair
-        )
+        refresh_row(q, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair)
         it.dirty[q] = True
     return ex.loss[0]
 
@@ -185,9 +184,7 @@ def maintain(n_items, st, hp):
         fm, it = st.fm, st.items
         for _ in range(n_ref):
             q = c.cursor % n_items
-            refresh_row(
-                q, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair
-            )
+            refresh_row(q, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair)
             it.dirty[q] = True
             c.cursor = q + 1
     if c.n_clusters > 0:  # every item relinked about every ``ivf_every`` events
@@ -230,18 +227,14 @@ def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
         logscale = c.logscale
         c0, c1 = ev.ctx_ptr[i], ev.ctx_ptr[i + 1]
         ranking = rank_before and ev.evaluate[i] and label > 0.5
-        n_user, n_t, stamp, n_cand = prepare_user(
-            u, ev.ctx_rows, c0, c1, st, sc, hp, ranking
-        )
+        n_user, n_t, stamp, n_cand = prepare_user(u, ev.ctx_rows, c0, c1, st, sc, hp, ranking)
         if ranking:
             r = target_rank(j, st.items, sc, stamp, n_cand, n_items, logscale)
             out.rank[i] = r
             c.hit_n += 1.0
             if 0 < r <= 10:
                 c.hit_sum += 1.0
-        while (
-            t_rows < n_rows and item_rows.event[t_rows] <= i
-        ):  # this event's attributes
+        while t_rows < n_rows and item_rows.event[t_rows] <= i:  # this event's attributes
             if not item_rows.new[t_rows]:
                 write_item_rows(item_rows, t_rows, st.fm, st.items)
             t_rows += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
 from streamrec.online.fm_kernels import G_ITEM, G_NUM, G_USER, fm_logit
 from streamrec.online.hashing import seq_row
 from streamrec.online.history import mark_seen, recent_items
@@ -95,9 +96,7 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather):
     )
     dense_n = c.ready if c.ready <= hp.full_threshold else -1
     n_kr = min(n_rec, hp.knn_recent)
-    n_t = knn_features(
-        it, sc.knn, sc.rec, n_kr, hp.knn_decay, dense_n, sc.tr0, sc.tr1, sc.touched, n_t
-    )
+    n_t = knn_features(it, sc.knn, sc.rec, n_kr, hp.knn_decay, dense_n, sc.tr0, sc.tr1, sc.touched, n_t)
     sc.anum[NUM_KNN] += hp.knn_prior  # ranking only: FM logits come from the rows
     sc.n_touched[0] = n_t
     n_cand = -1
@@ -108,9 +107,7 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather):
     stamp = c.stamp
     mark_seen(st.hist.item, st.hist.prev, st.users.head, u, sc.mark, stamp)
     if c.ready > hp.full_threshold:
-        n_cand = gather_candidates(
-            sc, st.ivf, it, n_t, hp.n_probe, stamp, c.n_clusters, hp.ivf_max
-        )
+        n_cand = gather_candidates(sc, st.ivf, it, n_t, hp.n_probe, stamp, c.n_clusters, hp.ivf_max)
     return n_user, n_t, stamp, n_cand
 
 
@@ -244,9 +241,7 @@ def rank_query(u, ctx_rows, exclude_seen, st, sc, hp, out_idx, out_score, k):
     if not exclude_seen:
         c.stamp += 1
         stamp = c.stamp
-    n = top_candidates(
-        st.items, sc, stamp, n_cand, c.ready, c.logscale, out_idx, out_score, k
-    )
+    n = top_candidates(st.items, sc, stamp, n_cand, c.ready, c.logscale, out_idx, out_score, k)
     clear_transitions(sc.tr0, sc.tr1, sc.touched, n_t)
     return n
 

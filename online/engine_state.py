@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
+
 from streamrec.online.scoring import LOG_POP_FLOOR, N_NUM
 
 N_CLUST_MAX = 1024
@@ -34,9 +35,7 @@ INT_COUNTERS = (
     "ready",
     "cursor",
 )
-COUNTERS = np.dtype(
-    [(n, np.float64) for n in FLOAT_COUNTERS] + [(n, np.int64) for n in INT_COUNTERS]
-)
+COUNTERS = np.dtype([(n, np.float64) for n in FLOAT_COUNTERS] + [(n, np.int64) for n in INT_COUNTERS])
 
 
 class Fm(NamedTuple):
@@ -191,9 +190,7 @@ def alloc(spec: Spec, rows: int) -> np.ndarray:
     return np.full((rows, *spec.tail), spec.fill, dtype=spec.dtype)
 
 
-def init_fm(
-    n_buckets: int, k: int, std: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def init_fm(n_buckets: int, k: int, std: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Weights (zeros) and latent vectors ~ N(0, std^2), a pure function of the seed;
     reserved numeric rows start with zero latents."""
     rng = np.random.Generator(np.random.PCG64(seed & 0xFFFF_FFFF_FFFF_FFFF))
@@ -205,35 +202,25 @@ def init_fm(
 def initial_arrays(cfg: Any) -> dict[str, np.ndarray]:
     """Persisted arrays of a fresh engine (counters zero, decay scale 1)."""
     arrays = {n: alloc(s, _rows(cfg, s, n)) for n, s in array_specs(cfg).items()}
-    arrays["fm_w"], arrays["fm_v"] = init_fm(
-        cfg.n_buckets, cfg.k, cfg.init_std, cfg.seed
-    )
+    arrays["fm_w"], arrays["fm_v"] = init_fm(cfg.n_buckets, cfg.k, cfg.init_std, cfg.seed)
     glob = np.zeros(1 + len(FLOAT_COUNTERS))
     glob[1 + FLOAT_COUNTERS.index("scale")] = 1.0
     arrays["glob"], arrays["cnt"] = glob, np.zeros(len(INT_COUNTERS), np.int64)
     return arrays
 
 
-def build_state(
-    arrays: Mapping[str, np.ndarray], cfg: Any, dirty: bool = True
-) -> EngineState:
+def build_state(arrays: Mapping[str, np.ndarray], cfg: Any, dirty: bool = True) -> EngineState:
     """An ``EngineState`` over copies of persisted ``arrays`` (all rows dirty if ``dirty``)."""
     specs = array_specs(cfg)
     fields: dict[str, dict[str, np.ndarray]] = {b: {} for b in BUNDLES}
     for name, s in specs.items():
         if name not in arrays:  # saved before this array existed (item-kNN): empty rows
-            ref = next(
-                n for n, t in specs.items() if t.group == s.group and n in arrays
-            )
+            ref = next(n for n, t in specs.items() if t.group == s.group and n in arrays)
             fields[s.bundle][s.field] = alloc(s, arrays[ref].shape[0])
             continue
         fields[s.bundle][s.field] = np.array(arrays[name], dtype=s.dtype, copy=True)
     for group, bundle in DIRTY.items():
-        rows = next(
-            fields[s.bundle][s.field].shape[0]
-            for s in specs.values()
-            if s.group == group
-        )
+        rows = next(fields[s.bundle][s.field].shape[0] for s in specs.values() if s.group == group)
         fields[bundle]["dirty"] = np.full(rows, dirty, np.bool_)
     glob = np.asarray(arrays["glob"], np.float64)
     cnt = np.asarray(arrays["cnt"], np.int64)

@@ -24,6 +24,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from streamrec.online.engine_state import Fm, init_fm
 from streamrec.online.fm_event_step import fm_multi_step
 from streamrec.online.fm_kernels import fm_logit
@@ -82,16 +83,12 @@ class FMClassifier:
             if isinstance(value, str):
                 rows.append(self.hasher.row(f"{name}_{value}"))
                 xs.append(1.0)
-            elif (
-                isinstance(value, (int, float)) and math.isfinite(value) and value != 0
-            ):
+            elif isinstance(value, (int, float)) and math.isfinite(value) and value != 0:
                 rows.append(self.hasher.row(str(name)))
                 xs.append(float(value))
         n = len(rows)
         grp = np.ones(n, np.int8)
-        grp[:1] = (
-            0  # first feature: user side (group A); the others: item side (group B)
-        )
+        grp[:1] = 0  # first feature: user side (group A); the others: item side (group B)
         return np.asarray(rows, np.int64), np.asarray(xs, np.float64), grp, n
 
     def _logit(self, rows, xs, grp, n) -> float:

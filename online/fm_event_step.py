@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 from numba import njit
+
 from streamrec.online.fm_kernels import (
     clip,
     fm_group_sums,
@@ -108,12 +109,8 @@ def fm_multi_step(fm, opt, ex, n_ex, n_user):
             dx = np.float32(d * x)
             vr = v[r]
             for f in range(k):
-                grad32[f] = dx * (
-                    np.float32(sa[f]) + wb * np.float32(sb[f]) - vr[f] * own
-                )
-            latent_step(
-                vr, fm.gv[r], grad32, l2v32, lr32, eps32, cg32, cp32, opt.adagrad
-            )
+                grad32[f] = dx * (np.float32(sa[f]) + wb * np.float32(sb[f]) - vr[f] * own)
+            latent_step(vr, fm.gv[r], grad32, l2v32, lr32, eps32, cg32, cp32, opt.adagrad)
             fm.dirty[r] = True
     fm.w0[0] = clip(fm.w0[0] - opt.intercept_lr * acc_d, opt.clip_p)
     # shared user side, once

@@ -58,9 +58,7 @@ def splitmix64(x: np.uint64) -> np.uint64:
 @njit(cache=True)
 def counter_uniform(seed: int, counter: int, j: int) -> float:
     """Uniform [0, 1) draw number ``j`` at event ``counter`` for ``seed``."""
-    h = splitmix64(
-        np.uint64(seed) ^ splitmix64(np.uint64(counter) * _GOLD + np.uint64(j))
-    )
+    h = splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(counter) * _GOLD + np.uint64(j)))
     return float(h >> _S11) * (1.0 / 9007199254740992.0)
 
 

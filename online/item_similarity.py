@@ -177,9 +177,7 @@ def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t):
         x[ks.touched[t]] = 0.0
     last[1], last[2] = 0, 0
     if dense_n >= 0:
-        knn_scatter_dense(
-            it.knn_item, it.knn_cnt, it.pop, rec, n_rec, decay, x, dense_n
-        )
+        knn_scatter_dense(it.knn_item, it.knn_cnt, it.pop, rec, n_rec, decay, x, dense_n)
         last[1] = dense_n
         return n_t
     last[0] += 1

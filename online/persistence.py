@@ -11,6 +11,7 @@ import json
 from typing import Any, NamedTuple
 
 import numpy as np
+
 from streamrec.online.catalog import Catalog
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.drift import DriftMonitor
@@ -51,14 +52,10 @@ def export_state(parts: EngineParts, name: str, copy: bool = True) -> ModelState
     }
     arrays = state_arrays(st, parts.config, copy)
     arrays["drift_values"] = drift.values()
-    return ModelState(
-        arrays, {"users": list(cat.user_ids), "items": list(cat.item_ids)}, meta
-    )
+    return ModelState(arrays, {"users": list(cat.user_ids), "items": list(cat.item_ids)}, meta)
 
 
-def from_state(
-    state: ModelState, config: RecommenderConfig | None = None
-) -> EngineParts:
+def from_state(state: ModelState, config: RecommenderConfig | None = None) -> EngineParts:
     """The parts of a recommender that continues exactly where ``state`` was exported."""
     if config is None:
         config = RecommenderConfig(**json.loads(str(state.meta["config"])))
@@ -82,17 +79,11 @@ def from_state(
 
 def dirty_rows(parts: EngineParts) -> dict[str, np.ndarray]:
     """Array name -> sorted unique int64 rows changed since ``clear_dirty``."""
-    idx = {
-        g: np.flatnonzero(d).astype(np.int64)
-        for g, d in dirty_flags(parts.state).items()
-    }
+    idx = {g: np.flatnonzero(d).astype(np.int64) for g, d in dirty_flags(parts.state).items()}
     arrays = state_arrays(parts.state, parts.config, copy=False)
     specs = array_specs(parts.config)
     out = {
-        n: idx[s.group]
-        if s.group in idx
-        else np.arange(arrays[n].shape[0], dtype=np.int64)
-        for n, s in specs.items()
+        n: idx[s.group] if s.group in idx else np.arange(arrays[n].shape[0], dtype=np.int64) for n, s in specs.items()
     }
     for n in ("glob", "cnt"):
         out[n] = np.arange(arrays[n].shape[0], dtype=np.int64)

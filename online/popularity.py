@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
 from streamrec.online.topk import topk_insert
 
 _RENORM_AT = 1e100

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from streamrec.online import persistence
 from streamrec.online.catalog import Catalog, ItemRows
 from streamrec.online.config import RecommenderConfig
@@ -105,9 +106,7 @@ class Recommender:
         return hyper(self.config, int(self._st.ctr[0]["events"]) < self._boost_until)
 
     def _parts(self) -> persistence.EngineParts:
-        return persistence.EngineParts(
-            self.config, self._st, self.catalog, self._drift, self._boost_until
-        )
+        return persistence.EngineParts(self.config, self._st, self.catalog, self._drift, self._boost_until)
 
     def _sync_catalog(self, n_hist_rows: int = 0) -> None:
         """Grow the state to the catalog's size (and ``n_hist_rows`` more history rows)."""
@@ -146,9 +145,7 @@ class Recommender:
         n_top = max(int(n_candidates), 0)
         batch, item_rows = self.catalog.encode(events, evaluate)
         self._sync_catalog(n)
-        self._write_item_rows(
-            item_rows, new_only=True
-        )  # changes: inside run_batch, in order
+        self._write_item_rows(item_rows, new_only=True)  # changes: inside run_batch, in order
         w = max(n_top, 1)
         out = Outputs(
             np.zeros(n, np.int32),
@@ -167,9 +164,7 @@ class Recommender:
             n_top,
             out,
         )
-        self._monitor(
-            rank_before, batch.evaluate, batch.label, out.learned, out.rank, out.loss
-        )
+        self._monitor(rank_before, batch.evaluate, batch.label, out.learned, out.rank, out.loss)
         ids = self.catalog.item_ids
         if n_top:
             cand = [[ids[j] for j in row if j >= 0] for row in out.idx[:, :n_top]]
@@ -190,9 +185,7 @@ class Recommender:
         reacts = cfg.drift_lr_boost != 1.0 or cfg.drift_half_life_factor != 1.0
         for x in signal.tolist():
             if update(x) and reacts:
-                self._boost_until = (
-                    int(self._st.ctr[0]["events"]) + cfg.drift_boost_events
-                )
+                self._boost_until = int(self._st.ctr[0]["events"]) + cfg.drift_boost_events
 
     def learn_one(self, event: Mapping[str, Any] | Any) -> None:
         """Learn one event (positive, or negative for impression/skip)."""
@@ -200,9 +193,7 @@ class Recommender:
 
     def evaluate_and_learn(self, events: Sequence, evaluate: np.ndarray) -> np.ndarray:
         """Prequential step: int32 ranks (0 = miss or not evaluated), learning every event."""
-        res = self.process_batch(
-            events, n_candidates=0, rank_before=True, evaluate=evaluate
-        )
+        res = self.process_batch(events, n_candidates=0, rank_before=True, evaluate=evaluate)
         return res.target_rank
 
     def add_item_metadata(self, item: str, attributes: Mapping[str, Any]) -> None:
@@ -243,9 +234,7 @@ class Recommender:
         out_idx = np.full(k, -1, np.int32)
         out_score = np.full(k, -np.inf)
         if c["ready"] > cfg.full_rank_threshold and c["n_clusters"] == 0:
-            n_c = cfg.n_clusters or min(
-                max(int(math.sqrt(c["ready"]) / 2), 8), st.ivf.centroids.shape[0]
-            )
+            n_c = cfg.n_clusters or min(max(int(math.sqrt(c["ready"]) / 2), 8), st.ivf.centroids.shape[0])
             ivf_build(st.items, st.ivf, st.ctr, n_c, int(cfg.seed), 4)
         n = rank_query(
             u,
@@ -258,13 +247,9 @@ class Recommender:
             out_score,
             k,
         )
-        return [
-            (self.catalog.item_ids[out_idx[t]], float(out_score[t])) for t in range(n)
-        ]
+        return [(self.catalog.item_ids[out_idx[t]], float(out_score[t])) for t in range(n)]
 
-    def predict_one(
-        self, user: str, item: str, context: Mapping | None = None
-    ) -> float:
+    def predict_one(self, user: str, item: str, context: Mapping | None = None) -> float:
         """Probability that ``user`` interacts with ``item`` (sigmoid of the FM logit)."""
         uid, iid = clean_id(user) or "", clean_id(item) or ""
         cat = self.catalog
@@ -283,9 +268,7 @@ class Recommender:
         return persistence.export_state(self._parts(), self.name, copy)
 
     @classmethod
-    def from_state(
-        cls, state: ModelState, config: RecommenderConfig | None = None
-    ) -> Recommender:
+    def from_state(cls, state: ModelState, config: RecommenderConfig | None = None) -> Recommender:
         """A recommender that continues exactly where ``state`` was exported."""
         return cls(parts=persistence.from_state(state, config))
 

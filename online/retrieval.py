@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 from numba import njit
+
 from streamrec.online.hashing import counter_uniform
 from streamrec.online.topk import topk_insert
 

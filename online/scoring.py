@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from numba import njit
+
 from streamrec.online.neighbours import ss_scatter
 
 # numeric item-side features (reserved FM rows 0..N_NUM-1, see ``online.hashing.N_RESERVED``)
@@ -127,13 +128,7 @@ def score_all(
     a3 = anum[NUM_POP_CUM]
     a4 = anum[NUM_KNN]
     for j in range(n):
-        out[j] = (
-            float(wsum[j])
-            + pair[j]
-            + a3 * lpop[j]
-            + a2 * max(lpopd[j] - logscale, LOG_POP_FLOOR)
-            + a4 * knn[j]
-        )
+        out[j] = float(wsum[j]) + pair[j] + a3 * lpop[j] + a2 * max(lpopd[j] - logscale, LOG_POP_FLOOR) + a4 * knn[j]
     for f in range(sa.shape[0]):
         c = sa[f]
         row = vsum_t[f]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
 from streamrec.online.item_similarity import KnnScratch, new_knn_scratch
 from streamrec.online.scoring import N_NUM
 
@@ -56,9 +57,7 @@ def new_examples(n_rows: int, n_ex: int, k: int) -> Examples:
     )
 
 
-def new_scratch(
-    n_items_cap: int, k: int, n_rec: int, n_neg: int = 4, max_feats: int = 16
-) -> Scratch:
+def new_scratch(n_items_cap: int, k: int, n_rec: int, n_neg: int = 4, max_feats: int = 16) -> Scratch:
     """Work buffers for a catalog of ``n_items_cap`` items."""
     n_ex = n_neg + 1
     return Scratch(

@@ -14,6 +14,7 @@ evicted count it inherited is not an increment).
 from __future__ import annotations
 
 import numpy as np
+
 from streamrec.online.engine_state import EngineState
 from streamrec.online.shard_delta import Delta
 
@@ -33,9 +34,7 @@ class ShardBase:
 
     def __init__(self, st: EngineState, n_items: int) -> None:
         fm, it, c = st.fm, st.items, st.ctr[0]
-        self.w, self.gw, self.v, self.gv = (
-            a.copy() for a in (fm.w, fm.gw, fm.v, fm.gv)
-        )
+        self.w, self.gw, self.v, self.gv = (a.copy() for a in (fm.w, fm.gw, fm.v, fm.gv))
         self.w0 = float(fm.w0[0])
         self.items = {f: getattr(it, f)[:n_items].copy() for f in _ITEM_FILL}
         self.scale = float(c["scale"])
@@ -95,9 +94,7 @@ def _transitions(it, bi: dict, n: int):
     return src.astype(np.int64), ci[sel].astype(np.int64), inc[sel]
 
 
-def take_delta(
-    st: EngineState, base: ShardBase, item_ids: list, head: tuple, growth: float
-) -> Delta:
+def take_delta(st: EngineState, base: ShardBase, item_ids: list, head: tuple, growth: float) -> Delta:
     """The delta of ``st`` against ``base`` (then ``base`` = the engine's shared rows);
     ``head`` = (origin, run, seq); ``item_ids``: the catalog's ids by dense index."""
     it, c = st.items, st.ctr[0]
@@ -137,9 +134,7 @@ def take_delta(
     ptr = np.zeros(js.shape[0] + 1, np.int64)
     ptr[1:] = np.cumsum(lens)
     feat_rows = (
-        np.concatenate([it.feats[j, : it.nf[j]] for j in js]).astype(np.int64)
-        if js.size
-        else np.zeros(0, np.int64)
+        np.concatenate([it.feats[j, : it.nf[j]] for j in js]).astype(np.int64) if js.size else np.zeros(0, np.int64)
     )
     n_events = int(c["events"]) - base.events
     base.scale, base.events = scale, int(c["events"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
 from streamrec.online.encoding import clean_id
 
 MAX_RUN_LEN = 128
@@ -105,9 +106,7 @@ def check_delta(d: Delta, k: int, n_buckets: int, max_item_features: int) -> Non
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             _fail(f"{name} has non-finite values")
     n = d.fm_rows.shape[0]
-    if d.fm_rows.ndim != 1 or any(
-        getattr(d, x).shape != (n,) for x in ("fm_w", "fm_gw")
-    ):
+    if d.fm_rows.ndim != 1 or any(getattr(d, x).shape != (n,) for x in ("fm_w", "fm_gw")):
         _fail("fm_rows, fm_w and fm_gw must be vectors of one length")
     if d.fm_v.shape != (n, k) or d.fm_gv.shape != (n, k):
         _fail(f"fm_v and fm_gv must have shape ({n}, {k})")
@@ -115,9 +114,7 @@ def check_delta(d: Delta, k: int, n_buckets: int, max_item_features: int) -> Non
     if np.unique(d.fm_rows).shape[0] != n:
         _fail("fm_rows repeat")
     items = d.items
-    if not isinstance(items, tuple) or any(
-        not isinstance(s, str) or clean_id(s) != s for s in items
-    ):
+    if not isinstance(items, tuple) or any(not isinstance(s, str) or clean_id(s) != s for s in items):
         _fail("items must be clean id strings")
     if len(set(items)) != len(items):
         _fail("items repeat")
@@ -126,10 +123,7 @@ def check_delta(d: Delta, k: int, n_buckets: int, max_item_features: int) -> Non
         if getattr(d, name).shape != (n_it,):
             _fail(f"{name} must have one entry per item")
     big = [x for x in ARRAY_DTYPES if x.startswith("fm_") and x != "fm_rows"]
-    if (
-        any(getattr(d, x).size and np.abs(getattr(d, x)).max() > MAX_ABS for x in big)
-        or abs(d.w0) > MAX_ABS
-    ):
+    if any(getattr(d, x).size and np.abs(getattr(d, x)).max() > MAX_ABS for x in big) or abs(d.w0) > MAX_ABS:
         _fail(f"FM differences must be at most {MAX_ABS:g} in magnitude")
     if (d.fm_gw < 0).any() or (d.fm_gv < 0).any():
         _fail("AdaGrad sums only grow: fm_gw, fm_gv must be >= 0")

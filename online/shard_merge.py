@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 from numba import njit
+
 from streamrec.online.engine_state import EngineState
 from streamrec.online.item_cache import refresh_item
 from streamrec.online.neighbours import ss_add
@@ -87,18 +88,14 @@ def _new_fm(fm, base: ShardBase, d: Delta, clip_p: float) -> list:
 def _register(rec, d: Delta) -> np.ndarray:
     """Dense indices of ``d.items`` on ``rec`` (unknown items created)."""
     cat, ptr = rec.catalog, d.feat_ptr
-    rows = {
-        int(d.feat_item[t]): d.feat_rows[ptr[t] : ptr[t + 1]].tolist()
-        for t in range(d.feat_item.shape[0])
-    }
+    rows = {int(d.feat_item[t]): d.feat_rows[ptr[t] : ptr[t + 1]].tolist() for t in range(d.feat_item.shape[0])}
     new = [p for p, s in enumerate(d.items) if s not in cat.items]
     for p in new:
         cat.set_item_rows(d.items[p], rows.get(p) or cat.item_rows(d.items[p], None))
     for p, r in rows.items():
         cat.set_item_rows(d.items[p], r)
     guarded = np.asarray(
-        [cat.item_rows(d.items[p], None)[0] for p in new]
-        + [r[0] for r in rows.values()],
+        [cat.item_rows(d.items[p], None)[0] for p in new] + [r[0] for r in rows.values()],
         np.int64,
     )
     v = rec.state.fm.v
@@ -145,9 +142,7 @@ def merge_into(rec, base: ShardBase, d: Delta, growth: float) -> None:
     bi["feats"][:], bi["nf"][:] = it.feats[:n], it.nf[:n]
     src, dst = idx[d.tr_src], idx[d.tr_dst]
     add_transitions(it.nbr_item, it.nbr_cnt, src, dst, d.tr_w, it.dirty)
-    add_transitions(
-        bi["nbr_item"], bi["nbr_cnt"], src, dst, d.tr_w, np.zeros(n, np.bool_)
-    )
+    add_transitions(bi["nbr_item"], bi["nbr_cnt"], src, dst, d.tr_w, np.zeros(n, np.bool_))
     mask = np.zeros(cfg.n_buckets, np.bool_)
     mask[d.fm_rows] = True
     refresh_using(st.fm, it, mask, n)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from streamrec.online.shard_delta import Delta, empty_delta
 
 
@@ -37,22 +38,14 @@ def _shares(deltas: Sequence[Delta], effort, g_base) -> list[np.ndarray]:
     np.add.at(tot, inv, eff)
     cnt = np.zeros(uniq.shape[0])
     np.add.at(cnt, inv, 1.0)
-    g = (
-        np.maximum(np.asarray(g_base, np.float64)[rows], 0.0)
-        if g_base is not None
-        else 0.0
-    )
+    g = np.maximum(np.asarray(g_base, np.float64)[rows], 0.0) if g_base is not None else 0.0
     den = g + tot[inv]
     alone = (1.0 / cnt[inv]).reshape(-1, *([1] * (eff.ndim - 1)))
     share = np.where(den > 0, (g + eff) / np.where(den > 0, den, 1.0), alone)
-    return np.split(
-        np.sqrt(share), np.cumsum([d.fm_rows.shape[0] for d in deltas])[:-1]
-    )
+    return np.split(np.sqrt(share), np.cumsum([d.fm_rows.shape[0] for d in deltas])[:-1])
 
 
-def round_shares(
-    deltas: Sequence[Delta], g_w=None, g_v=None
-) -> tuple[list, list, list[float]]:
+def round_shares(deltas: Sequence[Delta], g_w=None, g_v=None) -> tuple[list, list, list[float]]:
     """Per delta: factors of its ``w`` rows, of its ``v`` entries, and of the intercept
     (``g_w``, ``g_v``: the AdaGrad sums at the start of the round, by row)."""
     sw = _shares(deltas, lambda d: d.fm_gw, g_w)
@@ -65,10 +58,7 @@ def round_shares(
 def weigh_round(deltas: Sequence[Delta], g_w=None, g_v=None) -> list[Delta]:
     """The deltas of one round with their ``w0, w, v`` moves multiplied by their factors."""
     sw, sv, s0 = round_shares(deltas, g_w, g_v)
-    return [
-        d._replace(fm_w=d.fm_w * a, fm_v=d.fm_v * b, w0=d.w0 * c)
-        for d, a, b, c in zip(deltas, sw, sv, s0)
-    ]
+    return [d._replace(fm_w=d.fm_w * a, fm_v=d.fm_v * b, w0=d.w0 * c) for d, a, b, c in zip(deltas, sw, sv, s0)]
 
 
 def own_correction(own: Delta, weighted: Delta) -> Delta:

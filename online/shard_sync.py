@@ -43,9 +43,7 @@ class ShardSync:
     def emit(self) -> Delta:
         """The delta of the shared rows changed since the previous one (numbered ``seq``)."""
         head = (self.origin, self.run, self.seq)
-        d = take_delta(
-            self.rec.state, self._base, self.rec.catalog.item_ids, head, self._growth
-        )
+        d = take_delta(self.rec.state, self._base, self.rec.catalog.item_ids, head, self._growth)
         self.seq += 1
         return d
 

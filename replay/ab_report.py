@@ -67,8 +67,7 @@ def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int]:
     return out, bad
 
 
-def ab_summary(records: Iterable[Mapping[str, Any]], control: str | None = None, alpha: float = 0.05
-               ) -> dict[str, Any]:
+def ab_summary(records: Iterable[Mapping[str, Any]], control: str | None = None, alpha: float = 0.05) -> dict[str, Any]:
     """Per-arm decisions, clicks, CTR, Wilson interval; z-test of each arm against the control arm."""
     clicked: dict[str, dict[str, bool]] = {}
     for r in records:
@@ -98,8 +97,9 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     """A plain-text table."""
     lines = [f"{'arm':<16}{'decisions':>10}{'clicks':>8}{'CTR':>9}  95% Wilson"]
     for arm, a in summary["arms"].items():
-        lines.append(f"{arm:<16}{a['decisions']:>10}{a['clicks']:>8}{a['ctr']:>9.4f}  "
-                     f"[{a['lower']:.4f}, {a['upper']:.4f}]")
+        lines.append(
+            f"{arm:<16}{a['decisions']:>10}{a['clicks']:>8}{a['ctr']:>9.4f}  [{a['lower']:.4f}, {a['upper']:.4f}]"
+        )
     for arm, t in summary["tests"].items():
         lines.append(f"{arm} vs {summary['control']}: diff {t['diff']:+.4f}  z {t['z']:+.2f}  p {t['p_value']:.4f}")
     return "\n".join(lines)

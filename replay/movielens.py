@@ -35,9 +35,25 @@ from streamrec.replay.log_reader import ReadSummary, reason_code
 
 #: Genre names of the classic u.item flags, used when no u.genre is present.
 CLASSIC_GENRES = (
-    "unknown", "action", "adventure", "animation", "children's", "comedy", "crime", "documentary",
-    "drama", "fantasy", "film-noir", "horror", "musical", "mystery", "romance", "sci-fi",
-    "thriller", "war", "western",
+    "unknown",
+    "action",
+    "adventure",
+    "animation",
+    "children's",
+    "comedy",
+    "crime",
+    "documentary",
+    "drama",
+    "fantasy",
+    "film-noir",
+    "horror",
+    "musical",
+    "mystery",
+    "romance",
+    "sci-fi",
+    "thriller",
+    "war",
+    "western",
 )
 _AGE_EDGES = ((18, "<18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (50, "45-49"), (56, "50-55"))
 
@@ -56,8 +72,12 @@ def age_bucket(age: str | int | float) -> str:
 
 def user_context(age: str, gender: str, occupation: str, zip_code: str) -> dict[str, str]:
     """User attributes as event context (empty values dropped)."""
-    ctx = {"age": age_bucket(age), "gender": gender.strip(), "occupation": occupation.strip(),
-           "zip": zip_code.strip()[:2]}
+    ctx = {
+        "age": age_bucket(age),
+        "gender": gender.strip(),
+        "occupation": occupation.strip(),
+        "zip": zip_code.strip()[:2],
+    }
     return {k: v for k, v in ctx.items() if v}
 
 
@@ -66,9 +86,7 @@ def user_context(age: str, gender: str, occupation: str, zip_code: str) -> dict[
 _Record = tuple[str, str, str, str, list[str], dict[str, str]] | None
 
 
-def events_from_rows(
-    rows: Iterable[Sequence[str]], ns: bool
-) -> tuple[list[ClickEvent], ReadSummary]:
+def events_from_rows(rows: Iterable[Sequence[str]], ns: bool) -> tuple[list[ClickEvent], ReadSummary]:
     """Rows of the combined csv layout (without header) -> sorted events and a summary."""
     dicts: list[_Record] = []
     for row in rows:
@@ -97,8 +115,15 @@ def _to_events(records: list[_Record], ns: bool) -> tuple[list[ClickEvent], Read
                 value = float(rating)
             except ValueError:
                 raise InvalidEvent("not_a_number: rating or timestamp") from None
-            obj = {"event_id": f"ml-{row}", "ts": ts_s, "user": user, "item": item,
-                   "type": "rating", "value": value, "context": ctx}
+            obj = {
+                "event_id": f"ml-{row}",
+                "ts": ts_s,
+                "user": user,
+                "item": item,
+                "type": "rating",
+                "value": value,
+                "context": ctx,
+            }
             if genres:
                 obj["item_attributes"] = {"genres": genres}
             events.append(event_from_dict(obj))
@@ -134,7 +159,7 @@ def _read_classic(
     genres_of: dict[str, list[str]] = {}
     for ln in (items or "").splitlines():
         f = ln.split("|")
-        flags = f[-len(names):] if len(f) > len(names) else []
+        flags = f[-len(names) :] if len(f) > len(names) else []
         genres_of[f[0]] = [n for n, x in zip(names, flags) if x.strip() == "1"]
     records: list[_Record] = []
     for ln in data.splitlines():
@@ -169,8 +194,7 @@ def read_movielens(path: str | Path) -> tuple[list[ClickEvent], ReadSummary]:
             def member(name: str) -> str | None:
                 return _decode(z.read(base + name)) if base + name in names else None
 
-            return _read_classic(_decode(z.read(data[0])), member("u.user"), member("u.item"),
-                                 member("u.genre"))
+            return _read_classic(_decode(z.read(data[0])), member("u.user"), member("u.item"), member("u.genre"))
     raw = p.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)

@@ -33,13 +33,13 @@ import numpy as np
 class OpenBanditLog:
     """One OBD log as arrays (n rows = n rounds)."""
 
-    timestamp: np.ndarray      # float seconds since the epoch
-    action: np.ndarray         # int64 item id
-    position: np.ndarray       # int64, 0-based slot
-    reward: np.ndarray         # float64 click 0/1
-    pscore: np.ndarray         # float64 logging propensity
+    timestamp: np.ndarray  # float seconds since the epoch
+    action: np.ndarray  # int64 item id
+    position: np.ndarray  # int64, 0-based slot
+    reward: np.ndarray  # float64 click 0/1
+    pscore: np.ndarray  # float64 logging propensity
     user_features: np.ndarray  # object [n, 4] (hashed strings)
-    affinity: np.ndarray       # float64 [n, n_affinity]
+    affinity: np.ndarray  # float64 [n, n_affinity]
     n_actions: int
     len_list: int
     item_context: dict[int, list] = field(default_factory=dict)
@@ -85,8 +85,10 @@ def load_open_bandit(path: str | Path, n_actions: int | None = None) -> OpenBand
     position = position - position.min() if n and position.min() == 1 else position
     log = OpenBanditLog(
         timestamp=get("timestamp", _ts).astype(np.float64) if "timestamp" in col else np.zeros(n),
-        action=action, position=position,
-        reward=get("click", float).astype(np.float64), pscore=get("propensity_score", float).astype(np.float64),
+        action=action,
+        position=position,
+        reward=get("click", float).astype(np.float64),
+        pscore=get("propensity_score", float).astype(np.float64),
         user_features=np.array([[r[col[c]] for c in uf] for r in rows], dtype=object).reshape(n, len(uf)),
         affinity=np.array([[float(r[col[c]]) for c in af] for r in rows]).reshape(n, len(af)),
         n_actions=int(n_actions or max(len(af), int(action.max()) + 1 if n else 0)),

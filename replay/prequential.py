@@ -69,9 +69,13 @@ class ModelResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "n_events": self.n_events, "seconds": self.seconds,
-            "events_per_s": self.events_per_s, "all": self.all.to_dict(),
-            "warm": self.warm.to_dict(), "series": [vars(p) for p in self.series],
+            "name": self.name,
+            "n_events": self.n_events,
+            "seconds": self.seconds,
+            "events_per_s": self.events_per_s,
+            "all": self.all.to_dict(),
+            "warm": self.warm.to_dict(),
+            "series": [vars(p) for p in self.series],
         }
 
 
@@ -103,8 +107,11 @@ class ReplayResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "n_events": self.n_events, "stride": self.stride, "k": self.k,
-            "n_evaluated": int(self.evaluate.sum()), "n_warm": int((self.evaluate & self.warm).sum()),
+            "n_events": self.n_events,
+            "stride": self.stride,
+            "k": self.k,
+            "n_evaluated": int(self.evaluate.sum()),
+            "n_warm": int((self.evaluate & self.warm).sum()),
             "models": {n: m.to_dict() for n, m in self.models.items()},
         }
 
@@ -162,17 +169,27 @@ def run_prequential(
             seconds[m.name] += dt
             ev = evaluate[lo:hi]
             ev_all = evaluate[:hi]
-            series[m.name].append(ChunkPoint(
-                end=hi, ts=float(events[hi - 1].ts), n_eval=int(ev.sum()),
-                hr=float(hits(r[ev], k).mean()) if ev.any() else 0.0,
-                cum_hr=float(hits(ranks[m.name][:hi][ev_all], k).mean()) if ev_all.any() else 0.0,
-                events_per_s=(hi - lo) / dt if dt > 0 else float("inf")))
+            series[m.name].append(
+                ChunkPoint(
+                    end=hi,
+                    ts=float(events[hi - 1].ts),
+                    n_eval=int(ev.sum()),
+                    hr=float(hits(r[ev], k).mean()) if ev.any() else 0.0,
+                    cum_hr=float(hits(ranks[m.name][:hi][ev_all], k).mean()) if ev_all.any() else 0.0,
+                    events_per_s=(hi - lo) / dt if dt > 0 else float("inf"),
+                )
+            )
     results = {}
     for m in models:
         lim, rk = limits[m.name], ranks[m.name]
         ev, wm = evaluate[:lim], evaluate[:lim] & warm[:lim]
         results[m.name] = ModelResult(
-            name=m.name, n_events=lim, seconds=seconds[m.name], all=summarize(rk[ev], k),
-            warm=summarize(rk[wm], k), ranks=rk, series=series[m.name])
-    return ReplayResult(n_events=n, stride=stride, k=k, evaluate=evaluate, warm=warm,
-                        models=results)
+            name=m.name,
+            n_events=lim,
+            seconds=seconds[m.name],
+            all=summarize(rk[ev], k),
+            warm=summarize(rk[wm], k),
+            ranks=rk,
+            series=series[m.name],
+        )
+    return ReplayResult(n_events=n, stride=stride, k=k, evaluate=evaluate, warm=warm, models=results)

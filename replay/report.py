@@ -67,11 +67,16 @@ def plot_rolling_hr(result: ReplayResult, path: str | Path, window: int | None =
         hr = rolling_hit_rate(m.ranks[idx], window, result.k)
         w = np.minimum(np.arange(1, idx.size + 1), window)
         band = 1.96 * np.sqrt(hr * (1.0 - hr) / w)
-        (line,) = ax.plot(idx, hr, lw=1.3, label=f"{name} (HR@{result.k} {m.all.hr:.4f} ± "
-                          f"{m.all.hr_ci:.4f}"
-                          + (f", first {m.n_events} ev.)" if m.n_events < result.n_events else ")"))
-        ax.fill_between(idx, np.clip(hr - band, 0, 1), np.clip(hr + band, 0, 1), color=line.get_color(),
-                        alpha=0.12, lw=0)
+        (line,) = ax.plot(
+            idx,
+            hr,
+            lw=1.3,
+            label=f"{name} (HR@{result.k} {m.all.hr:.4f} ± "
+            f"{m.all.hr_ci:.4f}" + (f", first {m.n_events} ev.)" if m.n_events < result.n_events else ")"),
+        )
+        ax.fill_between(
+            idx, np.clip(hr - band, 0, 1), np.clip(hr + band, 0, 1), color=line.get_color(), alpha=0.12, lw=0
+        )
     if result.n_events >= 2:
         ax.axvline(result.n_events // 2, color="grey", ls="--", lw=0.8)
     ax.set_xlabel("event index (event-time order)")
@@ -91,12 +96,13 @@ def plot_throughput(result: ReplayResult, path: str | Path) -> Path:
     rates = [result.models[n].events_per_s for n in names]
     rates = [r if math.isfinite(r) else 0.0 for r in rates]
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    labels = [n if result.models[n].n_events >= result.n_events
-              else f"{n}\n(first {result.models[n].n_events} ev.)" for n in names]
+    labels = [
+        n if result.models[n].n_events >= result.n_events else f"{n}\n(first {result.models[n].n_events} ev.)"
+        for n in names
+    ]
     bars = ax.bar(labels, rates, color="tab:blue")
     for b, r in zip(bars, rates):
-        ax.annotate(f"{r:,.0f}", (b.get_x() + b.get_width() / 2, r), ha="center", va="bottom",
-                    fontsize=8)
+        ax.annotate(f"{r:,.0f}", (b.get_x() + b.get_width() / 2, r), ha="center", va="bottom", fontsize=8)
     if any(r > 0 for r in rates):
         ax.set_yscale("log")
         ax.set_ylim(bottom=10 ** math.floor(math.log10(min(r for r in rates if r > 0))))
@@ -119,14 +125,20 @@ def table_rows(result: ReplayResult) -> list[dict[str, str]]:
     first, second = result.on_range(0, half), result.on_range(half, result.n_events)
     rows = []
     for name, m in result.models.items():
-        rows.append({
-            "model": name, "events": str(m.n_events), "evals": str(m.all.n),
-            f"HR@{k}": _hr(m.all), f"NDCG@{k}": f"{m.all.ndcg:.4f}", f"warm HR@{k}": f"{m.warm.hr:.4f}",
-            "events/s": f"{m.events_per_s:,.0f}" if math.isfinite(m.events_per_s) else "-",
-            f"1st half HR@{k}": _hr(first[name][0]) if first[name][0].n else "-",
-            f"2nd half HR@{k}": _hr(second[name][0]) if second[name][0].n else "-",
-            f"2nd half NDCG@{k}": f"{second[name][0].ndcg:.4f}" if second[name][0].n else "-",
-        })
+        rows.append(
+            {
+                "model": name,
+                "events": str(m.n_events),
+                "evals": str(m.all.n),
+                f"HR@{k}": _hr(m.all),
+                f"NDCG@{k}": f"{m.all.ndcg:.4f}",
+                f"warm HR@{k}": f"{m.warm.hr:.4f}",
+                "events/s": f"{m.events_per_s:,.0f}" if math.isfinite(m.events_per_s) else "-",
+                f"1st half HR@{k}": _hr(first[name][0]) if first[name][0].n else "-",
+                f"2nd half HR@{k}": _hr(second[name][0]) if second[name][0].n else "-",
+                f"2nd half NDCG@{k}": f"{second[name][0].ndcg:.4f}" if second[name][0].n else "-",
+            }
+        )
     return rows
 
 
@@ -138,17 +150,20 @@ def format_table(result: ReplayResult) -> str:
     head = " ".join(c.ljust(width[c]) if c == "model" else c.rjust(width[c]) for c in cols)
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(" ".join(r[c].ljust(width[c]) if c == "model" else r[c].rjust(width[c])
-                              for c in cols))
+        lines.append(" ".join(r[c].ljust(width[c]) if c == "model" else r[c].rjust(width[c]) for c in cols))
     half = result.n_events // 2
     lines.append(f"halves: events 0..{half - 1} and {half}..{result.n_events - 1}")
     k = result.k
     for m in [m for m in result.models.values() if m.n_events < result.n_events]:
-        lines.append(f"note: {m.name} replayed only the first {m.n_events} of {result.n_events} "
-                     f"events (subsample); same prefix for the others:")
+        lines.append(
+            f"note: {m.name} replayed only the first {m.n_events} of {result.n_events} "
+            f"events (subsample); same prefix for the others:"
+        )
         for name, (a, w) in result.on_prefix(m.n_events).items():
-            lines.append(f"  {name:<16} HR@{k} {a.hr:.4f} ± {a.hr_ci:.4f}  NDCG@{k} {a.ndcg:.4f}"
-                         f"  warm HR@{k} {w.hr:.4f}  (n={a.n})")
+            lines.append(
+                f"  {name:<16} HR@{k} {a.hr:.4f} ± {a.hr_ci:.4f}  NDCG@{k} {a.ndcg:.4f}"
+                f"  warm HR@{k} {w.hr:.4f}  (n={a.n})"
+            )
     return "\n".join(lines)
 
 
@@ -159,16 +174,17 @@ def markdown_table(result: ReplayResult) -> str:
         return ""
     cols = list(rows[0])
     half = result.n_events // 2
-    title = (f"Prequential replay: {result.n_events} events, stride {result.stride}, "
-             f"{int(result.evaluate.sum())} evaluated; halves = events 0..{half - 1} and "
-             f"{half}..{result.n_events - 1}; ± = 95% interval.")
+    title = (
+        f"Prequential replay: {result.n_events} events, stride {result.stride}, "
+        f"{int(result.evaluate.sum())} evaluated; halves = events 0..{half - 1} and "
+        f"{half}..{result.n_events - 1}; ± = 95% interval."
+    )
     out = [title, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     out += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
 
-def write_report(result: ReplayResult, out_dir: str | Path,
-                 extra: dict[str, Any] | None = None) -> dict[str, Path]:
+def write_report(result: ReplayResult, out_dir: str | Path, extra: dict[str, Any] | None = None) -> dict[str, Path]:
     """Write ``metrics.json``, ``rolling_hr.png``, ``events_per_s.png`` and ``table.md``."""
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)

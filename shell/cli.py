@@ -23,29 +23,55 @@ def _kafka_opts(values: list[str] | None) -> dict[str, str]:
 
 
 def _add_connect_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
-                   help="give up when no broker answers for this long (default 30)")
-    p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
-                   help="level of streamrec's and librdkafka's log lines (default warning)")
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="give up when no broker answers for this long (default 30)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="warning",
+        choices=("debug", "info", "warning", "error"),
+        help="level of streamrec's and librdkafka's log lines (default warning)",
+    )
 
 
 def _add_kafka_args(p: argparse.ArgumentParser) -> None:
     _add_connect_args(p)
     p.add_argument("--brokers", default="127.0.0.1:9092", help="bootstrap servers host:port[,...]")
-    p.add_argument("--kafka-config", default="", help="properties file passed to confluent-kafka "
-                   "(security.protocol, sasl.*, ssl.* ...)")
-    p.add_argument("--kafka-opt", action="append", metavar="KEY=VALUE",
-                   help="one confluent-kafka setting (repeatable)")
+    p.add_argument(
+        "--kafka-config",
+        default="",
+        help="properties file passed to confluent-kafka (security.protocol, sasl.*, ssl.* ...)",
+    )
+    p.add_argument("--kafka-opt", action="append", metavar="KEY=VALUE", help="one confluent-kafka setting (repeatable)")
 
 
 # ``streamrec run`` flag -> RunConfig field; flags left out keep the STREAMREC_* value or the default
-_RUN_FLAGS = {"brokers": "brokers", "in_topic": "in_topic", "out_topic": "out_topic", "dlq": "dlq_topic",
-              "rewards": "rewards_topic", "items": "items_topic", "state": "state_dir",
-              "snapshot_interval": "snapshot_interval_s", "metrics_port": "metrics_port", "k": "k",
-              "n_candidates": "n_candidates", "policy": "policy", "ab_split": "ab_split",
-              "reward_window": "reward_window_s", "hash_user_ids": "hash_user_ids",
-              "kafka_config": "kafka_config_file", "batch_size": "batch_size", "model_config": "model_config",
-              "metrics_host": "metrics_host", "progress_interval": "progress_interval_s"}
+_RUN_FLAGS = {
+    "brokers": "brokers",
+    "in_topic": "in_topic",
+    "out_topic": "out_topic",
+    "dlq": "dlq_topic",
+    "rewards": "rewards_topic",
+    "items": "items_topic",
+    "state": "state_dir",
+    "snapshot_interval": "snapshot_interval_s",
+    "metrics_port": "metrics_port",
+    "k": "k",
+    "n_candidates": "n_candidates",
+    "policy": "policy",
+    "ab_split": "ab_split",
+    "reward_window": "reward_window_s",
+    "hash_user_ids": "hash_user_ids",
+    "kafka_config": "kafka_config_file",
+    "batch_size": "batch_size",
+    "model_config": "model_config",
+    "metrics_host": "metrics_host",
+    "progress_interval": "progress_interval_s",
+}
 
 
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -67,8 +93,9 @@ def _connect(args: argparse.Namespace, extra: dict) -> object:
     """Wait for the brokers (one line per retry); cluster metadata, or PreflightError."""
     from streamrec.shell.preflight import wait_for_brokers
 
-    return wait_for_brokers(args.brokers, extra, timeout_s=args.connect_timeout,
-                            say=lambda line: print(line, file=sys.stderr, flush=True))
+    return wait_for_brokers(
+        args.brokers, extra, timeout_s=args.connect_timeout, say=lambda line: print(line, file=sys.stderr, flush=True)
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -103,9 +130,16 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
         check_kafka_config(args.kafka_config)
         conf = {**read_properties(args.kafka_config), **conf}
     _connect(args, conf)
-    for rec in subscribe(args.brokers, args.topic, user=args.user, from_beginning=args.from_beginning,
-                         group=args.group, kafka_config=conf, idle_timeout_s=args.idle_timeout,
-                         max_messages=args.max):
+    for rec in subscribe(
+        args.brokers,
+        args.topic,
+        user=args.user,
+        from_beginning=args.from_beginning,
+        group=args.group,
+        kafka_config=conf,
+        idle_timeout_s=args.idle_timeout,
+        max_messages=args.max,
+    ):
         print(json.dumps(rec) if args.json else format_recommendation(rec), flush=True)
     return 0
 
@@ -169,38 +203,57 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamrec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="run the recommendation dataflow against Kafka",
-                       description="Flags override STREAMREC_* environment variables, which override "
-                       "the defaults shown.")
+    p = sub.add_parser(
+        "run",
+        help="run the recommendation dataflow against Kafka",
+        description="Flags override STREAMREC_* environment variables, which override the defaults shown.",
+    )
     d = RunConfig()
     p.add_argument("--brokers", help=f"bootstrap servers host:port[,...] (default {d.brokers})")
-    p.add_argument("--kafka-config", help="properties file passed to confluent-kafka "
-                   "(security.protocol, sasl.*, ssl.* ...)")
-    p.add_argument("--kafka-opt", action="append", metavar="KEY=VALUE",
-                   help="one confluent-kafka setting (repeatable)")
+    p.add_argument(
+        "--kafka-config", help="properties file passed to confluent-kafka (security.protocol, sasl.*, ssl.* ...)"
+    )
+    p.add_argument("--kafka-opt", action="append", metavar="KEY=VALUE", help="one confluent-kafka setting (repeatable)")
     p.add_argument("--in", dest="in_topic", help=f"click events topic (default {d.in_topic})")
     p.add_argument("--out", dest="out_topic", help=f"recommendations topic (default {d.out_topic})")
     p.add_argument("--dlq", help=f"dead-letter topic (default {d.dlq_topic})")
     p.add_argument("--rewards", help=f"reward records topic (default {d.rewards_topic})")
     p.add_argument("--items", help="optional item-metadata topic")
     p.add_argument("--state", help=f"state directory: model, versions, recovery (default {d.state_dir})")
-    p.add_argument("--no-recovery", action="store_true", help="no Bytewax recovery: state saved every batch, but a restart re-reads the input topic from the beginning")
+    p.add_argument(
+        "--no-recovery",
+        action="store_true",
+        help="no Bytewax recovery: state saved every batch, but a restart re-reads the input topic from the beginning",
+    )
     p.add_argument("--snapshot-interval", type=float, help=f"seconds per epoch (default {d.snapshot_interval_s})")
-    p.add_argument("--metrics-port", type=int, help="HTTP port of /metrics, /healthz, /readyz and the "
-                   "live status page / (default off)")
-    p.add_argument("--metrics-host", help=f"address the metrics port binds (default {d.metrics_host}; "
-                   "0.0.0.0 for all interfaces)")
-    p.add_argument("--progress-interval", type=float, metavar="SECONDS",
-                   help=f"a progress line every N seconds, 0 = none (default {d.progress_interval_s:g})")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="HTTP port of /metrics, /healthz, /readyz and the live status page / (default off)",
+    )
+    p.add_argument(
+        "--metrics-host", help=f"address the metrics port binds (default {d.metrics_host}; 0.0.0.0 for all interfaces)"
+    )
+    p.add_argument(
+        "--progress-interval",
+        type=float,
+        metavar="SECONDS",
+        help=f"a progress line every N seconds, 0 = none (default {d.progress_interval_s:g})",
+    )
     p.add_argument("--k", type=int, help=f"items per recommendation (default {d.k})")
     p.add_argument("--n-candidates", type=int, help=f"candidates the policy picks from (default {d.n_candidates})")
-    p.add_argument("--policy", help=f"greedy | egreedy:EPS | softmax:TEMP | thompson:SIGMA0 | ucb:C | uniform "
-                   f"(default {d.policy})")
+    p.add_argument(
+        "--policy", help=f"greedy | egreedy:EPS | softmax:TEMP | thompson:SIGMA0 | ucb:C | uniform (default {d.policy})"
+    )
     p.add_argument("--ab-split", help="A/B arms NAME=POLICY@SHARE,... e.g. 'a=egreedy:0.1@0.5,b=softmax:0.2@0.5'")
-    p.add_argument("--reward-window", type=float, help=f"reward join window in event-time seconds "
-                   f"(default {d.reward_window_s:.0f})")
-    p.add_argument("--hash-user-ids", metavar="SALT",
-                   help="pseudonymise user ids with a keyed hash before state and logs")
+    p.add_argument(
+        "--reward-window",
+        type=float,
+        help=f"reward join window in event-time seconds (default {d.reward_window_s:.0f})",
+    )
+    p.add_argument(
+        "--hash-user-ids", metavar="SALT", help="pseudonymise user ids with a keyed hash before state and logs"
+    )
     p.add_argument("--batch-size", type=int, help=f"max Kafka messages per batch (default {d.batch_size})")
     add_model_args(p)
     _add_connect_args(p)

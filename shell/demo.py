@@ -37,8 +37,7 @@ class _Traffic(threading.Thread):
     def __init__(self, bootstrap: str, n: int, rate: float, last_rec: dict, lock: threading.Lock):
         super().__init__(daemon=True)
         self.producer = Producer(client_config(bootstrap, {"linger.ms": 5}))
-        self.gen = ClickGenerator(n_users=300, n_items=800, seed=int(time.time()),
-                                  prefix=f"demo{int(time.time())}-")
+        self.gen = ClickGenerator(n_users=300, n_items=800, seed=int(time.time()), prefix=f"demo{int(time.time())}-")
         self.n, self.rate, self.last_rec, self.lock = n, rate, last_rec, lock
         self.rng = random.Random(7)
         self.valid = self.invalid = self.answers = 0
@@ -72,15 +71,23 @@ class _Traffic(threading.Thread):
 
 
 def _consumer(bootstrap: str, topics: tuple[str, ...]) -> Consumer:
-    c = Consumer({**client_config(bootstrap), "group.id": "streamrec-demo",
-                  "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+    c = Consumer(
+        {**client_config(bootstrap), "group.id": "streamrec-demo", "enable.auto.commit": False, "fetch.wait.max.ms": 10}
+    )
     c.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in topics])
     return c
 
 
-def _wait_until_serving(traffic: _Traffic, consumer: Consumer, flow: subprocess.Popen, counts: dict,
-                        last_rec: dict, lock: threading.Lock, stop: threading.Event,
-                        timeout_s: float = 180.0) -> bool:
+def _wait_until_serving(
+    traffic: _Traffic,
+    consumer: Consumer,
+    flow: subprocess.Popen,
+    counts: dict,
+    last_rec: dict,
+    lock: threading.Lock,
+    stop: threading.Event,
+    timeout_s: float = 180.0,
+) -> bool:
     """Send one event and wait for its recommendation (the first start compiles the kernels)."""
     ev = traffic.gen.next_event()
     traffic.producer.produce("clicks", key=ev["user"].encode(), value=json.dumps(ev).encode())
@@ -91,8 +98,11 @@ def _wait_until_serving(traffic: _Traffic, consumer: Consumer, flow: subprocess.
     while time.monotonic() < end and flow.poll() is None and not stop.is_set():
         if time.monotonic() - told >= 10.0:
             told = time.monotonic()
-            print(f"  still starting ({told - t0:.0f} s): the first run compiles the engine's kernels "
-                  "(about a minute, once; later runs load them from the cache)", flush=True)
+            print(
+                f"  still starting ({told - t0:.0f} s): the first run compiles the engine's kernels "
+                "(about a minute, once; later runs load them from the cache)",
+                flush=True,
+            )
         for m in consumer.consume(10, 0.5):
             value = m.value()
             if not m.error() and m.topic() == "recommendations" and value is not None:
@@ -104,8 +114,13 @@ def _wait_until_serving(traffic: _Traffic, consumer: Consumer, flow: subprocess.
     return False
 
 
-def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 500.0,
-             quiet: bool = False, timeout_s: float = 300.0) -> int:
+def run_demo(
+    events: int = 3000,
+    state_dir: str = "demo-state",
+    rate: float = 500.0,
+    quiet: bool = False,
+    timeout_s: float = 300.0,
+) -> int:
     """Run the whole loop; returns 0 when every valid event got its recommendation."""
     state = Path(state_dir)
     stop = threading.Event()  # Ctrl-C / SIGTERM: stop the traffic and the flow, then summarise
@@ -118,9 +133,24 @@ def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 50
         print(f"broker {broker.bootstrap}; starting the dataflow (state in {state}/) ...", flush=True)
         flow_log = open(state / "flow.log", "ab")
         flow = subprocess.Popen(
-            [sys.executable, "-m", "streamrec", "run", "--brokers", broker.bootstrap,
-             "--state", str(state), "--snapshot-interval", "1", "--reward-window", "30"],
-            stdout=flow_log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            [
+                sys.executable,
+                "-m",
+                "streamrec",
+                "run",
+                "--brokers",
+                broker.bootstrap,
+                "--state",
+                str(state),
+                "--snapshot-interval",
+                "1",
+                "--reward-window",
+                "30",
+            ],
+            stdout=flow_log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         lock = threading.Lock()
         last_rec: dict[str, dict] = {}
         traffic = _Traffic(broker.bootstrap, events, rate, last_rec, lock)
@@ -162,10 +192,12 @@ def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 50
                 now = time.monotonic()
                 if now - last_print > 2.0:
                     last_print = now
-                    print(f"[{now - started:5.1f}s] produced {traffic.valid} valid + {traffic.invalid} "
-                          f"invalid | recommendations {counts['recommendations']} | dead letters "
-                          f"{counts['clicks-dead-letter']} | rewards {rewards} (clicked {clicks_on_recs})",
-                          flush=True)
+                    print(
+                        f"[{now - started:5.1f}s] produced {traffic.valid} valid + {traffic.invalid} "
+                        f"invalid | recommendations {counts['recommendations']} | dead letters "
+                        f"{counts['clicks-dead-letter']} | rewards {rewards} (clicked {clicks_on_recs})",
+                        flush=True,
+                    )
                 if not traffic.is_alive() and counts["recommendations"] >= traffic.valid:
                     break
         finally:
@@ -181,11 +213,15 @@ def run_demo(events: int = 3000, state_dir: str = "demo-state", rate: float = 50
             flow_log.close()
     lat = sorted(latencies) or [0.0]
     ok = counts["recommendations"] >= traffic.valid and counts["clicks-dead-letter"] >= traffic.invalid
-    print(f"\nsummary: {traffic.valid} valid events -> {counts['recommendations']} recommendations; "
-          f"{traffic.invalid} invalid -> {counts['clicks-dead-letter']} dead letters; "
-          f"{rewards} reward records ({clicks_on_recs} clicks on recommended items, "
-          f"{traffic.answers} answers sent)")
-    print(f"latency broker->recommendation: p50 {lat[len(lat) // 2]:.1f} ms, "
-          f"p95 {lat[int(len(lat) * 0.95)]:.1f} ms; model versions seen {sorted(versions)}")
+    print(
+        f"\nsummary: {traffic.valid} valid events -> {counts['recommendations']} recommendations; "
+        f"{traffic.invalid} invalid -> {counts['clicks-dead-letter']} dead letters; "
+        f"{rewards} reward records ({clicks_on_recs} clicks on recommended items, "
+        f"{traffic.answers} answers sent)"
+    )
+    print(
+        f"latency broker->recommendation: p50 {lat[len(lat) // 2]:.1f} ms, "
+        f"p95 {lat[int(len(lat) * 0.95)]:.1f} ms; model versions seen {sorted(versions)}"
+    )
     print(f"model state kept in {state}/; run the demo again to continue from it")
     return 0 if ok or stop.is_set() else 1

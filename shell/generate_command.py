@@ -22,8 +22,9 @@ from typing import Any, BinaryIO
 from streamrec.shell.traffic import ClickGenerator, invalid_payloads
 
 
-def write_traffic(out: BinaryIO, n_events: int, n_users: int = 500, n_items: int = 1000, seed: int = 0,
-                  invalid_every: int = 0) -> tuple[int, int]:
+def write_traffic(
+    out: BinaryIO, n_events: int, n_users: int = 500, n_items: int = 1000, seed: int = 0, invalid_every: int = 0
+) -> tuple[int, int]:
     """Write ``n_events`` valid lines (plus invalid ones); returns ``(valid, invalid)``."""
     gen = ClickGenerator(n_users=n_users, n_items=n_items, seed=seed)
     bad = cycle(p for p in invalid_payloads() if b"\n" not in p)
@@ -51,14 +52,23 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def add_generate_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``generate``; sets ``func=run_generate``."""
-    p = subparsers.add_parser("generate", help="write sample click traffic (JSONL in the event contract)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "generate",
+        help="write sample click traffic (JSONL in the event contract)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--events", type=int, default=10_000)
     p.add_argument("--users", type=int, default=500)
     p.add_argument("--items", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--invalid-every", type=int, default=0, metavar="N",
-                   help="add one contract-breaking line every N events (default: none)")
+    p.add_argument(
+        "--invalid-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add one contract-breaking line every N events (default: none)",
+    )
     p.add_argument("--out", default=None, help="file to write (default: standard output)")
     p.set_defaults(func=run_generate)
     return p

@@ -99,5 +99,6 @@ def add_model_parsers(subparsers: Any) -> argparse.ArgumentParser:
         "version", help="version id, e.g. v0003-1a2b3c4d"
     )
     add("info", cmd_info, "model version, settings, sizes, versions, disk usage").add_argument(
-        "--json", action="store_true", help="everything (arrays, meta) as one JSON object")
+        "--json", action="store_true", help="everything (arrays, meta) as one JSON object"
+    )
     return model

@@ -65,8 +65,7 @@ def fit_obd_model(log: Any, rows: np.ndarray | None = None) -> RewardModel:
     rows = np.arange(len(log)) if rows is None else rows
     model = RewardModel(n_bits=16, init_logit=_base_logit(log.reward[rows]))
     for t in rows:
-        model.learn_one({**log.context(t), "item": int(log.action[t]), "position": int(log.position[t])},
-                        log.reward[t])
+        model.learn_one({**log.context(t), "item": int(log.action[t]), "position": int(log.position[t])}, log.reward[t])
     return model
 
 
@@ -113,9 +112,16 @@ def records_to_rounds(records: list[dict]) -> list[dict]:
     for r in records:
         slate = r.get("slate") or {}
         items = [str(i) for i in slate.get("items", [])]
-        d = by_rec.setdefault(str(r["rec_id"]), {
-            "items": items, "propensities": [float(p) for p in slate.get("propensities", [])],
-            "scores": slate.get("scores"), "context": r.get("context") or {}, "rewards": [0.0] * len(items)})
+        d = by_rec.setdefault(
+            str(r["rec_id"]),
+            {
+                "items": items,
+                "propensities": [float(p) for p in slate.get("propensities", [])],
+                "scores": slate.get("scores"),
+                "context": r.get("context") or {},
+                "rewards": [0.0] * len(items),
+            },
+        )
         pos = r.get("position")
         if isinstance(pos, int) and 0 <= pos < len(d["rewards"]) and (r.get("reward") or 0) > 0:
             d["rewards"][pos] = 1.0
@@ -129,8 +135,9 @@ def streamrec_inputs(decisions: list[dict], policy: str) -> dict:
     for d in decisions:
         for s, (it, r) in enumerate(zip(d["items"], d["rewards"])):
             model.learn_one({**d["context"], "item": it, "position": s}, r)
-    cols: dict[str, list[float]] = {k: [] for k in ("reward", "pscore", "evaluation_pscore", "estimated_value",
-                                                    "estimated_reward_logged")}
+    cols: dict[str, list[float]] = {
+        k: [] for k in ("reward", "pscore", "evaluation_pscore", "estimated_value", "estimated_reward_logged")
+    }
     for d in decisions:
         k = len(d["items"])
         scores = d["scores"] if d["scores"] is not None else [-float(s) for s in range(k)]
@@ -149,15 +156,22 @@ def _check_ope_args(args: argparse.Namespace) -> None:
     """Log present, policy known for the format (one-line :class:`UsageError` otherwise)."""
     fixed = ("random", "bts") if args.format == "obd" else ("logged",)
     if not Path(args.log).exists():
-        raise UsageError(f"log {args.log}: no such file; expected "
-                         + ("an Open Bandit all.csv.gz or its directory" if args.format == "obd"
-                            else "a JSONL file of reward records"))
+        raise UsageError(
+            f"log {args.log}: no such file; expected "
+            + (
+                "an Open Bandit all.csv.gz or its directory"
+                if args.format == "obd"
+                else "a JSONL file of reward records"
+            )
+        )
     if args.policy not in fixed:
         try:
             make_policy(args.policy)
         except ValueError:
-            raise UsageError(f"--policy {args.policy}: unknown policy; allowed with --format {args.format}: "
-                             f"{' | '.join(fixed)} | {POLICIES}") from None
+            raise UsageError(
+                f"--policy {args.policy}: unknown policy; allowed with --format {args.format}: "
+                f"{' | '.join(fixed)} | {POLICIES}"
+            ) from None
 
 
 def _load_obd(path: str | Path, flag: str) -> Any:
@@ -176,7 +190,9 @@ def run_ope(args: argparse.Namespace) -> int:
         log = _load_obd(args.log, "log")
         bts = None
         if args.policy == "bts":
-            bts_path = args.bts_log or (Path(args.log).parent if Path(args.log).is_file() else Path(args.log)).parent / "bts"
+            bts_path = (
+                args.bts_log or (Path(args.log).parent if Path(args.log).is_file() else Path(args.log)).parent / "bts"
+            )
             bts = _load_obd(bts_path, "--bts-log")
         inputs = obd_inputs(log, args.policy, bts)
         reward, pscore = log.reward, log.pscore
@@ -195,13 +211,28 @@ def run_ope(args: argparse.Namespace) -> int:
         inputs = streamrec_inputs(decisions, args.policy)
         reward, pscore = inputs.pop("reward"), inputs.pop("pscore")
         logged = (int(reward.sum()), len(reward))
-    res = run_estimators(reward, pscore, inputs["evaluation_pscore"], inputs["estimated_value"],
-                         inputs["estimated_reward_logged"], alpha=args.alpha, n_bootstrap=args.n_bootstrap,
-                         method=args.interval)
+    res = run_estimators(
+        reward,
+        pscore,
+        inputs["evaluation_pscore"],
+        inputs["estimated_value"],
+        inputs["estimated_reward_logged"],
+        alpha=args.alpha,
+        n_bootstrap=args.n_bootstrap,
+        method=args.interval,
+    )
     lo, hi = wilson_interval(logged[0], logged[1], args.alpha)
     if args.json:
-        print(json.dumps({"policy": args.policy, "logged_value": logged[0] / logged[1],
-                          "logged_interval": [lo, hi], "estimates": res}))
+        print(
+            json.dumps(
+                {
+                    "policy": args.policy,
+                    "logged_value": logged[0] / logged[1],
+                    "logged_interval": [lo, hi],
+                    "estimates": res,
+                }
+            )
+        )
         return 0
     print(f"log {args.log}: {logged[1]} impressions, logged CTR {logged[0] / logged[1]:.5f} [{lo:.5f}, {hi:.5f}]")
     print(f"estimated value of {args.policy!r} ({args.interval} {100 * (1 - args.alpha):.0f}% intervals):")
@@ -217,8 +248,10 @@ def run_ab_report(args: argparse.Namespace) -> int:
     records, bad = read_records(args.log)
     records = [r for r in records if "reward" in r]
     if not records:
-        raise UsageError(f"log {args.log}: no reward records ({bad} other lines); ab-report reads the rewards "
-                         "topic (e.g. `streamrec subscribe --topic rewards --json --from-beginning`)")
+        raise UsageError(
+            f"log {args.log}: no reward records ({bad} other lines); ab-report reads the rewards "
+            "topic (e.g. `streamrec subscribe --topic rewards --json --from-beginning`)"
+        )
     arms = sorted({str(r.get("arm") or "default") for r in records})
     if args.control is not None and args.control not in arms:
         raise UsageError(f"--control {args.control}: no such arm in {args.log}; arms: {', '.join(arms)}")

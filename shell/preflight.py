@@ -34,8 +34,13 @@ def client_config(brokers: str, extra: Mapping[str, Any] | None = None) -> dict[
     return {"bootstrap.servers": brokers, "logger": kafka_logger(), **(extra or {})}
 
 
-def wait_for_brokers(brokers: str, extra: Mapping[str, Any] | None = None, timeout_s: float = 30.0,
-                     retry_s: float = 5.0, say: Callable[[str], None] = print) -> Any:
+def wait_for_brokers(
+    brokers: str,
+    extra: Mapping[str, Any] | None = None,
+    timeout_s: float = 30.0,
+    retry_s: float = 5.0,
+    say: Callable[[str], None] = print,
+) -> Any:
     """Cluster metadata once a broker answers; :class:`PreflightError` after ``timeout_s``."""
     admin = AdminClient(client_config(brokers, extra))
     t0 = time.monotonic()
@@ -43,8 +48,10 @@ def wait_for_brokers(brokers: str, extra: Mapping[str, Any] | None = None, timeo
     while True:
         left = timeout_s - (time.monotonic() - t0)
         if left <= 0:
-            raise PreflightError(f"cannot reach Kafka at {brokers} after {timeout_s:g} s ({last_error}); "
-                                 "check --brokers and the network, or raise --connect-timeout")
+            raise PreflightError(
+                f"cannot reach Kafka at {brokers} after {timeout_s:g} s ({last_error}); "
+                "check --brokers and the network, or raise --connect-timeout"
+            )
         try:
             return admin.list_topics(timeout=max(min(retry_s, left), 0.1))
         except KafkaException as exc:
@@ -54,13 +61,15 @@ def wait_for_brokers(brokers: str, extra: Mapping[str, Any] | None = None, timeo
                 say(f"waiting for Kafka at {brokers} ({waited:.0f}/{timeout_s:g} s): {last_error}")
 
 
-def check_topics(metadata: Any, topics: Iterable[str], brokers: str, create: bool = False,
-                 extra: Mapping[str, Any] | None = None) -> list[str]:
+def check_topics(
+    metadata: Any, topics: Iterable[str], brokers: str, create: bool = False, extra: Mapping[str, Any] | None = None
+) -> list[str]:
     """The topics that are missing; raises :class:`PreflightError` unless ``create``."""
     missing = [t for t in dict.fromkeys(topics) if t and t not in metadata.topics]
     if missing and not create:
-        raise PreflightError(f"topic(s) {', '.join(missing)} do not exist on {brokers}; create them "
-                             "or pass --create-topics")
+        raise PreflightError(
+            f"topic(s) {', '.join(missing)} do not exist on {brokers}; create them or pass --create-topics"
+        )
     return missing
 
 

@@ -26,8 +26,15 @@ WIDTH = 24
 class Progress:
     """Counts work done; draws ``label done/total [bar] pct rate ETA`` on a terminal."""
 
-    def __init__(self, label: str, total: int | None = None, unit: str = "", stream: TextIO | None = None,
-                 enabled: bool | None = None, min_interval_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: int | None = None,
+        unit: str = "",
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        min_interval_s: float = 0.2,
+    ) -> None:
         self.label, self.total, self.unit = label, total, unit
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
@@ -54,8 +61,9 @@ class Progress:
             fill = int(frac * WIDTH)
             bar = "=" * fill + (">" if fill < WIDTH else "") + " " * max(WIDTH - fill - 1, 0)
             eta = (self.total - self.done) / rate if rate > 0 else 0.0
-            return (f"{self.label} {self.done:,}/{self.total:,}{unit} [{bar}] {frac:4.0%} "
-                    f"{rate:,.0f}/s ETA {_clock(eta)}")
+            return (
+                f"{self.label} {self.done:,}/{self.total:,}{unit} [{bar}] {frac:4.0%} {rate:,.0f}/s ETA {_clock(eta)}"
+            )
         return f"{self.label} {self.done:,}{unit} {rate:,.0f}/s elapsed {_clock(elapsed)}"
 
     def _draw(self, now: float) -> None:
@@ -72,8 +80,9 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 

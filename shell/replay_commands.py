@@ -26,8 +26,19 @@ from streamrec.shell.usage_checks import UsageError, add_model_args
 from streamrec.state.settings import check_config, requested_settings
 
 DEFAULT_MODELS = "engine,popularity,decayed,transitions,item-knn,vsknn"
-MODEL_NAMES = ("engine", "popularity", "decayed", "transitions", "item-knn", "vsknn", "sknn", "ease",
-               "ease-trans", "river-fm", "river-mf")
+MODEL_NAMES = (
+    "engine",
+    "popularity",
+    "decayed",
+    "transitions",
+    "item-knn",
+    "vsknn",
+    "sknn",
+    "ease",
+    "ease-trans",
+    "river-fm",
+    "river-mf",
+)
 
 
 def load_events(path: str | Path, fmt: str = "auto") -> tuple[list, Any]:
@@ -45,8 +56,7 @@ def load_events(path: str | Path, fmt: str = "auto") -> tuple[list, Any]:
     return read_jsonl(p)
 
 
-def build_model(name: str, river_max_events: int | None = None,
-                engine_config: Any = None) -> PrequentialModel:
+def build_model(name: str, river_max_events: int | None = None, engine_config: Any = None) -> PrequentialModel:
     """A fresh model by CLI name (the engine with ``engine_config``, a ``RecommenderConfig``)."""
     from streamrec.replay import baselines
 
@@ -73,16 +83,22 @@ def build_model(name: str, river_max_events: int | None = None,
     return factories[name]()
 
 
-def build_models(names: list[str], river_max_events: int | None = None,
-                 warn: Callable[[str], None] = print, engine_config: Any = None) -> list[PrequentialModel]:
+def build_models(
+    names: list[str],
+    river_max_events: int | None = None,
+    warn: Callable[[str], None] = print,
+    engine_config: Any = None,
+) -> list[PrequentialModel]:
     """Models for the names; a missing engine is reported through ``warn`` and skipped."""
     models = []
     for name in names:
         try:
             models.append(build_model(name, river_max_events, engine_config))
         except ImportError as exc:
-            warn(f"engine unavailable: cannot import streamrec.online.recommender.Recommender ({exc}); "
-                 "replaying the other models only")
+            warn(
+                f"engine unavailable: cannot import streamrec.online.recommender.Recommender ({exc}); "
+                "replaying the other models only"
+            )
     return models
 
 
@@ -91,8 +107,12 @@ def warm_up(names: list[str], events: list, n: int = 1000, engine_config: Any = 
     is not billed to the measured replay (River models have no JIT and are skipped)."""
     from streamrec.replay.prequential import run_prequential
 
-    jitted = [m for m in build_models([x for x in names if not x.startswith("river")],
-                                      warn=lambda _: None, engine_config=engine_config)]
+    jitted = [
+        m
+        for m in build_models(
+            [x for x in names if not x.startswith("river")], warn=lambda _: None, engine_config=engine_config
+        )
+    ]
     if jitted and events:
         run_prequential(events[:n], jitted, stride=1, chunk=max(n // 2, 1))
 
@@ -122,8 +142,9 @@ def run_replay(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     bad = [n for n in names if n not in MODEL_NAMES]
     if bad:
-        raise UsageError(f"--models {args.models}: unknown model(s) {', '.join(bad)}; "
-                         f"allowed: {', '.join(MODEL_NAMES)}")
+        raise UsageError(
+            f"--models {args.models}: unknown model(s) {', '.join(bad)}; allowed: {', '.join(MODEL_NAMES)}"
+        )
     grid = _shard_grid(args)
     engine_config = check_config(requested_settings(args.model_config or "", args.model_set or []))
     t0 = time.perf_counter()
@@ -132,8 +153,10 @@ def run_replay(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         warn(f"cannot read {args.log}: {exc}")
         return 2
-    print(f"read {summary.n_valid} events ({summary.n_invalid} invalid {summary.invalid}) "
-          f"from {args.log} in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"read {summary.n_valid} events ({summary.n_invalid} invalid {summary.invalid}) "
+        f"from {args.log} in {time.perf_counter() - t0:.1f}s"
+    )
     models = build_models(names, args.river_max_events, warn, engine_config)
     if grid and "engine" in names:
         from streamrec.replay.sharded import ShardedEngine
@@ -145,14 +168,16 @@ def run_replay(args: argparse.Namespace) -> int:
         return 1
     warm_up(names, events, engine_config=engine_config)
     result = run_prequential(events, models, stride=args.stride, chunk=args.chunk)
-    print(f"prequential replay: {result.n_events} events, stride {args.stride}, "
-          f"{int(result.evaluate.sum())} evaluated")
+    print(f"prequential replay: {result.n_events} events, stride {args.stride}, {int(result.evaluate.sum())} evaluated")
     print(format_table(result))
     if grid and "engine" in names:
         from streamrec.replay.sharded import curve_table
 
-        hr = {(getattr(m, "n_shards"), getattr(m, "sync_every")): result.models[m.name].all.hr  # noqa: B009
-              for m in models if hasattr(m, "n_shards")}
+        hr = {
+            (getattr(m, "n_shards"), getattr(m, "sync_every")): result.models[m.name].all.hr  # noqa: B009
+            for m in models
+            if hasattr(m, "n_shards")
+        }
         print("HR@10 of user-sharded engines (rows: --sync-every, columns: --shards)")
         print(curve_table(hr))
     extra = {"log": str(args.log), "read": summary.to_dict()}
@@ -168,21 +193,34 @@ def run_replay(args: argparse.Namespace) -> int:
 
 def add_replay_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``replay`` on an argparse subparsers object; sets ``func=run_replay``."""
-    p = subparsers.add_parser("replay", help="prequential (test-then-learn) replay of a click log",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "replay",
+        help="prequential (test-then-learn) replay of a click log",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("log", help="JSONL(.gz) click log in the event contract, or ML-100K zip/csv/u.data")
     p.add_argument("--format", choices=("auto", "jsonl", "movielens"), default="auto")
     p.add_argument("--stride", type=int, default=1, help="evaluate events with index %% N == 0")
-    p.add_argument("--models", default=DEFAULT_MODELS,
-                   help=f"comma-separated, from {','.join(MODEL_NAMES)} (default {DEFAULT_MODELS})")
-    p.add_argument("--river-max-events", type=int, default=None,
-                   help="replay River models on the first N events only (they run ~1k events/s)")
+    p.add_argument(
+        "--models",
+        default=DEFAULT_MODELS,
+        help=f"comma-separated, from {','.join(MODEL_NAMES)} (default {DEFAULT_MODELS})",
+    )
+    p.add_argument(
+        "--river-max-events",
+        type=int,
+        default=None,
+        help="replay River models on the first N events only (they run ~1k events/s)",
+    )
     p.add_argument("--chunk", type=int, default=5000, help="events per evaluate_and_learn call")
     add_model_args(p)
-    p.add_argument("--shards", default=None,
-                   help="replay the engine as S user-sharded engines (comma list for a curve)")
-    p.add_argument("--sync-every", default="1000",
-                   help="events between delta exchanges of the shards (comma list; default 1000)")
+    p.add_argument(
+        "--shards", default=None, help="replay the engine as S user-sharded engines (comma list for a curve)"
+    )
+    p.add_argument(
+        "--sync-every", default="1000", help="events between delta exchanges of the shards (comma list; default 1000)"
+    )
     p.add_argument("--out", default=None, help="write metrics JSON here")
     p.add_argument("--report", default=None, help="write metrics.json and PNG plots into this dir")
     p.set_defaults(func=run_replay)

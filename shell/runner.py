@@ -56,12 +56,13 @@ def progress_line(snapshot: dict) -> str:
     window = pts[-10:]
     rate = sum(p["events_per_s"] for p in window) / len(window) if window else 0.0
     p99 = max((p["latency_p99_ms"] for p in window if p.get("latency_p99_ms") is not None), default=None)
-    lag = sum(s.value for fam in REGISTRY.collect() for s in fam.samples
-              if s.name == "bytewax_kafka_consumer_lag")
+    lag = sum(s.value for fam in REGISTRY.collect() for s in fam.samples if s.name == "bytewax_kafka_consumer_lag")
     dead = int(sum(last.get("dead_letters", {}).values()))
-    return (f"{int(last.get('events_total', 0)):,} events, {rate:,.0f}/s, latency p99 "
-            f"{'-' if p99 is None else f'{p99:,.0f} ms'}, lag {int(lag):,}, model {last.get('version') or '-'}, "
-            f"dead letters {dead:,}")
+    return (
+        f"{int(last.get('events_total', 0)):,} events, {rate:,.0f}/s, latency p99 "
+        f"{'-' if p99 is None else f'{p99:,.0f} ms'}, lag {int(lag):,}, model {last.get('version') or '-'}, "
+        f"dead letters {dead:,}"
+    )
 
 
 def _report_progress(interval_s: float, stop: threading.Event) -> None:
@@ -95,10 +96,21 @@ def run_flow(cfg: RunConfig, workers: int = 1) -> None:
     if cfg.progress_interval_s > 0:
         metrics.STATUS.start()
         threading.Thread(target=_report_progress, args=(cfg.progress_interval_s, STOP), daemon=True).start()
-    print(f"streamrec run: reading {cfg.in_topic} on {cfg.brokers}, state {cfg.state_dir}; Ctrl-C stops",
-          file=sys.stderr, flush=True)
-    cli_main(flow, workers_per_process=workers,
-             epoch_interval=timedelta(seconds=cfg.snapshot_interval_s), recovery_config=recovery)
+    print(
+        f"streamrec run: reading {cfg.in_topic} on {cfg.brokers}, state {cfg.state_dir}; Ctrl-C stops",
+        file=sys.stderr,
+        flush=True,
+    )
+    cli_main(
+        flow,
+        workers_per_process=workers,
+        epoch_interval=timedelta(seconds=cfg.snapshot_interval_s),
+        recovery_config=recovery,
+    )
     now = read_registry(metrics.STATUS.registry)
-    print(f"stopped after {int(now['events']):,} events; model {now['version'] or '-'}; "
-          f"resume with the same --state {cfg.state_dir}", file=sys.stderr, flush=True)
+    print(
+        f"stopped after {int(now['events']):,} events; model {now['version'] or '-'}; "
+        f"resume with the same --state {cfg.state_dir}",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -35,12 +35,18 @@ class SeenIds:
         return True
 
 
-def _consumer(brokers: str, topic: str, from_beginning: bool, group: str | None,
-              kafka_config: Mapping[str, str] | None) -> Consumer:
-    conf = {"bootstrap.servers": brokers, "logger": logging.getLogger("streamrec.kafka"),
-            "group.id": group or "streamrec-subscribe",
-            "enable.auto.commit": bool(group), "auto.offset.reset":
-            "earliest" if from_beginning else "latest", "fetch.wait.max.ms": 10, **(kafka_config or {})}
+def _consumer(
+    brokers: str, topic: str, from_beginning: bool, group: str | None, kafka_config: Mapping[str, str] | None
+) -> Consumer:
+    conf = {
+        "bootstrap.servers": brokers,
+        "logger": logging.getLogger("streamrec.kafka"),
+        "group.id": group or "streamrec-subscribe",
+        "enable.auto.commit": bool(group),
+        "auto.offset.reset": "earliest" if from_beginning else "latest",
+        "fetch.wait.max.ms": 10,
+        **(kafka_config or {}),
+    }
     consumer = Consumer(conf)
     if group:
         consumer.subscribe([topic])
@@ -108,5 +114,7 @@ def format_recommendation(rec: Mapping, width: int = 10) -> str:
     probability the exploration policy shows that item in that slot), policy, version, latency."""
     items = " ".join(f"{i['item']}(p={i['propensity']:.2f})" for i in rec.get("items", [])[:width])
     arm = f" arm={rec['arm']}" if rec.get("arm") else ""
-    return (f"user={rec.get('user')} -> {items}  [{rec.get('policy')} {rec.get('model_version')}"
-            f"{arm} {rec.get('latency_ms', 0):.1f}ms]")
+    return (
+        f"user={rec.get('user')} -> {items}  [{rec.get('policy')} {rec.get('model_version')}"
+        f"{arm} {rec.get('latency_ms', 0):.1f}ms]"
+    )

@@ -24,8 +24,14 @@ SEGMENTS = ("student", "parent", "retired", "professional")
 class ClickGenerator:
     """Seeded generator of contract-valid click events (dicts)."""
 
-    def __init__(self, n_users: int = 500, n_items: int = 1000, seed: int = 0,
-                 start_ts: float = 1_700_000_000.0, prefix: str = "e"):
+    def __init__(
+        self,
+        n_users: int = 500,
+        n_items: int = 1000,
+        seed: int = 0,
+        start_ts: float = 1_700_000_000.0,
+        prefix: str = "e",
+    ):
         self.rng = random.Random(seed)
         self.n_users, self.n_items = n_users, n_items
         self.user_cat = [self.rng.randrange(len(CATEGORIES)) for _ in range(n_users)]
@@ -44,8 +50,7 @@ class ClickGenerator:
         r = int(len(items) ** self.rng.random()) - 1
         return items[max(0, min(r, len(items) - 1))]
 
-    def next_event(self, user: int | None = None, item: int | None = None,
-                   rec_id: str | None = None) -> dict:
+    def next_event(self, user: int | None = None, item: int | None = None, rec_id: str | None = None) -> dict:
         """One click; pass ``item``/``rec_id`` to answer a recommendation."""
         u = self.rng.randrange(self.n_users) if user is None else user
         if item is None:
@@ -86,8 +91,9 @@ def invalid_payloads() -> list[bytes]:
         json.dumps({"event_id": "x1", "ts": 1.7e9, "item": "i1"}).encode(),  # no user
         json.dumps({"event_id": "x2", "ts": "yesterday", "user": "u1", "item": "i1"}).encode(),
         b'{"event_id": "x3", "ts": NaN, "user": "u1", "item": "i1"}',
-        json.dumps({"event_id": "x4", "ts": 1.7e9, "user": "u1", "item": "i1",
-                    "context": {"blob": "x" * 100_000}}).encode(),
+        json.dumps(
+            {"event_id": "x4", "ts": 1.7e9, "user": "u1", "item": "i1", "context": {"blob": "x" * 100_000}}
+        ).encode(),
         json.dumps({"event_id": "x5", "ts": 9.9e12, "user": "u1", "item": "i1"}).encode(),
         "\udcff".encode("utf-8", "surrogatepass"),
     ]

@@ -98,9 +98,9 @@ def n_chunks(rows: int, chunk: int) -> int:
 
 def dumps(obj: Any, ascii_only: bool = False) -> bytes:
     """Compact JSON; NaN/Inf are refused (``ValueError``), numpy scalars become Python."""
-    return json.dumps(
-        obj, separators=(",", ":"), allow_nan=False, ensure_ascii=ascii_only, default=_plain
-    ).encode("utf-8")
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=ascii_only, default=_plain).encode(
+        "utf-8"
+    )
 
 
 def _plain(v: Any) -> Any:

@@ -69,8 +69,12 @@ class ParamStore:
         self._layout: dict[str, Any] | None = None if raw is None else L.parse_layout(raw)
 
     # ---------------------------------------------------------------- writing
-    def save(self, state: ModelState, dirty: Mapping[str, np.ndarray] | None = None,
-             extra: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None = None) -> int:
+    def save(
+        self,
+        state: ModelState,
+        dirty: Mapping[str, np.ndarray] | None = None,
+        extra: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None = None,
+    ) -> int:
         """Write ``state`` (all of it if ``dirty`` is None, else the dirty rows, grown
         rows, new vocab entries and meta) in one atomic batch; returns bytes written.
 
@@ -97,7 +101,10 @@ class ParamStore:
                 p = L.vocab_prefix(name)
                 wb.delete_range(p, L.prefix_end(p))
         new_layout: dict[str, Any] = {
-            "format": L.FORMAT, "arrays": {}, "vocab": {}, "vocab_chunk": L.VOCAB_CHUNK,
+            "format": L.FORMAT,
+            "arrays": {},
+            "vocab": {},
+            "vocab_chunk": L.VOCAB_CHUNK,
         }
         written = 0
         for name, arr in arrays.items():

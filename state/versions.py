@@ -66,8 +66,7 @@ def _copy_live(state_dir: Path, dst: Path) -> None:
     except Exception as exc:
         if "lock" not in str(exc).lower():
             raise
-    src = rocksdict.Rdict(str(live_db_path(state_dir)), raw_options(),
-                          access_type=rocksdict.AccessType.read_only())
+    src = rocksdict.Rdict(str(live_db_path(state_dir)), raw_options(), access_type=rocksdict.AccessType.read_only())
     out = rocksdict.Rdict(str(dst), raw_options())
     try:
         wb = rocksdict.WriteBatch(raw_mode=True)
@@ -94,9 +93,13 @@ def snapshot(state_dir: str | Path, label: str | None = None) -> str:
     events = next((meta[k] for k in _EVENT_KEYS if isinstance(meta.get(k), int)), None)
     os.rename(tmp, root / vid)
     manifest = {
-        "id": vid, "number": number, "created": time.time(),
+        "id": vid,
+        "number": number,
+        "created": time.time(),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "events_learned": events, "label": label, "content_hash": digest,
+        "events_learned": events,
+        "label": label,
+        "content_hash": digest,
         "bytes": disk_bytes(root / vid),
     }
     write_atomic(root / f"{vid}.json", json.dumps(manifest, indent=1).encode())

@@ -23,9 +23,15 @@ REPO = Path(__file__).resolve().parents[1]
 def unique_config(bootstrap: str, state_dir: Path, **overrides) -> RunConfig:
     """A run config whose topics no other test uses."""
     tag = uuid.uuid4().hex[:8]
-    cfg = RunConfig(brokers=bootstrap, in_topic=f"clicks-{tag}", out_topic=f"recs-{tag}",
-                    dlq_topic=f"dlq-{tag}", rewards_topic=f"rewards-{tag}", state_dir=str(state_dir),
-                    snapshot_interval_s=0.5)
+    cfg = RunConfig(
+        brokers=bootstrap,
+        in_topic=f"clicks-{tag}",
+        out_topic=f"recs-{tag}",
+        dlq_topic=f"dlq-{tag}",
+        rewards_topic=f"rewards-{tag}",
+        state_dir=str(state_dir),
+        snapshot_interval_s=0.5,
+    )
     for k, v in overrides.items():
         setattr(cfg, k, v)
     topics = [cfg.in_topic, cfg.out_topic, cfg.dlq_topic, cfg.rewards_topic]
@@ -59,8 +65,14 @@ class TopicReader:
 
     def __init__(self, bootstrap: str, topic: str):
         self.topic = topic
-        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:6]}",
-                           "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+        self.c = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"t-{uuid.uuid4().hex[:6]}",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 10,
+            }
+        )
         self.c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         self.records: list[dict] = []
 
@@ -93,13 +105,43 @@ def start_flow(cfg: RunConfig, log_path: Path, via_bytewax_run: bool = False) ->
         from streamrec.shell.runner import prepare_recovery
 
         prepare_recovery(cfg)
-        cmd = [sys.executable, "-m", "bytewax.run", "streamrec.flows.recommend", "-r", str(cfg.recovery_dir),
-               "-s", str(max(1, round(cfg.snapshot_interval_s))), "-b", "0"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bytewax.run",
+            "streamrec.flows.recommend",
+            "-r",
+            str(cfg.recovery_dir),
+            "-s",
+            str(max(1, round(cfg.snapshot_interval_s))),
+            "-b",
+            "0",
+        ]
     else:
-        cmd = [sys.executable, "-m", "streamrec", "run", "--brokers", cfg.brokers, "--in", cfg.in_topic,
-               "--out", cfg.out_topic, "--dlq", cfg.dlq_topic, "--rewards", cfg.rewards_topic,
-               "--state", cfg.state_dir, "--snapshot-interval", str(cfg.snapshot_interval_s),
-               "--policy", cfg.policy, "--reward-window", str(cfg.reward_window_s)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "streamrec",
+            "run",
+            "--brokers",
+            cfg.brokers,
+            "--in",
+            cfg.in_topic,
+            "--out",
+            cfg.out_topic,
+            "--dlq",
+            cfg.dlq_topic,
+            "--rewards",
+            cfg.rewards_topic,
+            "--state",
+            cfg.state_dir,
+            "--snapshot-interval",
+            str(cfg.snapshot_interval_s),
+            "--policy",
+            cfg.policy,
+            "--reward-window",
+            str(cfg.reward_window_s),
+        ]
         if cfg.items_topic:
             cmd += ["--items", cfg.items_topic]
         if cfg.metrics_port:
@@ -134,8 +176,9 @@ def wait_until(predicate, timeout: float, step: float = 0.2) -> bool:
         time.sleep(step)
 
 
-def wait_for_distinct(reader: TopicReader, key: str, count: int, timeout: float,
-                      proc: subprocess.Popen | None = None) -> int:
+def wait_for_distinct(
+    reader: TopicReader, key: str, count: int, timeout: float, proc: subprocess.Popen | None = None
+) -> int:
     """Poll ``reader`` until ``count`` distinct values of ``key`` arrived (or ``proc`` exited,
     or the timeout); returns the number of distinct values seen."""
     end = time.monotonic() + timeout
@@ -176,8 +219,11 @@ def scrape_metrics(port: int, timeout: float = 5.0) -> dict[tuple[str, tuple], f
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
         text = resp.read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for fam in text_string_to_metric_families(text) for s in fam.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
 
 
 def metric_sum(samples: dict[tuple[str, tuple], float], name: str, **labels: str) -> float:

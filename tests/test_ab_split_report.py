@@ -13,10 +13,21 @@ from streamrec.replay.ab_report import ab_summary, two_proportion_ztest, wilson_
 def test_split_is_deterministic_across_processes():
     ab = ABSplit({"a": 0.3, "b": 0.7}, salt="s1")
     mine = [ab.arm_for(f"user{i}") for i in range(50)]
-    code = ("from streamrec.online.ab_split import ABSplit; ab = ABSplit({'a': 0.3, 'b': 0.7}, salt='s1');"
-            "print(','.join(ab.arm_for(f'user{i}') for i in range(50)))")
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={"PYTHONHASHSEED": "123", "PYTHONPATH": "."}).stdout.strip().split(",")
+    code = (
+        "from streamrec.online.ab_split import ABSplit; ab = ABSplit({'a': 0.3, 'b': 0.7}, salt='s1');"
+        "print(','.join(ab.arm_for(f'user{i}') for i in range(50)))"
+    )
+    other = (
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": "123", "PYTHONPATH": "."},
+        )
+        .stdout.strip()
+        .split(",")
+    )
     assert mine == other
 
 
@@ -48,8 +59,12 @@ def test_wilson_and_ztest():
 
 
 def test_ab_summary_counts_decisions_once():
-    recs = [{"rec_id": "r1", "arm": "A", "reward": 1.0}, {"rec_id": "r1", "arm": "A", "reward": 1.0},
-            {"rec_id": "r2", "arm": "A", "reward": 0.0}, {"rec_id": "r3", "arm": "B", "reward": 0.0}]
+    recs = [
+        {"rec_id": "r1", "arm": "A", "reward": 1.0},
+        {"rec_id": "r1", "arm": "A", "reward": 1.0},
+        {"rec_id": "r2", "arm": "A", "reward": 0.0},
+        {"rec_id": "r3", "arm": "B", "reward": 0.0},
+    ]
     s = ab_summary(recs, control="A")
     assert s["arms"]["A"]["decisions"] == 2 and s["arms"]["A"]["clicks"] == 1
     assert s["arms"]["B"]["ctr"] == 0.0 and "B" in s["tests"]

@@ -12,8 +12,10 @@ def random_stream(seed, n=300, n_users=12, n_items=25, p_impression=0.1):
     users = rng.integers(0, n_users, n)
     items = np.minimum(rng.zipf(1.6, n) - 1, n_items - 1)  # skewed, many ties and repeats
     types = np.where(rng.random(n) < p_impression, "impression", "click")
-    events = [ClickEvent(f"e{t}", 1.7e9 + t, f"u{u}", f"i{i}", str(ty))
-              for t, (u, i, ty) in enumerate(zip(users, items, types))]
+    events = [
+        ClickEvent(f"e{t}", 1.7e9 + t, f"u{u}", f"i{i}", str(ty))
+        for t, (u, i, ty) in enumerate(zip(users, items, types))
+    ]
     evaluate = rng.random(n) < 0.7
     return events, evaluate
 
@@ -59,8 +61,10 @@ def twin_ranks(events, evaluate, kind, half_life=None):
 
 
 def replay_in_chunks(model, events, evaluate, chunk):
-    out = [model.evaluate_and_learn(events[lo:lo + chunk], evaluate[lo:lo + chunk])
-           for lo in range(0, len(events), chunk)]
+    out = [
+        model.evaluate_and_learn(events[lo : lo + chunk], evaluate[lo : lo + chunk])
+        for lo in range(0, len(events), chunk)
+    ]
     return np.concatenate(out)
 
 
@@ -94,8 +98,7 @@ def test_transitions_table_grows_past_initial_capacity():
     # many distinct (prev, next) pairs force several rehashes; counts must survive them
     rng = np.random.default_rng(7)
     n = 3000
-    events = [ClickEvent(f"e{t}", 1.7e9 + t, f"u{rng.integers(40)}", f"i{rng.integers(300)}")
-              for t in range(n)]
+    events = [ClickEvent(f"e{t}", 1.7e9 + t, f"u{rng.integers(40)}", f"i{rng.integers(300)}") for t in range(n)]
     evaluate = np.ones(n, bool)
     m = Transitions()
     got = replay_in_chunks(m, events, evaluate, 500)

@@ -24,14 +24,18 @@ def random_stream(seed, n=400, n_users=15, n_items=30, p_impression=0.1):
     users = rng.integers(0, n_users, n)
     items = np.minimum(rng.zipf(1.4, n) - 1, n_items - 1)  # skewed: repeats and many ties
     types = np.where(rng.random(n) < p_impression, "impression", "click")
-    events = [ClickEvent(f"e{t}", 1.7e9 + t, f"u{u}", f"i{i}", str(ty))
-              for t, (u, i, ty) in enumerate(zip(users, items, types))]
+    events = [
+        ClickEvent(f"e{t}", 1.7e9 + t, f"u{u}", f"i{i}", str(ty))
+        for t, (u, i, ty) in enumerate(zip(users, items, types))
+    ]
     return events, rng.random(n) < 0.7
 
 
 def replay_in_chunks(model, events, evaluate, chunk):
-    out = [model.evaluate_and_learn(events[lo:lo + chunk], evaluate[lo:lo + chunk])
-           for lo in range(0, len(events), chunk)]
+    out = [
+        model.evaluate_and_learn(events[lo : lo + chunk], evaluate[lo : lo + chunk])
+        for lo in range(0, len(events), chunk)
+    ]
     return np.concatenate(out)
 
 
@@ -40,8 +44,14 @@ def twin(events, evaluate, score_fn, learn_fn=None):
     uid, iid = {}, {}
     users = [uid.setdefault(e.user, len(uid)) for e in events]
     items = [iid.setdefault(e.item, len(iid)) for e in events]
-    st = {"hist": [[] for _ in uid], "pop": np.zeros(len(iid)), "n_seen": 0, "t": 0,
-          "n_items": len(iid), "items": items}
+    st = {
+        "hist": [[] for _ in uid],
+        "pop": np.zeros(len(iid)),
+        "n_seen": 0,
+        "t": 0,
+        "n_items": len(iid),
+        "items": items,
+    }
     lo = np.zeros(len(events), np.int64)
     hi = np.zeros(len(events), np.int64)
     for t, (u, i, e) in enumerate(zip(users, items, events)):
@@ -75,7 +85,7 @@ def assert_within(got, lo, hi):
 
 def query(st, u, n, decay):
     recent = st["hist"][u][::-1][:n]
-    return recent, [decay ** a for a in range(len(recent))]
+    return recent, [decay**a for a in range(len(recent))]
 
 
 def binary_matrix(st):
@@ -93,6 +103,7 @@ def item_knn_twin(events, evaluate, n=5, decay=0.8):
         sim = co / np.outer(norm, norm)
         q, w = query(st, u, n, decay)
         return sum((wa * sim[h] for h, wa in zip(q, w)), np.zeros(st["n_items"]))
+
     return twin(events, evaluate, score)
 
 
@@ -132,6 +143,7 @@ def session_twin(events, evaluate, k, block, n, weighted):
         for b in sorted(sims, key=lambda b: (-sims[b], b))[:k]:
             out[st["blocks"][b][1]] += sims[b]
         return out
+
     return twin(events, evaluate, score, learn)
 
 
@@ -172,6 +184,7 @@ def ease_twin(events, evaluate, lam, every, n, beta):
             if pairs:
                 out += beta * row / len(pairs)
         return out
+
     return twin(events, evaluate, score, learn)
 
 
@@ -199,8 +212,7 @@ def test_item_knn_trusts_the_latest_item_most():
 
 def test_session_knn_never_uses_the_users_own_blocks():
     # only u's own history links x and y; with no other user, y falls back to popularity
-    pairs = [("u", "x"), ("u", "y"), ("v", "z"), ("v", "z2"), ("v", "z3"), ("u", "x2"),
-             ("w", "z2"), ("u", "y")]
+    pairs = [("u", "x"), ("u", "y"), ("v", "z"), ("v", "z2"), ("v", "z3"), ("u", "x2"), ("w", "z2"), ("u", "y")]
     for model in (SKNN(), VSKNN()):
         got = model.evaluate_and_learn(click_log(pairs[:6]), np.ones(6, bool))
         assert got[5] == 0  # x2 never seen before: a miss
@@ -211,8 +223,7 @@ def test_session_knn_never_uses_the_users_own_blocks():
 
 
 def test_ease_refits_only_at_the_interval():
-    pairs = [("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "w"), ("e", "w"), ("f", "w"),
-             ("d", "x"), ("d", "y")]
+    pairs = [("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "w"), ("e", "w"), ("f", "w"), ("d", "x"), ("d", "y")]
     evaluate = np.zeros(9, bool)
     evaluate[-1] = True
     # refit before event 8 (x -> y seen twice): y first for d; never refit: w (popularity 3) first
@@ -242,8 +253,9 @@ def test_replay_cli_runs_every_anchor(tmp_path, capsys):
     write_jsonl(random_stream(2, n=200)[0], log)
     ap = argparse.ArgumentParser()
     add_replay_parser(ap.add_subparsers())
-    args = ap.parse_args(["replay", str(log), "--models", "item-knn,vsknn,sknn,ease,ease-trans",
-                          "--out", str(tmp_path / "m.json")])
+    args = ap.parse_args(
+        ["replay", str(log), "--models", "item-knn,vsknn,sknn,ease,ease-trans", "--out", str(tmp_path / "m.json")]
+    )
     assert args.func(args) == 0
     data = json.loads((tmp_path / "m.json").read_text())
     assert set(data["models"]) == {"item-knn", "vsknn", "sknn", "ease", "ease-trans"}

@@ -15,9 +15,17 @@ def stream(n=150, seed=0):
     for t in range(n):
         u, i = int(rng.integers(8)), int(rng.integers(12))
         attrs = {"genres": GENRES[i % 5]} if GENRES[i % 5] else {}
-        out.append(ClickEvent(f"e{t}", 1.7e9 + t, f"u{u}", f"i{i}", "click",
-                              context={"gender": "MF"[u % 2], "age": float(20 + u)},
-                              item_attributes=attrs))
+        out.append(
+            ClickEvent(
+                f"e{t}",
+                1.7e9 + t,
+                f"u{u}",
+                f"i{i}",
+                "click",
+                context={"gender": "MF"[u % 2], "age": float(20 + u)},
+                item_attributes=attrs,
+            )
+        )
     return out
 
 
@@ -27,9 +35,12 @@ def test_fm_scores_equal_river_logits_up_to_a_constant():
     m.evaluate_and_learn(ev, np.zeros(len(ev), bool))
     user_side = m._user_side(ev[-1])
     ours = m.scores(user_side)
-    river = np.array([
-        m.model._raw_dot({**user_side, f"item_{item}": 1.0, **m.item_side[j]})
-        for j, item in enumerate(m.cands.items[: m.cands.n_seen])])
+    river = np.array(
+        [
+            m.model._raw_dot({**user_side, f"item_{item}": 1.0, **m.item_side[j]})
+            for j, item in enumerate(m.cands.items[: m.cands.n_seen])
+        ]
+    )
     diff = river - ours
     assert np.ptp(river) > 1e-3  # the model learned something item-specific
     np.testing.assert_allclose(diff, diff[0], atol=1e-9)
@@ -49,8 +60,7 @@ def test_mf_scores_equal_river_predictions_up_to_a_constant():
 def test_river_replays_are_deterministic_with_a_seed():
     ev = stream(120, seed=2)
     for make in (lambda s: RiverFM(seed=s), lambda s: RiverMF(seed=s)):
-        ra, rb, rc = (next(iter(run_prequential(ev, [make(s)]).models.values())).ranks
-                      for s in (1, 1, 2))
+        ra, rb, rc = (next(iter(run_prequential(ev, [make(s)]).models.values())).ranks for s in (1, 1, 2))
         np.testing.assert_array_equal(ra, rb)  # same seed -> identical replay
         assert (ra > 0).sum() > 20
         assert not np.array_equal(ra, rc)  # the seed matters (init and negatives)

@@ -133,6 +133,9 @@ def test_sigkill_at_random_points_resumes_to_the_clean_runs_model(broker, tmp_pa
     assert model_state_differences(chaos_state, clean_state) == [], (kills, duplicates)
 
     clean_by_id = {r["rec_id"]: _without_latency(r) for r in clean_recs.records}
-    differing = [(clean_by_id[k]["event_id"], sorted(f for f in clean_by_id[k] if clean_by_id[k][f] != by_id[k].get(f)))
-                 for k in clean_by_id if clean_by_id[k] != _without_latency(by_id[k])]
+    differing = [
+        (clean_by_id[k]["event_id"], sorted(f for f in clean_by_id[k] if clean_by_id[k][f] != by_id[k].get(f)))
+        for k in clean_by_id
+        if clean_by_id[k] != _without_latency(by_id[k])
+    ]
     assert differing == [], (len(differing), differing[:20], kills)

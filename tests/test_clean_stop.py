@@ -19,7 +19,9 @@ from kafka_helpers import (
 from streamrec.shell.traffic import ClickGenerator
 
 pytestmark = pytest.mark.kafka
-STOP_LINE = re.compile(r"^stopped after ([\d,]+) events; model (v\d+)\+(\d+); resume with the same --state", re.MULTILINE)
+STOP_LINE = re.compile(
+    r"^stopped after ([\d,]+) events; model (v\d+)\+(\d+); resume with the same --state", re.MULTILINE
+)
 
 
 def _stop(proc, sig) -> int:

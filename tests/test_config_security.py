@@ -11,15 +11,25 @@ from streamrec.shell.cli import build_parser, run_config_from_args
 
 def test_env_round_trip_and_kafka_passthrough(tmp_path):
     props = tmp_path / "client.properties"
-    props.write_text("# TLS + SASL\nsecurity.protocol=SASL_SSL\nsasl.mechanisms=SCRAM-SHA-512\n"
-                     "ssl.ca.location=/etc/ca.pem\n")
-    env = {"STREAMREC_BROKERS": "k1:9093,k2:9093", "STREAMREC_RECOVERY": "0", "STREAMREC_K": "5",
-           "STREAMREC_KAFKA_CONFIG_FILE": str(props), "STREAMREC_KAFKA_SASL_USERNAME": "svc"}
+    props.write_text(
+        "# TLS + SASL\nsecurity.protocol=SASL_SSL\nsasl.mechanisms=SCRAM-SHA-512\nssl.ca.location=/etc/ca.pem\n"
+    )
+    env = {
+        "STREAMREC_BROKERS": "k1:9093,k2:9093",
+        "STREAMREC_RECOVERY": "0",
+        "STREAMREC_K": "5",
+        "STREAMREC_KAFKA_CONFIG_FILE": str(props),
+        "STREAMREC_KAFKA_SASL_USERNAME": "svc",
+    }
     cfg = RunConfig.from_env(env)
     assert (cfg.brokers, cfg.recovery, cfg.k) == ("k1:9093,k2:9093", False, 5)
     conf = cfg.kafka_client_config()
-    assert conf == {"security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512",
-                    "ssl.ca.location": "/etc/ca.pem", "sasl.username": "svc"}
+    assert conf == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanisms": "SCRAM-SHA-512",
+        "ssl.ca.location": "/etc/ca.pem",
+        "sasl.username": "svc",
+    }
     again = RunConfig.from_env(cfg.to_env())
     assert again == cfg
 

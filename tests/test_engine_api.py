@@ -63,31 +63,19 @@ def test_evaluate_and_learn_equals_process_batch():
     evs = synth(200)
     mask = np.arange(200) % 3 == 0
     a = Recommender(RecommenderConfig(**SMALL)).evaluate_and_learn(evs, mask)
-    full = (
-        Recommender(RecommenderConfig(**SMALL))
-        .process_batch(evs, 0, rank_before=True)
-        .target_rank
-    )
+    full = Recommender(RecommenderConfig(**SMALL)).process_batch(evs, 0, rank_before=True).target_rank
     assert a.dtype == np.int32
     np.testing.assert_array_equal(a[mask], full[mask])
     assert (a[~mask] == 0).all() and (a[mask] > 0).any()
 
 
 def test_ties_are_pessimistic():
-    rec = Recommender(
-        RecommenderConfig(**SMALL, n_negatives=0, lr=0.0, intercept_lr=0.0)
-    )
+    rec = Recommender(RecommenderConfig(**SMALL, n_negatives=0, lr=0.0, intercept_lr=0.0))
     rec.process_batch([{"user": f"u{i}", "item": f"i{i}"} for i in range(5)], 0)
     # lr = 0: all unseen items of a brand-new user tie except for count features -> rank 5
-    rec2 = Recommender(
-        RecommenderConfig(
-            **SMALL, n_negatives=0, lr=0.0, intercept_lr=0.0, init_std=0.0
-        )
-    )
+    rec2 = Recommender(RecommenderConfig(**SMALL, n_negatives=0, lr=0.0, intercept_lr=0.0, init_std=0.0))
     rec2.process_batch([{"user": f"u{i}", "item": f"i{i}"} for i in range(5)], 0)
-    r = rec2.process_batch(
-        [{"user": "new", "item": "i2"}], 0, rank_before=True
-    ).target_rank
+    r = rec2.process_batch([{"user": "new", "item": "i2"}], 0, rank_before=True).target_rank
     assert r[0] == 5
 
 
@@ -111,10 +99,7 @@ def test_round_trip_gives_identical_future():
 
 def test_determinism_and_seed_sensitivity():
     evs = synth(300)
-    runs = [
-        Recommender(RecommenderConfig(**SMALL, seed=s)).process_batch(evs, 5, True)
-        for s in (1, 1, 2)
-    ]
+    runs = [Recommender(RecommenderConfig(**SMALL, seed=s)).process_batch(evs, 5, True) for s in (1, 1, 2)]
     np.testing.assert_array_equal(runs[0].target_rank, runs[1].target_rank)
     assert runs[0].cand_items == runs[1].cand_items
     assert not np.array_equal(runs[0].cand_scores, runs[2].cand_scores)
@@ -125,9 +110,7 @@ def test_batch_split_does_not_change_results():
     one = Recommender(RecommenderConfig(**SMALL)).process_batch(evs, 3, True)
     rec = Recommender(RecommenderConfig(**SMALL))
     parts = [rec.process_batch(evs[s : s + 37], 3, True) for s in range(0, 300, 37)]
-    np.testing.assert_array_equal(
-        one.target_rank, np.concatenate([p.target_rank for p in parts])
-    )
+    np.testing.assert_array_equal(one.target_rank, np.concatenate([p.target_rank for p in parts]))
 
 
 def test_bad_input_never_crashes_and_params_stay_finite():
@@ -156,12 +139,8 @@ def test_bad_input_never_crashes_and_params_stay_finite():
     ] + synth(200)
     res = rec.process_batch(bad, n_candidates=5, rank_before=True)
     learned = res.learned.tolist()
-    assert (
-        learned[:6] == [False] * 6 and learned[6:9] == [True] * 3
-    )  # odd context is dropped
-    assert learned[9:11] == [False, False] and all(
-        learned[11:]
-    )  # list / over-long user ids
+    assert learned[:6] == [False] * 6 and learned[6:9] == [True] * 3  # odd context is dropped
+    assert learned[9:11] == [False, False] and all(learned[11:])  # list / over-long user ids
     for name, arr in rec.export_state().arrays.items():
         if arr.dtype.kind == "f":
             assert np.isfinite(arr).all(), name
@@ -173,16 +152,13 @@ def test_impressions_are_negatives():
     cfg = RecommenderConfig(**SMALL, n_negatives=0)
     rec = Recommender(cfg)
     rec.process_batch(
-        [{"user": f"w{i}", "item": "x"} for i in range(5)]
-        + [{"user": f"w{i}", "item": "y"} for i in range(5)],
+        [{"user": f"w{i}", "item": "x"} for i in range(5)] + [{"user": f"w{i}", "item": "y"} for i in range(5)],
         0,
     )
     p0 = rec.predict_one("a", "y")
     rec.process_batch([{"user": "a", "item": "y", "type": "impression"}] * 20, 0)
     assert rec.predict_one("a", "y") < p0
-    assert "y" in [
-        i for i, _ in rec.rank("a", k=5)
-    ]  # an impression is not an interaction
+    assert "y" in [i for i, _ in rec.rank("a", k=5)]  # an impression is not an interaction
     assert rec.stats()["events_learned"] == 30
 
 
@@ -209,11 +185,7 @@ def test_stats_and_unknown_user():
     rec = Recommender(RecommenderConfig(**SMALL))
     rec.process_batch(synth(300), 0, rank_before=True)
     st = rec.stats()
-    assert (
-        st["events_learned"] == 300
-        and st["n_items"] > 10
-        and 0 < st["online_hit_rate"] <= 1
-    )
+    assert st["events_learned"] == 300 and st["n_items"] > 10 and 0 < st["online_hit_rate"] <= 1
     cold = rec.rank("nobody", k=5)
     assert len(cold) == 5
     assert rec.rank("nobody", {"g": "a"}, k=5)
@@ -226,9 +198,7 @@ def test_click_event_objects_and_dicts_are_equivalent():
     for d in dicts:
         d["context"] = {k: str(v) for k, v in d["context"].items()}
     objs = [event_from_dict(d) for d in dicts]
-    a = Recommender(RecommenderConfig(**SMALL)).process_batch(
-        dicts, 5, rank_before=True
-    )
+    a = Recommender(RecommenderConfig(**SMALL)).process_batch(dicts, 5, rank_before=True)
     b = Recommender(RecommenderConfig(**SMALL)).process_batch(objs, 5, rank_before=True)
     np.testing.assert_array_equal(a.target_rank, b.target_rank)
     assert a.cand_items == b.cand_items

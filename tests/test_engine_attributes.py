@@ -35,9 +35,7 @@ def stream(with_change: bool, n: int = 1200, seed: int = 3) -> list[dict]:
         )
     if n > CHANGE_AT:  # the change point carries a changed item
         events[CHANGE_AT]["item"] = "i0"
-        events[CHANGE_AT]["item_attributes"] = {
-            "genre": "relabelled" if with_change else "g0"
-        }
+        events[CHANGE_AT]["item_attributes"] = {"genre": "relabelled" if with_change else "g0"}
     return events
 
 
@@ -57,9 +55,7 @@ def test_attribute_change_is_seen_only_from_its_event_on():
     static = ranks(stream(False), 5000)
     # the change event itself is ranked before its attributes apply
     np.testing.assert_array_equal(whole[: CHANGE_AT + 1], static[: CHANGE_AT + 1])
-    assert (
-        whole[CHANGE_AT + 1 :] != static[CHANGE_AT + 1 :]
-    ).any()  # and it does apply after
+    assert (whole[CHANGE_AT + 1 :] != static[CHANGE_AT + 1 :]).any()  # and it does apply after
     assert (whole > 0).sum() > 300  # most events are ranked, not misses
 
 

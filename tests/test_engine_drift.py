@@ -39,12 +39,8 @@ def test_engine_detects_preference_flip_and_boosts_learning_rate():
     for t in range(6000):
         u = int(rng.integers(50))
         off = 0 if t < 3000 else 100  # every user switches to a disjoint set of items
-        evs.append(
-            {"user": f"u{u}", "item": f"i{off + (u + int(rng.integers(0, 4))) % 50}"}
-        )
-    cfg = RecommenderConfig(
-        n_buckets=1 << 12, k=4, drift_lr_boost=3.0, drift_boost_events=10**6
-    )
+        evs.append({"user": f"u{u}", "item": f"i{off + (u + int(rng.integers(0, 4))) % 50}"})
+    cfg = RecommenderConfig(n_buckets=1 << 12, k=4, drift_lr_boost=3.0, drift_boost_events=10**6)
     rec = Recommender(cfg)
     for s in range(0, 6000, 500):
         rec.evaluate_and_learn(evs[s : s + 500], np.ones(500, bool))

@@ -25,9 +25,7 @@ def session_log(n_sessions: int = 1500, seed: int = 3) -> list[ClickEvent]:
         for step in range(rng.randint(2, 6)):
             item = (start + step) % n_items
             ts += 1.0
-            attrs = (
-                {"brand": [f"b{item % 7}"]} if item % 4 == 0 else {}
-            )  # most items: no metadata
+            attrs = {"brand": [f"b{item % 7}"]} if item % 4 == 0 else {}  # most items: no metadata
             events.append(
                 ClickEvent(
                     event_id=f"s{s}-{step}",
@@ -42,16 +40,10 @@ def session_log(n_sessions: int = 1500, seed: int = 3) -> list[ClickEvent]:
 
 def test_engine_learns_sessions_of_anonymous_users_with_a_growing_catalog():
     events = session_log()
-    result = run_prequential(
-        events, [Recommender(), Popularity(), Transitions()], stride=1, chunk=1000
-    )
-    engine, pop, trans = (
-        result.models[n] for n in ("streamrec-fm", "popularity", "transitions")
-    )
+    result = run_prequential(events, [Recommender(), Popularity(), Transitions()], stride=1, chunk=1000)
+    engine, pop, trans = (result.models[n] for n in ("streamrec-fm", "popularity", "transitions"))
     assert engine.all.n == pop.all.n == len(events)
     # sequence signal: far above popularity, and at least as good as last-item transitions
     assert engine.all.hr > 2 * pop.all.hr
     assert engine.all.hr >= 0.9 * trans.all.hr
-    assert (
-        engine.warm.hr > engine.all.hr
-    )  # the first click of a session has no history to use
+    assert engine.warm.hr > engine.all.hr  # the first click of a session has no history to use

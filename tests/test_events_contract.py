@@ -25,9 +25,17 @@ REC_SCHEMA = _schema("recommendation.schema.json")
 
 VALID = [
     {"event_id": "e1", "ts": 1.7e9, "user": "u1", "item": "i1"},
-    {"event_id": 7, "ts": 874731910, "user": 259, "item": 255, "type": "rating", "value": 4.0,
-     "context": {"age": 21, "gender": "M"}, "item_attributes": {"genres": ["comedy", "romance"]},
-     "extra": {"ignored": True}},
+    {
+        "event_id": 7,
+        "ts": 874731910,
+        "user": 259,
+        "item": 255,
+        "type": "rating",
+        "value": 4.0,
+        "context": {"age": 21, "gender": "M"},
+        "item_attributes": {"genres": ["comedy", "romance"]},
+        "extra": {"ignored": True},
+    },
     {"event_id": "e2", "ts": 1.7e9, "user": "u1", "item": "i1", "type": "impression", "rec_id": "r-1"},
 ]
 INVALID = [
@@ -104,17 +112,21 @@ def test_item_metadata():
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children,
-                                                                       max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["event_id", "ts", "user", "item", "type", "value", "context",
-                                        "item_attributes", "rec_id", "other"]), json_values))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["event_id", "ts", "user", "item", "type", "value", "context", "item_attributes", "rec_id", "other"]
+        ),
+        json_values,
+    )
+)
 def test_parser_never_fails_other_than_invalid_event(obj):
     raw = json.dumps(obj, allow_nan=True).encode()
     try:

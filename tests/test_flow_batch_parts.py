@@ -31,7 +31,7 @@ def _candidates(rng, n_ev=60, n_top=20):
     scores = -np.sort(-rng.normal(size=(n_ev, n_top)), axis=1)
     counts = rng.integers(0, n_top + 1, n_ev)
     for e in range(n_ev):
-        scores[e, counts[e]:] = -np.inf
+        scores[e, counts[e] :] = -np.inf
     scores[1, 0], scores[2, :] = np.nan, 0.5  # NaN and ties
     counts[1] = counts[2] = n_top
     return scores, counts, rng.integers(0, 2**62, n_ev)
@@ -43,17 +43,18 @@ def test_select_batch_equals_select_per_event(spec):
     scores, counts, seeds = _candidates(np.random.default_rng(3))
     idx, props, shown = select_batch(pol, scores, counts, 5, seeds)
     for e in range(scores.shape[0]):
-        one = pol.select(np.arange(counts[e]), scores[e, :counts[e]], 5, seed=int(seeds[e]))
+        one = pol.select(np.arange(counts[e]), scores[e, : counts[e]], 5, seed=int(seeds[e]))
         assert shown[e] == len(one)
-        assert idx[e, :shown[e]].tolist() == one.items.tolist()
-        assert np.allclose(props[e, :shown[e]], one.propensities)
-        assert (idx[e, shown[e]:] == -1).all()
+        assert idx[e, : shown[e]].tolist() == one.items.tolist()
+        assert np.allclose(props[e, : shown[e]], one.propensities)
+        assert (idx[e, shown[e] :] == -1).all()
 
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -63,15 +64,18 @@ def test_load_json_fast_path_equals_the_json_reference(obj):
     assert load_json(raw) == _load_json_std(raw)
 
 
-@pytest.mark.parametrize("raw,reason", [
-    (b'{"ts": NaN}', "non_finite_number"),
-    (b'{"ts": -Infinity}', "non_finite_number"),
-    (b'{"a": "\x01"}', "malformed_json"),
-    (b"[" * 5000 + b"]" * 5000, "too_deep"),
-    (b"\xff{}", "bad_encoding"),
-    ("\udcff".encode("utf-8", "surrogatepass"), "bad_encoding"),
-    (b"[1]", "not_an_object"),
-])
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        (b'{"ts": NaN}', "non_finite_number"),
+        (b'{"ts": -Infinity}', "non_finite_number"),
+        (b'{"a": "\x01"}', "malformed_json"),
+        (b"[" * 5000 + b"]" * 5000, "too_deep"),
+        (b"\xff{}", "bad_encoding"),
+        ("\udcff".encode("utf-8", "surrogatepass"), "bad_encoding"),
+        (b"[1]", "not_an_object"),
+    ],
+)
 def test_load_json_refusals_keep_the_reference_reason(raw, reason):
     with pytest.raises(InvalidEvent) as err:
         load_json(raw)
@@ -94,8 +98,9 @@ def test_observe_many_equals_observe_per_value():
     text = generate_latest(reg).decode().splitlines()
 
     def samples(name: str) -> list[str]:
-        return [ln.split(" ", 1)[1].replace(name, "") for ln in text
-                if ln.startswith(name + "_") and "_created" not in ln]
+        return [
+            ln.split(" ", 1)[1].replace(name, "") for ln in text if ln.startswith(name + "_") and "_created" not in ln
+        ]
 
     assert samples("one") == samples("many")
 

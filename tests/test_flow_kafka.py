@@ -102,8 +102,16 @@ def test_item_metadata_topic_registers_items_that_are_served_before_any_click(br
     flow = start_flow(cfg, tmp_path / "flow.log")
     try:
         assert len(dlq.wait_for(1, timeout=300)) == 1  # the metadata record without an item
-        clicks = [{"event_id": f"m{i}", "ts": 1.7e9 + i, "user": "u1", "item": f"old{i}",
-                   "item_attributes": {"genres": ["kids"]}} for i in range(5)]
+        clicks = [
+            {
+                "event_id": f"m{i}",
+                "ts": 1.7e9 + i,
+                "user": "u1",
+                "item": f"old{i}",
+                "item_attributes": {"genres": ["kids"]},
+            }
+            for i in range(5)
+        ]
         produce(broker.bootstrap, cfg.in_topic, events_payloads(clicks))
         got = recs.wait_for(len(clicks), timeout=120)
     finally:

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.kafka
 
 
 def test_clicks_with_rec_id_produce_reward_records(broker, tmp_path):
-    cfg = unique_config(broker.bootstrap, tmp_path / "state", reward_window_s=60.0,
-                        ab_split="A=egreedy:0.2@0.5,B=softmax:0.3@0.5")
+    cfg = unique_config(
+        broker.bootstrap, tmp_path / "state", reward_window_s=60.0, ab_split="A=egreedy:0.2@0.5,B=softmax:0.3@0.5"
+    )
     gen = ClickGenerator(n_users=20, n_items=60, seed=2)
     first = list(gen.events(60))
     recs, rewards = TopicReader(broker.bootstrap, cfg.out_topic), TopicReader(broker.bootstrap, cfg.rewards_topic)
@@ -33,8 +34,9 @@ def test_clicks_with_rec_id_produce_reward_records(broker, tmp_path):
         answers = []
         for pos, r in enumerate(answered):
             slot = pos % 3
-            answers.append(gen.next_event(user=int(r["user"][1:]), item=int(r["items"][slot]["item"][1:]),
-                                          rec_id=r["rec_id"]))
+            answers.append(
+                gen.next_event(user=int(r["user"][1:]), item=int(r["items"][slot]["item"][1:]), rec_id=r["rec_id"])
+            )
         duplicate = dict(answers[0])
         not_shown = gen.next_event(user=int(answered[1]["user"][1:]), rec_id=answered[1]["rec_id"])
         shown = {i["item"] for i in answered[1]["items"]}
@@ -76,8 +78,9 @@ def test_engine_reward_log_feeds_ope_and_ab_report(broker, tmp_path, capsys):
 
     from streamrec.shell.cli import main
 
-    cfg = unique_config(broker.bootstrap, tmp_path / "state", reward_window_s=5.0,
-                        ab_split="A=egreedy:0.3@0.5,B=greedy@0.5")
+    cfg = unique_config(
+        broker.bootstrap, tmp_path / "state", reward_window_s=5.0, ab_split="A=egreedy:0.3@0.5,B=greedy@0.5"
+    )
     gen = ClickGenerator(n_users=30, n_items=40, seed=8)
     events = []
     for e in gen.events(400):  # event time spreads over ~20 s, so windows close as it goes
@@ -99,8 +102,7 @@ def test_engine_reward_log_feeds_ope_and_ab_report(broker, tmp_path, capsys):
     assert main(["ab-report", str(log), "--control", "B", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(json.dumps(report).split('"')) >= {"A", "B"}
-    assert main(["ope", str(log), "--format", "streamrec", "--policy", "greedy", "--json",
-                 "--n-bootstrap", "50"]) == 0
+    assert main(["ope", str(log), "--format", "streamrec", "--policy", "greedy", "--json", "--n-bootstrap", "50"]) == 0
     out = capsys.readouterr().out
     est = json.loads(out)
     assert "ips" in out.lower() and est

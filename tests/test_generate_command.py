@@ -19,8 +19,7 @@ def _run(argv: list[str]) -> int:
 
 def test_generated_lines_parse_under_the_contract(tmp_path):
     out = tmp_path / "clicks.jsonl"
-    assert _run(["--events", "300", "--users", "20", "--items", "50", "--invalid-every", "100",
-                 "--out", str(out)]) == 0
+    assert _run(["--events", "300", "--users", "20", "--items", "50", "--invalid-every", "100", "--out", str(out)]) == 0
     valid, invalid = 0, 0
     for line in out.read_bytes().splitlines():
         try:

@@ -78,8 +78,13 @@ def hostile_payloads(rng: random.Random, n: int) -> list[Payload]:
     out: list[Payload] = []
 
     def base(k: int) -> dict:
-        return {"event_id": f"h{k}", "ts": 1.7e9 + rng.uniform(0, 1e5), "user": f"u{rng.randrange(50)}",
-                "item": f"i{rng.randrange(200)}", "type": "click"}
+        return {
+            "event_id": f"h{k}",
+            "ts": 1.7e9 + rng.uniform(0, 1e5),
+            "user": f"u{rng.randrange(50)}",
+            "item": f"i{rng.randrange(200)}",
+            "type": "click",
+        }
 
     def valid(k: int) -> Payload:
         ev = base(k)
@@ -97,8 +102,12 @@ def hostile_payloads(rng: random.Random, n: int) -> list[Payload]:
         elif kind == 3:  # big but under the payload limit
             ev["padding"] = "x" * rng.randrange(1000, MAX_PAYLOAD_BYTES - 500)
         elif kind == 4:  # integer ids, numeric and boolean context, value
-            ev.update(user=rng.randrange(10**6), item=rng.randrange(10**6), value=rng.uniform(-1e9, 1e9),
-                      context={"n": rng.uniform(-1e9, 1e9), "b": True, "none": None})
+            ev.update(
+                user=rng.randrange(10**6),
+                item=rng.randrange(10**6),
+                value=rng.uniform(-1e9, 1e9),
+                context={"n": rng.uniform(-1e9, 1e9), "b": True, "none": None},
+            )
         elif kind == 5:
             ev["type"] = rng.choice(["view", "purchase", "impression", "skip", "rating"])
         else:
@@ -117,9 +126,20 @@ def hostile_payloads(rng: random.Random, n: int) -> list[Payload]:
             del ev[rng.choice(["event_id", "user", "item", "ts"])]
             return Payload(_j(ev), None, "missing_field")
         if kind == 3:
-            field, bad = rng.choice([("ts", "yesterday"), ("ts", [1.7e9]), ("user", [1]), ("item", True),
-                                     ("event_id", {"a": 1}), ("user", 1.5), ("context", [1, 2]),
-                                     ("type", 3), ("value", "1"), ("context", {"k": {"nested": 1}})])
+            field, bad = rng.choice(
+                [
+                    ("ts", "yesterday"),
+                    ("ts", [1.7e9]),
+                    ("user", [1]),
+                    ("item", True),
+                    ("event_id", {"a": 1}),
+                    ("user", 1.5),
+                    ("context", [1, 2]),
+                    ("type", 3),
+                    ("value", "1"),
+                    ("context", {"k": {"nested": 1}}),
+                ]
+            )
             ev[field] = bad
             return Payload(_j(ev), None, "wrong_type")
         if kind == 4:
@@ -142,8 +162,11 @@ def hostile_payloads(rng: random.Random, n: int) -> list[Payload]:
             ev["padding"] = "y" * rng.randrange(MAX_PAYLOAD_BYTES, 990_000)
             return Payload(_j(ev), None, "payload_too_large")
         if kind == 10:
-            return Payload(rng.choice([b"\xff\xfe{}", "\udcff".encode("utf-8", "surrogatepass"),
-                                       _j(ev)[:-1] + b"\xc3}"]), None, "bad_encoding")
+            return Payload(
+                rng.choice([b"\xff\xfe{}", "\udcff".encode("utf-8", "surrogatepass"), _j(ev)[:-1] + b"\xc3}"]),
+                None,
+                "bad_encoding",
+            )
         if kind == 11:
             depth = rng.randrange(5_000, 20_000)
             return Payload(b"[" * depth + b"]" * depth, None, "too_deep")
@@ -227,8 +250,9 @@ def test_running_flow_dead_letters_hostile_input_and_serves_the_rest(broker, tmp
             assert np.isfinite(arr).all(), name
 
 
-SURROGATE_CONTEXT = (b'{"event_id": "s1", "ts": 1700000000.0, "user": "u1", "item": "i1",'
-                     b' "context": {"device": "\\ud800"}}')
+SURROGATE_CONTEXT = (
+    b'{"event_id": "s1", "ts": 1700000000.0, "user": "u1", "item": "i1", "context": {"device": "\\ud800"}}'
+)
 
 
 @pytest.mark.kafka
@@ -254,16 +278,28 @@ def test_lone_surrogate_in_context_does_not_stop_the_flow(broker, tmp_path):
 
 
 # ---------------------------------------------------------------------------------- parse level
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-                      st.text(max_size=300))
-json_value = st.recursive(json_leaf, lambda c: st.one_of(st.lists(c, max_size=5),
-                                                        st.dictionaries(st.text(max_size=20), c, max_size=5)),
-                          max_leaves=30)
+json_leaf = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=300)
+)
+json_value = st.recursive(
+    json_leaf,
+    lambda c: st.one_of(st.lists(c, max_size=5), st.dictionaries(st.text(max_size=20), c, max_size=5)),
+    max_leaves=30,
+)
 click_like = st.fixed_dictionaries(
-    {"event_id": st.one_of(st.text(max_size=300), st.integers()), "user": json_value, "item": json_value,
-     "ts": st.one_of(st.floats(), st.integers(), st.just(1.7e9), st.text(max_size=5))},
-    optional={"type": st.sampled_from(["click", "view", "skip", "nope", 3]), "value": json_value,
-              "context": json_value, "item_attributes": json_value, "rec_id": json_value},
+    {
+        "event_id": st.one_of(st.text(max_size=300), st.integers()),
+        "user": json_value,
+        "item": json_value,
+        "ts": st.one_of(st.floats(), st.integers(), st.just(1.7e9), st.text(max_size=5)),
+    },
+    optional={
+        "type": st.sampled_from(["click", "view", "skip", "nope", 3]),
+        "value": json_value,
+        "context": json_value,
+        "item_attributes": json_value,
+        "rec_id": json_value,
+    },
 )
 
 
@@ -301,11 +337,14 @@ def test_seeded_hostile_payloads_get_their_expected_verdict():
                 assert _reason_code(result.reason) == p.reason, (result.reason, (p.raw or b"")[:200])
 
 
-@pytest.mark.parametrize("raw", [
-    SURROGATE_CONTEXT,
-    b'{"event_id": "s2", "ts": 1700000000.0, "user": "u1", "item": "i1", "item_attributes": {"g": ["\\udfff"]}}',
-    b'{"event_id": "s3", "ts": 1700000000.0, "user": "u1", "item": "i1", "context": {"\\ud83d": 1}}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        SURROGATE_CONTEXT,
+        b'{"event_id": "s2", "ts": 1700000000.0, "user": "u1", "item": "i1", "item_attributes": {"g": ["\\udfff"]}}',
+        b'{"event_id": "s3", "ts": 1700000000.0, "user": "u1", "item": "i1", "context": {"\\ud83d": 1}}',
+    ],
+)
 def test_lone_surrogates_in_maps_are_dead_lettered(raw):
     result = parse_message(FakeMessage(raw))
     assert isinstance(result, DeadLetter) and _reason_code(result.reason) == "bad_encoding"

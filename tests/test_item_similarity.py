@@ -20,10 +20,7 @@ from streamrec.online.recommender import Recommender
 
 
 def _stream(rng, n_items: int, n_users: int, n_events: int):
-    return [
-        (int(rng.integers(n_users)), int(rng.integers(n_items)))
-        for _ in range(n_events)
-    ]
+    return [(int(rng.integers(n_users)), int(rng.integers(n_items))) for _ in range(n_events)]
 
 
 def _replay(events, n_items, m_slots, window):
@@ -56,9 +53,7 @@ def _twin_scores(dense, pop, rec, decay):
 @pytest.mark.parametrize("window", [1, 3, 50])
 def test_scatter_matches_dense_twin_when_rows_are_roomy(window):
     rng = np.random.default_rng(window)
-    n_items = (
-        12  # <= PROBE and far below M: every item finds its slot, counts are exact
-    )
+    n_items = 12  # <= PROBE and far below M: every item finds its slot, counts are exact
     events = _stream(rng, n_items, 5, 300)
     it, ct, dense, pop, hist = _replay(events, n_items, 64, window)
     for u, h in hist.items():
@@ -79,9 +74,7 @@ def test_merge_appends_only_items_without_transition_features():
     it, ct = np.full((3, 8), -1, np.int32), np.zeros((3, 8), np.float32)
     cooc_update(it, ct, np.array([0, 1], np.int32), 2, 2, 10)
     out, mark, ktouched = np.zeros(3), np.zeros(3, np.int64), np.zeros(3, np.int32)
-    n_k = knn_scatter(
-        it, ct, np.ones(3), np.array([2, 2], np.int32), 2, 0.5, out, mark, 7, ktouched
-    )
+    n_k = knn_scatter(it, ct, np.ones(3), np.array([2, 2], np.int32), 2, 0.5, out, mark, 7, ktouched)
     assert n_k == 2 and out[:2].tolist() == [
         1.5,
         1.5,
@@ -130,10 +123,7 @@ def test_knn_features_dense_and_sparse_agree_and_reset_the_last_request():
     for h in hist.values():
         rec = np.array(h[::-1][:4], np.int32)
         twin = _twin_scores(dense, pop, rec, 0.9)
-        assert (
-            knn_features(items, ks, rec, len(rec), 0.9, n_items, tr0, tr1, touched, 1)
-            == 1
-        )
+        assert knn_features(items, ks, rec, len(rec), 0.9, n_items, tr0, tr1, touched, 1) == 1
         np.testing.assert_allclose(ks.x, twin, rtol=1e-5)
         n_t = knn_features(items, ks, rec, len(rec), 0.9, -1, tr0, tr1, touched, 1)
         np.testing.assert_allclose(ks.x, twin, rtol=1e-5)  # the dense values were reset
@@ -158,16 +148,12 @@ def _log(n_events: int, seed: int = 0):
 
 
 def test_engine_state_round_trip_with_knn_is_bitwise():
-    cfg = RecommenderConfig(
-        n_buckets=4096, k=4, knn_slots=16, knn_window=5, knn_recent=5
-    )
+    cfg = RecommenderConfig(n_buckets=4096, k=4, knn_slots=16, knn_window=5, knn_recent=5)
     log = _log(600)
     a = Recommender(cfg)
     a.process_batch(log[:300], n_candidates=0)
     st = a.export_state()
-    assert (st.arrays["knn_item"] >= 0).sum() > 0 and st.arrays["knn_item"].shape[
-        1
-    ] == 16
+    assert (st.arrays["knn_item"] >= 0).sum() > 0 and st.arrays["knn_item"].shape[1] == 16
     b = Recommender.from_state(st)
     ra = a.process_batch(log[300:], n_candidates=5, rank_before=True)
     rb = b.process_batch(log[300:], n_candidates=5, rank_before=True)
@@ -187,13 +173,9 @@ def test_knn_feature_changes_ranks_and_zero_slots_turns_it_off():
         ("on", {"knn_slots": 32}),
     ]:
         rec = Recommender(RecommenderConfig(**base, **extra))
-        ranks[name] = rec.process_batch(
-            log, n_candidates=0, rank_before=True
-        ).target_rank
+        ranks[name] = rec.process_batch(log, n_candidates=0, rank_before=True).target_rank
         assert "knn_item" in rec.export_state().arrays
-    np.testing.assert_array_equal(
-        ranks["off"], ranks["off_prior"]
-    )  # no table: no feature
+    np.testing.assert_array_equal(ranks["off"], ranks["off_prior"])  # no table: no feature
     assert (ranks["on"] != ranks["off"]).any()
 
 

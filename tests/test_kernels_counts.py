@@ -124,12 +124,8 @@ def test_scatter_and_scoring_match_twins():
     assert len(set(touched[:n_t].tolist())) == n_t
     for j in range(n_items):
         c0 = ss_count(nbr_item, nbr_cnt, 3, j)
-        c1 = decay * ss_count(nbr_item, nbr_cnt, 8, j) + decay**2 * ss_count(
-            nbr_item, nbr_cnt, 3, j
-        )
-        assert tr0[j] == pytest.approx(math.sqrt(c0)) and tr1[j] == pytest.approx(
-            math.sqrt(c1)
-        )
+        c1 = decay * ss_count(nbr_item, nbr_cnt, 8, j) + decay**2 * ss_count(nbr_item, nbr_cnt, 3, j)
+        assert tr0[j] == pytest.approx(math.sqrt(c0)) and tr1[j] == pytest.approx(math.sqrt(c1))
     # score_all (vectorised over items) == item_score (one item) == numpy twin
     vsum = rng.normal(size=(n_items, k)).astype(np.float32)
     wsum, pair = (

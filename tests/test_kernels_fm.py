@@ -26,11 +26,7 @@ def logit_twin(w0, w, v, rows, xs, groups):
     for a in range(n):
         for b in range(a + 1, n):
             if (groups[a], groups[b]) in ALLOWED:
-                y += (
-                    float(np.dot(v[rows[a]].astype(np.float64), v[rows[b]]))
-                    * xs[a]
-                    * xs[b]
-                )
+                y += float(np.dot(v[rows[a]].astype(np.float64), v[rows[b]])) * xs[a] * xs[b]
     return y
 
 
@@ -73,9 +69,7 @@ def one_step(w0, w, v, gw, gv, rows, xs, groups, label, opt):
 def test_logit_matches_twin(seed):
     w, v, rows, xs, groups = example(seed)
     got = fm_logit(0.3, w, v, rows, xs, groups, len(rows), np.zeros((6, v.shape[1])))
-    assert got == pytest.approx(
-        logit_twin(0.3, w, v, rows, xs, groups), rel=1e-9, abs=1e-9
-    )
+    assert got == pytest.approx(logit_twin(0.3, w, v, rows, xs, groups), rel=1e-9, abs=1e-9)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -104,23 +98,20 @@ def test_gradient_matches_finite_differences(seed, label):
         wp, wm = w.copy(), w.copy()
         wp[r] += eps
         wm[r] -= eps
-        fd = (
-            loss_twin(0.1, wp, v, rows, xs, groups, label)
-            - loss_twin(0.1, wm, v, rows, xs, groups, label)
-        ) / (2 * eps)
+        fd = (loss_twin(0.1, wp, v, rows, xs, groups, label) - loss_twin(0.1, wm, v, rows, xs, groups, label)) / (
+            2 * eps
+        )
         assert w[r] - w2[r] == pytest.approx(fd, rel=1e-4, abs=2e-6)
         for f in range(k):
             vp, vm = v.copy(), v.copy()
             vp[r, f] += eps
             vm[r, f] -= eps
-            fd = (
-                loss_twin(0.1, w, vp, rows, xs, groups, label)
-                - loss_twin(0.1, w, vm, rows, xs, groups, label)
-            ) / (2 * eps)
+            fd = (loss_twin(0.1, w, vp, rows, xs, groups, label) - loss_twin(0.1, w, vm, rows, xs, groups, label)) / (
+                2 * eps
+            )
             assert v[r, f] - v2[r, f] == pytest.approx(fd, rel=1e-4, abs=2e-6)
     fd0 = (
-        loss_twin(0.1 + eps, w, v, rows, xs, groups, label)
-        - loss_twin(0.1 - eps, w, v, rows, xs, groups, label)
+        loss_twin(0.1 + eps, w, v, rows, xs, groups, label) - loss_twin(0.1 - eps, w, v, rows, xs, groups, label)
     ) / (2 * eps)
     assert 0.1 - w0 == pytest.approx(fd0, rel=1e-5, abs=1e-7)
 
@@ -186,15 +177,11 @@ def test_step_skips_non_finite_and_clips():
     before = (w.copy(), v.copy())
     opt = FmStep(1e6, 0.0, 0.0, False, 1e-8, 0.0, 1.0, 5.0)
     gw, gv = np.zeros_like(w), np.zeros_like(v)
-    assert (
-        one_step(np.nan, w, v, gw, gv, rows, xs, groups, 1.0, opt)[1] == -1.0
-    )  # skipped
+    assert one_step(np.nan, w, v, gw, gv, rows, xs, groups, 1.0, opt)[1] == -1.0  # skipped
     np.testing.assert_array_equal(w, before[0])
     np.testing.assert_array_equal(v, before[1])
     assert one_step(1e300, w, v, gw, gv, rows, xs, groups, 0.0, opt)[1] > 0
-    assert (
-        np.all(np.abs(w) <= 5.0) and np.all(np.abs(v) <= 5.0) and np.all(np.isfinite(v))
-    )
+    assert np.all(np.abs(w) <= 5.0) and np.all(np.abs(v) <= 5.0) and np.all(np.isfinite(v))
 
 
 def multi_loss_twin(w0, w, v, rows, xs, groups, n_user, ex_ptr, labels):
@@ -228,16 +215,12 @@ def test_multi_step_gradient_matches_finite_differences(seed):
         np.zeros_like(v2),
         np.zeros(len(w), np.bool_),
     )
-    ex = Examples(
-        rows, xs, groups, ex_ptr, labels, np.zeros(3), np.zeros((6, v.shape[1]))
-    )
+    ex = Examples(rows, xs, groups, ex_ptr, labels, np.zeros(3), np.zeros((6, v.shape[1])))
     fm_multi_step(fm, FmStep(1.0, 0.0, 0.0, False, 1e-8, 1.0, 1e12, 1e12), ex, 3, 4)
     losses, glob = ex.loss, fm.w0
     for e in range(3):
         sel = list(range(4)) + list(range(ex_ptr[e], ex_ptr[e + 1]))
-        assert losses[e] == pytest.approx(
-            loss_twin(0.2, w, v, rows[sel], xs[sel], groups[sel], labels[e]), rel=1e-5
-        )
+        assert losses[e] == pytest.approx(loss_twin(0.2, w, v, rows[sel], xs[sel], groups[sel], labels[e]), rel=1e-5)
     eps = 1e-6
 
     def f(w_, v_, b=0.2):
@@ -247,16 +230,10 @@ def test_multi_step_gradient_matches_finite_differences(seed):
         wp, wm = w.copy(), w.copy()
         wp[r] += eps
         wm[r] -= eps
-        assert w[r] - w2[r] == pytest.approx(
-            (f(wp, v) - f(wm, v)) / (2 * eps), rel=1e-4, abs=2e-6
-        )
+        assert w[r] - w2[r] == pytest.approx((f(wp, v) - f(wm, v)) / (2 * eps), rel=1e-4, abs=2e-6)
         for c in range(v.shape[1]):
             vp, vm = v.copy(), v.copy()
             vp[r, c] += eps
             vm[r, c] -= eps
-            assert v[r, c] - v2[r, c] == pytest.approx(
-                (f(w, vp) - f(w, vm)) / (2 * eps), rel=1e-4, abs=2e-6
-            )
-    assert 0.2 - glob[0] == pytest.approx(
-        (f(w, v, 0.2 + eps) - f(w, v, 0.2 - eps)) / (2 * eps), rel=1e-4
-    )
+            assert v[r, c] - v2[r, c] == pytest.approx((f(w, vp) - f(w, vm)) / (2 * eps), rel=1e-4, abs=2e-6)
+    assert 0.2 - glob[0] == pytest.approx((f(w, v, 0.2 + eps) - f(w, v, 0.2 - eps)) / (2 * eps), rel=1e-4)

@@ -59,12 +59,22 @@ def test_metrics_endpoint_exports_the_flow_families_and_they_move(broker, tmp_pa
     flow = start_flow(cfg, log)
     try:
         assert wait_for_distinct(recs, "rec_id", len(first), timeout=120, proc=flow) == len(first)
-        s1 = _scrape_when(port, lambda s: metric_sum(s, "streamrec_state_size_bytes") > 0
-                          and metric_sum(s, "streamrec_events_total", kind="click") >= len(first))
+        s1 = _scrape_when(
+            port,
+            lambda s: (
+                metric_sum(s, "streamrec_state_size_bytes") > 0
+                and metric_sum(s, "streamrec_events_total", kind="click") >= len(first)
+            ),
+        )
         produce(broker.bootstrap, cfg.in_topic, events_payloads(second) + bad)
         assert wait_for_distinct(recs, "rec_id", len(first) + len(second), timeout=120, proc=flow) == 500
-        s2 = _scrape_when(port, lambda s: metric_sum(s, "streamrec_dead_letters_total") >= len(bad)
-                          and metric_sum(s, "streamrec_events_total", kind="click") >= 500)
+        s2 = _scrape_when(
+            port,
+            lambda s: (
+                metric_sum(s, "streamrec_dead_letters_total") >= len(bad)
+                and metric_sum(s, "streamrec_events_total", kind="click") >= 500
+            ),
+        )
         alive = flow.poll() is None
     finally:
         stop_flow(flow)
@@ -84,8 +94,11 @@ def test_metrics_endpoint_exports_the_flow_families_and_they_move(broker, tmp_pa
     # latency histogram: one observation per click (all carry a broker timestamp), buckets cumulative
     for s, n in ((s1, len(first)), (s2, len(first) + len(second))):
         assert metric_sum(s, "streamrec_event_latency_seconds_count") == n
-        buckets = sorted((float(dict(lab)["le"]), v) for (name, lab), v in s.items()
-                         if name == "streamrec_event_latency_seconds_bucket")
+        buckets = sorted(
+            (float(dict(lab)["le"]), v)
+            for (name, lab), v in s.items()
+            if name == "streamrec_event_latency_seconds_bucket"
+        )
         assert buckets[-1] == (math.inf, n)
         assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:]))
         assert 0 < metric_sum(s, "streamrec_event_latency_seconds_sum") < 60 * n

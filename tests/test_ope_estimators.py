@@ -44,10 +44,10 @@ def test_dm_and_dr_with_correct_and_wrong_models():
     dm_wrong = DirectMethod().estimate_policy_value(**data, estimated_rewards_by_reg_model=wrong)
     assert abs(dm_wrong - truth) > 0.2
     dr_wrong = DoublyRobust().estimate_policy_value(**data, estimated_rewards_by_reg_model=wrong)
-    assert dr_wrong == pytest.approx(truth, rel=0.06)               # robust to a bad model
+    assert dr_wrong == pytest.approx(truth, rel=0.06)  # robust to a bad model
     dr_good = DoublyRobust().estimate_interval(**data, estimated_rewards_by_reg_model=good, method="normal")
     ips = InverseProbabilityWeighting().estimate_interval(**data, method="normal")
-    assert dr_good["upper"] - dr_good["lower"] < ips["upper"] - ips["lower"]   # lower variance
+    assert dr_good["upper"] - dr_good["lower"] < ips["upper"] - ips["lower"]  # lower variance
 
 
 def test_unbiasedness_over_repetitions():
@@ -63,10 +63,10 @@ def test_replay_equals_snips_and_close_to_ips_on_uniform_logs():
     snips = SelfNormalizedInverseProbabilityWeighting().estimate_policy_value(**data)
     assert rm == pytest.approx(snips) and rm == pytest.approx(ips, rel=0.05) and rm == pytest.approx(truth, rel=0.05)
     assert is_uniform_log(data["pscore"])
-    assert "replay" in run_estimators(data["reward"], data["pscore"], np.full(len(data["reward"]), 0.2),
-                                      n_bootstrap=20)
-    assert "replay" not in run_estimators(*[_synthetic()[0][k] for k in ("reward", "pscore")],
-                                          np.full(60000, 0.2), n_bootstrap=20)
+    assert "replay" in run_estimators(data["reward"], data["pscore"], np.full(len(data["reward"]), 0.2), n_bootstrap=20)
+    assert "replay" not in run_estimators(
+        *[_synthetic()[0][k] for k in ("reward", "pscore")], np.full(60000, 0.2), n_bootstrap=20
+    )
 
 
 def test_normal_and_bootstrap_intervals_agree():

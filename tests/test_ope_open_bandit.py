@@ -12,19 +12,34 @@ from streamrec.shell.ope_commands import add_ope_parsers
 
 def _write_obd(path, n=600, n_items=6, seed=0, uniform=True):
     rng = np.random.default_rng(seed)
-    header = ["", "timestamp", "item_id", "position", "click", "propensity_score"] + \
-        [f"user_feature_{j}" for j in range(2)] + [f"user-item_affinity_{j}" for j in range(n_items)]
+    header = (
+        ["", "timestamp", "item_id", "position", "click", "propensity_score"]
+        + [f"user_feature_{j}" for j in range(2)]
+        + [f"user-item_affinity_{j}" for j in range(n_items)]
+    )
     rows = []
     for t in range(n):
-        item = int(rng.integers(n_items)) if uniform else int(rng.choice(n_items, p=[.5, .1, .1, .1, .1, .1]))
-        ps = 1 / n_items if uniform else [.5, .1, .1, .1, .1, .1][item]
+        item = int(rng.integers(n_items)) if uniform else int(rng.choice(n_items, p=[0.5, 0.1, 0.1, 0.1, 0.1, 0.1]))
+        ps = 1 / n_items if uniform else [0.5, 0.1, 0.1, 0.1, 0.1, 0.1][item]
         click = int(rng.random() < 0.05 + 0.05 * item)
-        rows.append([str(t), f"2019-11-24 00:{t // 60 % 60:02d}:{t % 60:02d}+00:00", str(item), str(t % 3 + 1),
-                     str(click), str(ps), f"f{t % 4}", "g"] + [f"{rng.random():.3f}" for _ in range(n_items)])
+        rows.append(
+            [
+                str(t),
+                f"2019-11-24 00:{t // 60 % 60:02d}:{t % 60:02d}+00:00",
+                str(item),
+                str(t % 3 + 1),
+                str(click),
+                str(ps),
+                f"f{t % 4}",
+                "g",
+            ]
+            + [f"{rng.random():.3f}" for _ in range(n_items)]
+        )
     with gzip.open(path / "all.csv.gz", "wt") as fh:
         fh.write("\n".join(",".join(r) for r in [header] + rows) + "\n")
     (path / "item_context.csv").write_text(
-        ",item_id,item_feature_0\n" + "".join(f"{i},{i},{i * 0.1}\n" for i in range(n_items)))
+        ",item_id,item_feature_0\n" + "".join(f"{i},{i},{i * 0.1}\n" for i in range(n_items))
+    )
 
 
 def test_reader_arrays(tmp_path):
@@ -52,12 +67,23 @@ def test_ope_cli_obd_and_streamrec(tmp_path, capsys):
     assert all(0 <= e["lower"] <= e["mean"] <= e["upper"] for k, e in out["estimates"].items() if k != "dm")
     # streamrec format: reward records from the joiner
     from streamrec.flows.reward_join import RewardJoiner
+
     j = RewardJoiner(window_s=10)
     rng = np.random.default_rng(0)
     recs = []
     for t in range(300):
-        j.record_decision(f"r{t}", f"u{t % 7}", float(t), ["a", "b", "c"], [0.8, 0.15, 0.05], "egreedy:0.2",
-                          "v", "A" if t % 2 else "B", {"d": "m"}, scores=[3.0, 2.0, 1.0])
+        j.record_decision(
+            f"r{t}",
+            f"u{t % 7}",
+            float(t),
+            ["a", "b", "c"],
+            [0.8, 0.15, 0.05],
+            "egreedy:0.2",
+            "v",
+            "A" if t % 2 else "B",
+            {"d": "m"},
+            scores=[3.0, 2.0, 1.0],
+        )
         if rng.random() < 0.3:
             recs += j.on_event(f"r{t}", f"u{t % 7}", "abc"[int(rng.integers(3))], t + 1.0, f"e{t}")
         recs += j.expire(float(t))

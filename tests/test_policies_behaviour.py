@@ -18,8 +18,9 @@ def test_same_seed_same_slate(pol):
     np.testing.assert_array_equal(a.propensities, b.propensities)
 
 
-@pytest.mark.parametrize("pol", [UniformRandom(), EpsilonGreedy(0.5), Softmax(5.0), GaussianThompson(3.0)],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "pol", [UniformRandom(), EpsilonGreedy(0.5), Softmax(5.0), GaussianThompson(3.0)], ids=lambda p: p.name
+)
 def test_different_seeds_explore(pol):
     slates = {tuple(pol.select(ITEMS, SCORES, 3, seed=s).items) for s in range(50)}
     assert len(slates) > 5
@@ -28,7 +29,7 @@ def test_different_seeds_explore(pol):
 @pytest.mark.parametrize("pol", ALL, ids=lambda p: p.name)
 def test_bad_scores_and_padding_never_crash(pol):
     scores = np.array([np.nan, np.inf, -np.inf, 1.0, 0.5, -np.inf, -np.inf])
-    s = pol.select(["a", "b", "c", "d", "e"], scores, 3, seed=1)   # padded scores beyond len(items)
+    s = pol.select(["a", "b", "c", "d", "e"], scores, 3, seed=1)  # padded scores beyond len(items)
     assert len(s) == 3 and set(s.items) <= set("abcde")
     assert np.all(np.isfinite(s.propensities)) and np.all(s.propensities > 0)
     P = pol.probabilities(["a", "b", "c", "d", "e"], scores, 3)

@@ -16,8 +16,14 @@ from streamrec.online.policies.softmax import softmax_probs
 
 ITEMS = np.array([f"i{j}" for j in range(12)], dtype=object)
 SCORES = np.random.default_rng(0).normal(size=12)
-ALL = [Greedy(), UniformRandom(), EpsilonGreedy(0.2), Softmax(0.5, n_draws=400), GaussianThompson(0.5, n_draws=400),
-       UCB(0.3)]
+ALL = [
+    Greedy(),
+    UniformRandom(),
+    EpsilonGreedy(0.2),
+    Softmax(0.5, n_draws=400),
+    GaussianThompson(0.5, n_draws=400),
+    UCB(0.3),
+]
 
 
 @pytest.mark.parametrize("pol", ALL, ids=lambda p: p.name)
@@ -71,7 +77,7 @@ def test_plackett_luce_monte_carlo_agrees_with_exact():
     p = softmax_probs(np.array([1.5, 0.2, -0.3, 0.9, 0.0]), 1.0)
     E = _permutation_marginals(p, 3)
     M = plackett_luce_marginals(p, 3, 20000, 5)
-    np.testing.assert_allclose(M[:, 0], E[:, 0], atol=1e-12)   # slot 1 exact
+    np.testing.assert_allclose(M[:, 0], E[:, 0], atol=1e-12)  # slot 1 exact
     np.testing.assert_allclose(M, E, atol=0.01)
     C = np.zeros((5, 3))
     for s in range(30000):

@@ -47,5 +47,5 @@ def test_rolling_hit_rate_equals_naive_window_mean():
     ranks = rng.integers(0, 30, size=200)
     got = rolling_hit_rate(ranks, window=17, k=10)
     h = (ranks >= 1) & (ranks <= 10)
-    want = [h[max(0, t - 16): t + 1].mean() for t in range(200)]
+    want = [h[max(0, t - 16) : t + 1].mean() for t in range(200)]
     np.testing.assert_allclose(got, want)

@@ -13,8 +13,7 @@ def stream(pairs, types=None):
     return [ClickEvent(f"e{t}", 1.7e9 + t, u, i, ty) for t, ((u, i), ty) in enumerate(zip(pairs, types))]
 
 
-ALL_MODELS = [Popularity, DecayedPopularity, Transitions, lambda: RiverFM(seed=3),
-              lambda: RiverMF(seed=3)]
+ALL_MODELS = [Popularity, DecayedPopularity, Transitions, lambda: RiverFM(seed=3), lambda: RiverMF(seed=3)]
 
 
 @pytest.mark.parametrize("make", ALL_MODELS)
@@ -45,8 +44,10 @@ def test_popularity_ranks_against_remaining_candidates():
 
 
 def test_impressions_are_observed_but_not_evaluated_nor_counted():
-    ev = stream([("a", "x"), ("b", "y"), ("e", "y"), ("c", "y"), ("b", "y")],
-                types=["click", "impression", "impression", "click", "click"])
+    ev = stream(
+        [("a", "x"), ("b", "y"), ("e", "y"), ("c", "y"), ("b", "y")],
+        types=["click", "impression", "impression", "click", "click"],
+    )
     res = run_prequential(ev, [Popularity()])
     assert eval_mask(ev).tolist() == [True, False, False, True, True]
     ranks = res.models["popularity"].ranks

@@ -32,8 +32,14 @@ def test_bad_lines_are_counted_per_reason_and_never_raise():
     events, s = parse_lines(LINES)
     assert [e.event_id for e in events] == ["b", "e", "a"]
     assert s.n_lines == 10 and s.n_blank == 1 and s.n_valid == 3
-    assert s.invalid == {"malformed_json": 1, "missing_field": 1, "unknown_type": 1,
-                         "non_finite_number": 1, "not_an_object": 1, "ts_out_of_range": 1}
+    assert s.invalid == {
+        "malformed_json": 1,
+        "missing_field": 1,
+        "unknown_type": 1,
+        "non_finite_number": 1,
+        "not_an_object": 1,
+        "ts_out_of_range": 1,
+    }
     assert s.examples["malformed_json"] == 2
     assert s.n_out_of_order == 2
 
@@ -64,9 +70,18 @@ def test_plain_gzip_and_truncated_gzip(tmp_path):
 
 
 def test_write_jsonl_round_trips_through_the_reader(tmp_path):
-    events, _ = parse_lines([ev("a", 1_700_000_000, context={"age": "18-24"},
-                                item_attributes={"genres": ["drama", "war"]}, value=4.0,
-                                type="rating")])
+    events, _ = parse_lines(
+        [
+            ev(
+                "a",
+                1_700_000_000,
+                context={"age": "18-24"},
+                item_attributes={"genres": ["drama", "war"]},
+                value=4.0,
+                type="rating",
+            )
+        ]
+    )
     p = tmp_path / "out.jsonl.gz"
     assert write_jsonl(events, p) == 1
     again, s = read_jsonl(p)
@@ -107,8 +122,7 @@ def test_movielens_classic_u_data_with_side_files(tmp_path):
     (tmp_path / "u.item").write_text("10|Toy|01-Jan-1995||http://x|" + "|".join(flags) + "\n")
     events, s = read_movielens(tmp_path / "u.data")
     assert [e.event_id for e in events] == ["ml-1", "ml-0", "ml-2"]
-    assert events[1].context == {"age": "18-24", "gender": "M", "occupation": "technician",
-                                 "zip": "85"}
+    assert events[1].context == {"age": "18-24", "gender": "M", "occupation": "technician", "zip": "85"}
     assert events[1].item_attributes == {"genres": ("action", "drama")}
     assert events[2].item_attributes == {}  # item 11 not in u.item
     alone = tmp_path / "solo"
@@ -118,7 +132,8 @@ def test_movielens_classic_u_data_with_side_files(tmp_path):
     assert only[0].context == {} and only[0].value == 4.0
 
 
-@pytest.mark.parametrize("age,bucket", [(17, "<18"), (18, "18-24"), (34, "25-34"), (49, "45-49"),
-                                        (55, "50-55"), (56, "56+"), ("x", "")])
+@pytest.mark.parametrize(
+    "age,bucket", [(17, "<18"), (18, "18-24"), (34, "25-34"), (49, "45-49"), (55, "50-55"), (56, "56+"), ("x", "")]
+)
 def test_age_buckets(age, bucket):
     assert age_bucket(age) == bucket

@@ -14,8 +14,7 @@ from streamrec.shell.cli import main
 
 def events(n=120, seed=0):
     rng = np.random.default_rng(seed)
-    return [ClickEvent(f"e{t}", 1.7e9 + t, f"u{rng.integers(7)}", f"i{rng.integers(15)}")
-            for t in range(n)]
+    return [ClickEvent(f"e{t}", 1.7e9 + t, f"u{rng.integers(7)}", f"i{rng.integers(15)}") for t in range(n)]
 
 
 def test_write_report_creates_json_and_pngs(tmp_path):
@@ -48,8 +47,20 @@ def test_replay_subcommand_on_a_jsonl_log(tmp_path, capsys):
     with open(log, "a") as f:
         f.write("garbage\n")
     out = tmp_path / "m.json"
-    code = run_cli(["replay", str(log), "--models", "popularity,decayed,transitions",
-                    "--stride", "2", "--out", str(out), "--report", str(tmp_path / "r")])
+    code = run_cli(
+        [
+            "replay",
+            str(log),
+            "--models",
+            "popularity,decayed,transitions",
+            "--stride",
+            "2",
+            "--out",
+            str(out),
+            "--report",
+            str(tmp_path / "r"),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "1 invalid" in text and "decayed" in text and "transitions" in text

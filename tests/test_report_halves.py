@@ -11,8 +11,7 @@ from streamrec.replay.report import format_table, markdown_table, write_report
 
 def events(n=301, seed=0):
     rng = np.random.default_rng(seed)
-    return [ClickEvent(f"e{t}", 1.7e9 + t, f"u{rng.integers(9)}", f"i{rng.integers(20)}")
-            for t in range(n)]
+    return [ClickEvent(f"e{t}", 1.7e9 + t, f"u{rng.integers(9)}", f"i{rng.integers(20)}") for t in range(n)]
 
 
 class PrefixPopularity(Popularity):

@@ -26,9 +26,11 @@ def test_parse_event_tells_requests_from_clicks():
 def test_requests_are_answered_end_to_end_and_not_learned(broker, tmp_path):
     cfg = unique_config(broker.bootstrap, tmp_path / "state")
     clicks = list(ClickGenerator(n_users=20, n_items=60, seed=5).events(200))
-    requests = [{"type": "request", "user": "u3", "context": {"segment": "parent"}, "request_id": "req-1"},
-                {"type": "request", "user": "someone-new", "request_id": "req-2"},
-                {"type": "request", "user": "u4"}]
+    requests = [
+        {"type": "request", "user": "u3", "context": {"segment": "parent"}, "request_id": "req-1"},
+        {"type": "request", "user": "someone-new", "request_id": "req-2"},
+        {"type": "request", "user": "u4"},
+    ]
     produce(broker.bootstrap, cfg.in_topic, events_payloads(clicks) + [json.dumps(r).encode() for r in requests])
     reader = TopicReader(broker.bootstrap, cfg.out_topic)
     proc = start_flow(cfg, tmp_path / "run.log")

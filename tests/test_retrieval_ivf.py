@@ -14,9 +14,7 @@ def stream(n=3000, n_users=60, n_items=600, seed=0):
     for _ in range(n):
         u = int(rng.integers(n_users))
         i = int((u * 10 + rng.integers(0, 25)) % n_items)
-        evs.append(
-            {"user": f"u{u}", "item": f"i{i}", "item_attributes": {"c": f"c{i // 50}"}}
-        )
+        evs.append({"user": f"u{u}", "item": f"i{i}", "item_attributes": {"c": f"c{i // 50}"}})
     return evs
 
 
@@ -30,21 +28,15 @@ def test_ivf_partitions_the_catalog_and_retrieval_recalls_full_ranking():
     }
     full = Recommender(RecommenderConfig(**base, full_rank_threshold=10**9))
     full.process_batch(stream(), 0)
-    two = Recommender.from_state(
-        full.export_state(), RecommenderConfig(**base, full_rank_threshold=100)
-    )
+    two = Recommender.from_state(full.export_state(), RecommenderConfig(**base, full_rank_threshold=100))
     # rank() builds the buckets on demand: every item sits in exactly one bucket
     assert two.rank("u1", k=10)
     a = two.export_state(copy=False).arrays
-    n_c, n_items = (
-        int(a["cnt"][INT_COUNTERS.index(n)]) for n in ("n_clusters", "ready")
-    )
+    n_c, n_items = (int(a["cnt"][INT_COUNTERS.index(n)]) for n in ("n_clusters", "ready"))
     assert 8 <= n_c < n_items
     members = []
     for c in range(n_c):
-        bucket = a["ivf_order"][
-            a["ivf_ptr"][c] : a["ivf_ptr"][c + 1]
-        ].tolist()  # contiguous part
+        bucket = a["ivf_order"][a["ivf_ptr"][c] : a["ivf_ptr"][c + 1]].tolist()  # contiguous part
         q = a["ivf_head"][c]
         while q >= 0:  # items first observed after the build
             bucket.append(int(q))
@@ -65,19 +57,14 @@ def test_large_catalog_stream_runs_and_scores_are_consistent():
     evs = stream(2000)
     base = {"n_buckets": 1 << 13, "k": 8, "ivf_refresh_events": 500}
     full = Recommender(RecommenderConfig(**base, full_rank_threshold=10**9))
-    r_full = full.process_batch(evs, n_candidates=0, rank_before=True).target_rank[
-        1000:
-    ]
+    r_full = full.process_batch(evs, n_candidates=0, rank_before=True).target_rank[1000:]
     rec = Recommender(RecommenderConfig(**base, full_rank_threshold=200))
     res = rec.process_batch(evs, n_candidates=20, rank_before=True)
-    assert (
-        rec.export_state(copy=False).arrays["cnt"][INT_COUNTERS.index("n_clusters")] > 0
-    )
+    assert rec.export_state(copy=False).arrays["cnt"][INT_COUNTERS.index("n_clusters")] > 0
     r_two = res.target_rank[1000:]
-    eligible = (
-        r_full > 0
-    )  # observed and not already had: the protocol's rankable targets
+    eligible = r_full > 0  # observed and not already had: the protocol's rankable targets
     assert (r_two[eligible] > 0).mean() > 0.6  # most targets are among the candidates
+
     def hr(r):
         return ((r > 0) & (r <= 10)).mean()
 

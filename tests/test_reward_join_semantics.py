@@ -7,8 +7,9 @@ from streamrec.flows.reward_join import RewardJoiner
 
 def _joiner(**kw):
     j = RewardJoiner(window_s=60, **kw)
-    j.record_decision("r1", "u1", 100.0, ["a", "b", "c"], [0.9, 0.05, 0.05], "egreedy:0.1", "v1", "A",
-                      {"device": "mobile"})
+    j.record_decision(
+        "r1", "u1", 100.0, ["a", "b", "c"], [0.9, 0.05, 0.05], "egreedy:0.1", "v1", "A", {"device": "mobile"}
+    )
     return j
 
 
@@ -25,8 +26,8 @@ def test_rec_id_join_emits_full_record():
 
 def test_fallback_join_by_user_and_shown_item():
     j = _joiner()
-    assert j.on_event(None, "u2", "a", 110.0, "e1") == []          # other user
-    assert j.on_event(None, "u1", "zzz", 110.0, "e2") == []        # not shown
+    assert j.on_event(None, "u2", "a", 110.0, "e1") == []  # other user
+    assert j.on_event(None, "u1", "zzz", 110.0, "e2") == []  # not shown
     (rec,) = j.on_event(None, "u1", "b", 110.0, "e3")
     assert rec["position"] == 1
     assert j.counters["joined_fallback"] == 1 and j.counters["unmatched"] == 2
@@ -34,13 +35,13 @@ def test_fallback_join_by_user_and_shown_item():
 
 def test_late_and_duplicate_are_counted_not_emitted():
     j = _joiner()
-    assert j.on_event("r1", "u1", "a", 500.0, "e1") == []          # after the window
+    assert j.on_event("r1", "u1", "a", 500.0, "e1") == []  # after the window
     assert j.counters["late"] == 1
     assert len(j.on_event("r1", "u1", "a", 120.0, "e2")) == 1
-    assert j.on_event("r1", "u1", "a", 121.0, "e3") == []          # same item again
-    assert j.on_event("r1", "u1", "b", 122.0, "e2") == []          # same event id again
+    assert j.on_event("r1", "u1", "a", 121.0, "e3") == []  # same item again
+    assert j.on_event("r1", "u1", "b", 122.0, "e2") == []  # same event id again
     assert j.counters["duplicate"] == 2
-    assert j.on_event(None, "u1", "a", 500.0, "e9") == []          # fallback outside window
+    assert j.on_event(None, "u1", "a", 500.0, "e9") == []  # fallback outside window
     assert j.counters["unmatched"] == 1
 
 
@@ -48,7 +49,7 @@ def test_expiry_emits_reward_zero_only_for_unclicked():
     j = _joiner()
     j.record_decision("r2", "u2", 105.0, ["x"], [1.0], "greedy", "v1", "B", {})
     j.on_event("r2", "u2", "x", 110.0, "e1")
-    assert j.expire(150.0) == []                                   # windows still open
+    assert j.expire(150.0) == []  # windows still open
     out = j.expire(170.0)
     assert [(r["rec_id"], r["reward"], r["clicked_item"]) for r in out] == [("r1", 0.0, None)]
     assert j.counters["expired_no_click"] == 1
@@ -70,6 +71,6 @@ def test_snapshot_roundtrip_preserves_behaviour():
     data = json.loads(json.dumps(j.to_dict()))
     k = RewardJoiner.from_dict(data)
     assert k.counters == j.counters
-    assert k.on_event("r1", "u1", "a", 102.0, "e2") == []          # duplicate remembered
+    assert k.on_event("r1", "u1", "a", 102.0, "e2") == []  # duplicate remembered
     assert len(k.on_event(None, "u1", "b", 103.0, "e3")) == 1
-    assert [r["reward"] for r in k.expire(1000.0)] == []           # r1 was clicked
+    assert [r["reward"] for r in k.expire(1000.0)] == []  # r1 was clicked

@@ -40,10 +40,7 @@ def same(a: dict, b: dict) -> bool:
     return (
         a["vocab"] == b["vocab"]
         and a["arrays"].keys() == b["arrays"].keys()
-        and all(
-            np.array_equal(a["arrays"][k], b["arrays"][k], equal_nan=True)
-            for k in a["arrays"]
-        )
+        and all(np.array_equal(a["arrays"][k], b["arrays"][k], equal_nan=True) for k in a["arrays"])
     )
 
 
@@ -53,17 +50,11 @@ def test_one_shard_reproduces_the_unsharded_ranks(sync_every):
     flags = np.ones(len(ev), np.bool_)
     plain = Recommender(cfg())
     ref = np.concatenate(
-        [
-            plain.evaluate_and_learn(ev[lo : lo + 128], flags[lo : lo + 128])
-            for lo in range(0, 600, 128)
-        ]
+        [plain.evaluate_and_learn(ev[lo : lo + 128], flags[lo : lo + 128]) for lo in range(0, 600, 128)]
     )
     sharded = ShardedEngine(cfg(), 1, sync_every)
     got = np.concatenate(
-        [
-            sharded.evaluate_and_learn(ev[lo : lo + 100], flags[lo : lo + 100])
-            for lo in range(0, 600, 100)
-        ]
+        [sharded.evaluate_and_learn(ev[lo : lo + 100], flags[lo : lo + 100]) for lo in range(0, 600, 100)]
     )
     assert (ref > 0).sum() > 50
     two = ShardedEngine(cfg(), 2, sync_every)
@@ -79,9 +70,7 @@ def test_an_item_seen_on_one_shard_is_rankable_on_the_other_with_its_rows():
     for e in events(300):
         (a if shard_of(e["user"], 2) == 0 else b).rec.learn_one(e)
     for _ in range(5):
-        a.rec.learn_one(
-            {"user": "ua", "item": "only-a", "item_attributes": {"genre": "zz"}}
-        )
+        a.rec.learn_one({"user": "ua", "item": "only-a", "item_attributes": {"genre": "zz"}})
     assert "only-a" not in b.rec.catalog.items
     da, db = a.emit(), b.emit()
     assert b.merge(decode_delta(encode_delta(da), *shape()))
@@ -90,14 +79,10 @@ def test_an_item_seen_on_one_shard_is_rankable_on_the_other_with_its_rows():
     # the item's id row: only shard a touched it
     row = b.rec.catalog.item_rows("only-a", None)[0]
     for f in ("w", "v", "gw", "gv"):
-        assert np.array_equal(
-            getattr(a.rec.state.fm, f)[row], getattr(b.rec.state.fm, f)[row]
-        )
+        assert np.array_equal(getattr(a.rec.state.fm, f)[row], getattr(b.rec.state.fm, f)[row])
     ja, jb = a.rec.catalog.items["only-a"], b.rec.catalog.items["only-a"]
     for f in ("pop", "obs", "nf", "vsum", "wsum"):
-        assert np.array_equal(
-            getattr(a.rec.state.items, f)[ja], getattr(b.rec.state.items, f)[jb]
-        )
+        assert np.array_equal(getattr(a.rec.state.items, f)[ja], getattr(b.rec.state.items, f)[jb])
     assert a.rec.state.fm.w0[0] == b.rec.state.fm.w0[0]
 
 
@@ -114,9 +99,7 @@ def test_emitted_rows_equal_a_full_comparison():
         diff = getattr(fm, f) != old
         full |= diff if diff.ndim == 1 else diff.any(1)
     assert np.array_equal(np.sort(d.fm_rows), np.flatnonzero(full))
-    assert np.allclose(
-        d.fm_v, fm.v[d.fm_rows].astype(np.float64) - before["v"][d.fm_rows]
-    )
+    assert np.allclose(d.fm_v, fm.v[d.fm_rows].astype(np.float64) - before["v"][d.fm_rows])
 
 
 def test_a_delta_applies_once():
@@ -156,9 +139,7 @@ def _hostile(d, data: bytes) -> list[bytes]:
         return data[:4] + struct.pack("<I", len(h)) + h + data[8 + n :]
 
     bad_rows = d._replace(fm_rows=d.fm_rows + 10**6)
-    nan = d._replace(
-        fm_v=np.where(np.arange(d.fm_v.size).reshape(d.fm_v.shape) == 0, np.nan, d.fm_v)
-    )
+    nan = d._replace(fm_v=np.where(np.arange(d.fm_v.size).reshape(d.fm_v.shape) == 0, np.nan, d.fm_v))
     neg_gv = d._replace(fm_gv=-np.abs(d.fm_gv) - 1)
     bad_pos = d._replace(tr_dst=d.tr_dst + len(d.items))
     return [
@@ -205,9 +186,7 @@ def test_a_round_leaves_every_shard_with_the_same_fm_rows():
     assert m.n_syncs == 4 and min(s.pending_events() for s in m.shards) == 0
     for f in ("w0", "w", "gw", "v", "gv"):
         ref = getattr(fms[0], f)
-        assert all(
-            np.allclose(getattr(x, f), ref, rtol=1e-6, atol=1e-6) for x in fms[1:]
-        )
+        assert all(np.allclose(getattr(x, f), ref, rtol=1e-6, atol=1e-6) for x in fms[1:])
     # the intercept moved as the events-weighted mean of the shards' moves, not their sum
     plain = Recommender(cfg())
     plain.evaluate_and_learn(ev, np.ones(len(ev), np.bool_))

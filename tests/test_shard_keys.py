@@ -13,9 +13,13 @@ from streamrec.flows.shard_keys import bytewax_worker, shard_keys, siphash13
 
 # ``BuildHasherDefault::<DefaultHasher>::default().hash_one(StateKey(s.to_string()))`` printed by
 # a Rust 1.95 program (std's SipHash-1-3, zero keys), the hash Bytewax 0.21 routes keys with.
-RUST_HASHES = {"shard-0": 7645246731797323985, "shard-1": 2999536964338289215,
-               "model": 673690854869556559, "": 3476900567878811119,
-               "a-much-longer-key-with-more-than-eight-bytes": 347093563475367308}
+RUST_HASHES = {
+    "shard-0": 7645246731797323985,
+    "shard-1": 2999536964338289215,
+    "model": 673690854869556559,
+    "": 3476900567878811119,
+    "a-much-longer-key-with-more-than-eight-bytes": 347093563475367308,
+}
 
 
 @pytest.mark.parametrize("key", sorted(RUST_HASHES))

@@ -81,7 +81,9 @@ def _run_and_kill(tmp_path: Path, mode: str, min_lines: int, delay: float) -> li
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen(
         [sys.executable, str(_child_module(tmp_path)), str(tmp_path / "st"), mode],
-        stdout=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     lines = []
     try:

@@ -44,8 +44,9 @@ def assert_same(a: ModelState, b: ModelState) -> None:
 
 
 def copy_state(s: ModelState) -> ModelState:
-    return ModelState({n: a.copy() for n, a in s.arrays.items()},
-                      {n: list(v) for n, v in s.vocab.items()}, dict(s.meta))
+    return ModelState(
+        {n: a.copy() for n, a in s.arrays.items()}, {n: list(v) for n, v in s.vocab.items()}, dict(s.meta)
+    )
 
 
 def test_round_trip_across_close_and_reopen(tmp_path):
@@ -160,9 +161,18 @@ class _Boom:
         (L.META_KEY, b"[1, 2]"),
         (L.META_KEY, b'{"x": NaN}'),
         (L.LAYOUT_KEY, pickle.dumps(_Boom())),
-        (L.LAYOUT_KEY, b'{"format":1,"arrays":{"w":{"dtype":"O","shape":[2],"chunk_rows":1}},"vocab":{},"vocab_chunk":8}'),
-        (L.LAYOUT_KEY, b'{"format":1,"arrays":{"w":{"dtype":"<f8","shape":[-2],"chunk_rows":1}},"vocab":{},"vocab_chunk":8}'),
-        (L.LAYOUT_KEY, b'{"format":1,"arrays":{"../w":{"dtype":"<f8","shape":[2],"chunk_rows":1}},"vocab":{},"vocab_chunk":8}'),
+        (
+            L.LAYOUT_KEY,
+            b'{"format":1,"arrays":{"w":{"dtype":"O","shape":[2],"chunk_rows":1}},"vocab":{},"vocab_chunk":8}',
+        ),
+        (
+            L.LAYOUT_KEY,
+            b'{"format":1,"arrays":{"w":{"dtype":"<f8","shape":[-2],"chunk_rows":1}},"vocab":{},"vocab_chunk":8}',
+        ),
+        (
+            L.LAYOUT_KEY,
+            b'{"format":1,"arrays":{"../w":{"dtype":"<f8","shape":[2],"chunk_rows":1}},"vocab":{},"vocab_chunk":8}',
+        ),
         (L.LAYOUT_KEY, b'{"format":2}'),
         (b"a/item_w/0000000000", b"\x00" * 3),
         (b"v/users/0000000000", b'["u0", 5]'),

@@ -29,9 +29,11 @@ def make_state(seed: int, n: int = 500) -> ModelState:
 def same(a: ModelState, b: ModelState) -> bool:
     return (
         a.arrays.keys() == b.arrays.keys()
-        and all(a.arrays[k].dtype == b.arrays[k].dtype and a.arrays[k].tobytes() == b.arrays[k].tobytes()
-                for k in a.arrays)
-        and a.vocab == b.vocab and a.meta == b.meta
+        and all(
+            a.arrays[k].dtype == b.arrays[k].dtype and a.arrays[k].tobytes() == b.arrays[k].tobytes() for k in a.arrays
+        )
+        and a.vocab == b.vocab
+        and a.meta == b.meta
     )
 
 
@@ -113,8 +115,9 @@ def test_epoch_tokens_restore_each_committed_state(tmp_path):
 
 
 def make_copy(s: ModelState) -> ModelState:
-    return ModelState({k: a.copy() for k, a in s.arrays.items()},
-                      {k: list(v) for k, v in s.vocab.items()}, dict(s.meta))
+    return ModelState(
+        {k: a.copy() for k, a in s.arrays.items()}, {k: list(v) for k, v in s.vocab.items()}, dict(s.meta)
+    )
 
 
 def run_cli(argv: list[str]) -> int:

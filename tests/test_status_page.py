@@ -28,8 +28,9 @@ def server():
     m = {
         "events": Counter("streamrec_events", "e", ["kind"], registry=reg),
         "dead": Counter("streamrec_dead_letters", "d", ["reason"], registry=reg),
-        "latency": Histogram("streamrec_event_latency_seconds", "l", registry=reg,
-                             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 1.0)),
+        "latency": Histogram(
+            "streamrec_event_latency_seconds", "l", registry=reg, buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 1.0)
+        ),
         "hit": Gauge("streamrec_online_hit_rate", "h", registry=reg),
         "drift": Gauge("streamrec_drift_detected", "d", registry=reg),
         "version": Info("streamrec_model", "v", registry=reg),
@@ -87,14 +88,29 @@ def test_page_in_a_real_browser_shows_the_metrics(server, tmp_path):
     m["hit"].set(0.3125)
     m["version"].info({"version": "v0002+1234"})
     history.sample()
-    history.add_recommendations([{"user": "u42", "items": [{"item": "i9", "score": 1.5, "propensity": 0.95}],
-                                  "model_version": "v0002+1234"}])
+    history.add_recommendations(
+        [{"user": "u42", "items": [{"item": "i9", "score": 1.5, "propensity": 0.95}], "model_version": "v0002+1234"}]
+    )
     dom = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}",
-         "--virtual-time-budget=3000", "--dump-dom", f"http://127.0.0.1:{srv.port}/"],
-        capture_output=True, text=True, timeout=60).stdout
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            f"http://127.0.0.1:{srv.port}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
 
     def shown(element_id: str) -> str:
         found = re.search(rf'id="{element_id}"[^>]*>([^<]*)<', dom)
@@ -120,8 +136,7 @@ def test_grafana_dashboard_names_only_metrics_the_flow_exports():
     import streamrec.flows.metrics  # noqa: F401  (registers the flow's metrics)
 
     dash = json.loads(resources.files("streamrec.flows").joinpath("grafana_dashboard.json").read_text())
-    exported = {s.name for fam in REGISTRY.collect() for s in fam.samples} | {
-        fam.name for fam in REGISTRY.collect()}
+    exported = {s.name for fam in REGISTRY.collect() for s in fam.samples} | {fam.name for fam in REGISTRY.collect()}
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
     used = {name for e in exprs for name in re.findall(r"streamrec_[a-z_]+", e)}
     assert used, "the dashboard queries nothing"

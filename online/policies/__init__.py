@@ -14,8 +14,17 @@ from streamrec.online.policies.thompson import GaussianThompson
 from streamrec.online.policies.ucb import UCB
 from streamrec.online.policies.uniform import UniformRandom
 
-__all__ = ["Policy", "Slate", "Greedy", "UniformRandom", "EpsilonGreedy", "Softmax", "GaussianThompson",
-           "UCB", "make_policy"]
+__all__ = [
+    "Policy",
+    "Slate",
+    "Greedy",
+    "UniformRandom",
+    "EpsilonGreedy",
+    "Softmax",
+    "GaussianThompson",
+    "UCB",
+    "make_policy",
+]
 
 
 def make_policy(spec: str) -> Policy:
@@ -37,5 +46,6 @@ def make_policy(spec: str) -> Policy:
             return UCB(float(arg) if arg else 0.1)
     except ValueError as exc:
         raise ValueError(f"bad policy spec {spec!r}: {exc}") from None
-    raise ValueError(f"unknown policy {spec!r}; expected greedy, uniform, egreedy:EPS, softmax:T, "
-                     "thompson:SIGMA0 or ucb:C")
+    raise ValueError(
+        f"unknown policy {spec!r}; expected greedy, uniform, egreedy:EPS, softmax:T, thompson:SIGMA0 or ucb:C"
+    )

@@ -15,8 +15,9 @@ The same ``seed`` always gives the same slate.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +40,9 @@ class Slate:
         return [(str(i), float(s), float(p)) for i, s, p in zip(self.items, self.scores, self.propensities)]
 
 
-def as_candidates(items: Sequence[Any] | np.ndarray, scores: Sequence[float] | np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def as_candidates(
+    items: Sequence[Any] | np.ndarray, scores: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(items, raw scores, clean scores): truncated to the shorter input; clean has NaN -> -1e300, +-inf clipped."""
     items_arr = items if isinstance(items, np.ndarray) else np.asarray(list(items), dtype=object)
     raw = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -62,8 +64,16 @@ class Policy:
 
     name: str = "policy"
 
-    def select(self, items: Sequence[Any] | np.ndarray, scores: Sequence[float] | np.ndarray, k: int,
-               seed: int, context: Mapping[str, Any] | None = None, *, propensities: bool = True) -> Slate:
+    def select(
+        self,
+        items: Sequence[Any] | np.ndarray,
+        scores: Sequence[float] | np.ndarray,
+        k: int,
+        seed: int,
+        context: Mapping[str, Any] | None = None,
+        *,
+        propensities: bool = True,
+    ) -> Slate:
         """Draw a slate of ``min(k, n)`` items. ``propensities=False`` skips their
         computation (they come back as NaN) for simulations that do not log them."""
         items_arr, raw, clean = as_candidates(items, scores)
@@ -77,8 +87,13 @@ class Policy:
             props = np.full(k, np.nan)
         return Slate(items_arr[idx], raw[idx], props)
 
-    def probabilities(self, items: Sequence[Any] | np.ndarray, scores: Sequence[float] | np.ndarray, k: int,
-                      context: Mapping[str, Any] | None = None) -> np.ndarray:
+    def probabilities(
+        self,
+        items: Sequence[Any] | np.ndarray,
+        scores: Sequence[float] | np.ndarray,
+        k: int,
+        context: Mapping[str, Any] | None = None,
+    ) -> np.ndarray:
         """Slot-marginal matrix [n_candidates, min(k, n)]."""
         items_arr, _, clean = as_candidates(items, scores)
         k = max(0, min(int(k), clean.shape[0]))
@@ -94,8 +109,9 @@ class Policy:
         self.update(item, reward)
 
     # -- for subclasses ------------------------------------------------------------------
-    def _draw(self, items: np.ndarray, clean: np.ndarray, k: int, seed: int, with_props: bool
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def _draw(
+        self, items: np.ndarray, clean: np.ndarray, k: int, seed: int, with_props: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     def _marginals(self, items: np.ndarray, clean: np.ndarray, k: int) -> np.ndarray:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
 from streamrec.online.policies.base import Policy
 from streamrec.online.policies.epsilon_greedy import EpsilonGreedy
 from streamrec.online.policies.sampling import epsilon_greedy_select
@@ -66,8 +67,9 @@ def marginal_table(policy: EpsilonGreedy, n_max: int, k: int) -> np.ndarray:
     return table
 
 
-def select_batch(policy: Policy, scores: np.ndarray, counts: np.ndarray, k: int, seeds: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def select_batch(
+    policy: Policy, scores: np.ndarray, counts: np.ndarray, k: int, seeds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(idx [E, k] int64 with -1 padding, props [E, k], shown [E]) for ``E`` events; see the module doc."""
     scores = np.ascontiguousarray(scores, dtype=np.float64)
     counts = np.asarray(counts, dtype=np.int64)

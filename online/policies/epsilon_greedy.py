@@ -56,8 +56,7 @@ class EpsilonGreedy(Policy):
         return m
 
     def _draw(self, items, clean, k, seed, with_props):
-        return epsilon_greedy_select(rank_order(clean), self.rank_marginals(clean.shape[0], k), k,
-                                     self.epsilon, seed)
+        return epsilon_greedy_select(rank_order(clean), self.rank_marginals(clean.shape[0], k), k, self.epsilon, seed)
 
     def _marginals(self, items, clean, k):
         n = clean.shape[0]

@@ -36,8 +36,7 @@ def gaussian_topk_draw(mu: np.ndarray, sigma: np.ndarray, k: int, seed: int) -> 
 
 
 @njit(cache=True)
-def gaussian_topk_marginals(mu: np.ndarray, sigma: np.ndarray, k: int, n_draws: int,
-                            seed: int) -> np.ndarray:
+def gaussian_topk_marginals(mu: np.ndarray, sigma: np.ndarray, k: int, n_draws: int, seed: int) -> np.ndarray:
     """Monte-Carlo slot marginals [n, k] of Thompson top-k over ``n_draws`` samples."""
     n = mu.shape[0]
     k = min(k, n)

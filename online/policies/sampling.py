@@ -26,6 +26,7 @@ from numba import njit
 
 from streamrec.online.hashing import counter_uniform
 
+
 @njit(cache=True)
 def splitmix_uniform(seed: int, counter: int) -> float:
     """Uniform in [0, 1): draw ``counter`` of ``seed`` (``counter_uniform(seed, counter, 0)``)."""
@@ -72,8 +73,9 @@ def epsilon_greedy_draw(n: int, k: int, eps: float, seed: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def epsilon_greedy_select(order: np.ndarray, rank_marginals: np.ndarray, k: int, eps: float, seed: int
-                          ) -> tuple[np.ndarray, np.ndarray]:
+def epsilon_greedy_select(
+    order: np.ndarray, rank_marginals: np.ndarray, k: int, eps: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(candidate indices, slot propensities) of one epsilon-greedy slate, given the
     best-first ``order`` and the exact ``rank_marginals`` [n, >=k]."""
     ranks = epsilon_greedy_draw(order.shape[0], k, eps, seed)
@@ -112,8 +114,8 @@ def epsilon_greedy_marginals(n: int, k: int, eps: float) -> np.ndarray:
             w = pf[f]
             if w == 0.0:
                 continue
-            above = n - 1 - f          # ranks above the frontier
-            m = s - f                  # of which removed
+            above = n - 1 - f  # ranks above the frontier
+            m = s - f  # of which removed
             p_front = (1.0 - eps) + eps / left
             out[f, s] += w * p_front
             if above > 0:

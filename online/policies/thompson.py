@@ -23,7 +23,8 @@ True
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,8 +37,7 @@ _MC_SALT = 0x2545F491
 class GaussianThompson(Policy):
     """Top-k of a Gaussian posterior sample with per-item shrinking uncertainty."""
 
-    def __init__(self, sigma0: float = 1.0, n_draws: int = 64, mc_seed: int = 12345,
-                 max_items: int = 1_000_000):
+    def __init__(self, sigma0: float = 1.0, n_draws: int = 64, mc_seed: int = 12345, max_items: int = 1_000_000):
         if not sigma0 >= 0.0:
             raise ValueError("sigma0 must be >= 0")
         self.sigma0 = float(sigma0)
@@ -70,8 +70,7 @@ class GaussianThompson(Policy):
         return idx, props
 
     def _marginals(self, items, clean, k):
-        return gaussian_topk_marginals(np.clip(clean, -1e150, 1e150), self.sigma(items), k,
-                                       self.n_draws, self.mc_seed)
+        return gaussian_topk_marginals(np.clip(clean, -1e150, 1e150), self.sigma(items), k, self.n_draws, self.mc_seed)
 
     def to_dict(self) -> dict:
         """JSON-able state (for recovery snapshots)."""

@@ -18,8 +18,16 @@ from streamrec.replay.baselines.session_knn import SKNN, VSKNN
 from streamrec.replay.baselines.transitions import Transitions
 
 __all__ = [
-    "EASE", "SKNN", "VSKNN", "DecayedPopularity", "EASETransitions", "ItemKNN", "Popularity",
-    "RiverFM", "RiverMF", "Transitions",
+    "EASE",
+    "SKNN",
+    "VSKNN",
+    "DecayedPopularity",
+    "EASETransitions",
+    "ItemKNN",
+    "Popularity",
+    "RiverFM",
+    "RiverMF",
+    "Transitions",
 ]
 
 

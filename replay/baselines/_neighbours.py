@@ -84,8 +84,7 @@ def add_rows(mat, q_items, q_w, nq, n_cols, scores):
 
 
 @njit(cache=True)
-def recency_scores(u, mat, cosine, decay, q_items, q_w, n_seen, scores, user_head, hist_next,
-                   hist_item):
+def recency_scores(u, mat, cosine, decay, q_items, q_w, n_seen, scores, user_head, hist_next, hist_item):
     """``scores[:n_seen] = sum_age decay**age * mat[h_age]`` over u's last ``len(q_items)``
     positives; ``cosine``: ``mat[a, b] / sqrt(mat[a, a] mat[b, b])`` instead of ``mat[a, b]``."""
     nq = recent_items(u, q_items.shape[0], decay, user_head, hist_next, hist_item, q_items, q_w)
@@ -123,10 +122,12 @@ def grow_square(mat: np.ndarray, need: int) -> np.ndarray:
     if cap * cap * mat.itemsize > DENSE_BUDGET:
         cap = need
     if cap * cap * mat.itemsize > DENSE_BUDGET:
-        raise MemoryError(f"dense {need} x {need} item matrix needs "
-                          f"{need * need * mat.itemsize / 2**30:.1f} GiB > the "
-                          f"{DENSE_BUDGET / 2**30:.0f} GiB budget of the neighbourhood baselines; "
-                          "leave item-knn/ease out of --models for this catalog")
+        raise MemoryError(
+            f"dense {need} x {need} item matrix needs "
+            f"{need * need * mat.itemsize / 2**30:.1f} GiB > the "
+            f"{DENSE_BUDGET / 2**30:.0f} GiB budget of the neighbourhood baselines; "
+            "leave item-knn/ease out of --models for this catalog"
+        )
     out = np.zeros((cap, cap), dtype=mat.dtype)
     out[: mat.shape[0], : mat.shape[1]] = mat
     return out

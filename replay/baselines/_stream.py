@@ -49,8 +49,7 @@ def rank_target(scores, n_seen, target, u, user_head, hist_next, hist_item, mark
 
 
 @njit(cache=True)
-def rank_target_lex(primary, secondary, n_seen, target, u, user_head, hist_next, hist_item, mark,
-                    stamp):
+def rank_target_lex(primary, secondary, n_seen, target, u, user_head, hist_next, hist_item, mark, stamp):
     """As :func:`rank_target` for lexicographic scores ``(primary[j], secondary[j])``."""
     if target >= n_seen or _mark_history(u, user_head, hist_next, hist_item, mark, stamp, target):
         return 0
@@ -58,8 +57,7 @@ def rank_target_lex(primary, secondary, n_seen, target, u, user_head, hist_next,
     s = secondary[target]
     rank = 1
     for j in range(n_seen):
-        if j != target and mark[j] != stamp and (
-                primary[j] > p or (primary[j] == p and secondary[j] >= s)):
+        if j != target and mark[j] != stamp and (primary[j] > p or (primary[j] == p and secondary[j] >= s)):
             rank += 1
     return rank
 

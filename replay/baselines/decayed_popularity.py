@@ -37,15 +37,29 @@ RESCALE_AT = 1e100
 
 
 @njit(cache=True)
-def decayed_popularity_chunk(users, items, positive, evaluate, scores, growth, scale,
-                             user_head, hist_next, hist_item, mark, n_seen, n_hist, stamp0, ranks):
+def decayed_popularity_chunk(
+    users,
+    items,
+    positive,
+    evaluate,
+    scores,
+    growth,
+    scale,
+    user_head,
+    hist_next,
+    hist_item,
+    mark,
+    n_seen,
+    n_hist,
+    stamp0,
+    ranks,
+):
     """Test-then-learn over one chunk; returns the updated (scale, n_seen, n_hist)."""
     for t in range(users.shape[0]):
         u = users[t]
         i = items[t]
         if evaluate[t] and positive[t]:
-            ranks[t] = rank_target(scores, n_seen, i, u, user_head, hist_next, hist_item, mark,
-                                   stamp0 + t + 1)
+            ranks[t] = rank_target(scores, n_seen, i, u, user_head, hist_next, hist_item, mark, stamp0 + t + 1)
         if i >= n_seen:
             n_seen = i + 1
         scale *= growth
@@ -80,8 +94,21 @@ class DecayedPopularity:
         self.scores = grow(self.scores, len(ix.item_ids), 0.0)
         ranks = np.zeros(len(events), dtype=np.int32)
         self.scale, ix.n_seen, ix.n_hist = decayed_popularity_chunk(
-            users, items, positive, np.asarray(evaluate, dtype=np.bool_), self.scores,
-            self.growth, self.scale, ix.user_head, ix.hist_next, ix.hist_item, ix.mark,
-            ix.n_seen, ix.n_hist, ix.n_events, ranks)
+            users,
+            items,
+            positive,
+            np.asarray(evaluate, dtype=np.bool_),
+            self.scores,
+            self.growth,
+            self.scale,
+            ix.user_head,
+            ix.hist_next,
+            ix.hist_item,
+            ix.mark,
+            ix.n_seen,
+            ix.n_hist,
+            ix.n_events,
+            ranks,
+        )
         ix.n_events += len(events)
         return ranks

@@ -46,24 +46,46 @@ from streamrec.replay.baselines._stream import grow, rank_target_lex
 
 
 @njit(cache=True)
-def ease_chunk(users, items, positive, evaluate, weights, co, trans, trans_total, beta,
-               popularity, scores, q_items, q_w, decay, last_item, user_head, hist_next, hist_item,
-               mark, n_seen, n_hist, stamp0, ranks):
+def ease_chunk(
+    users,
+    items,
+    positive,
+    evaluate,
+    weights,
+    co,
+    trans,
+    trans_total,
+    beta,
+    popularity,
+    scores,
+    q_items,
+    q_w,
+    decay,
+    last_item,
+    user_head,
+    hist_next,
+    hist_item,
+    mark,
+    n_seen,
+    n_hist,
+    stamp0,
+    ranks,
+):
     """Test-then-learn over one chunk with fixed ``weights`` (B); returns (n_seen, n_hist)."""
     for t in range(users.shape[0]):
         u = users[t]
         i = items[t]
         if evaluate[t] and positive[t]:
-            recency_scores(u, weights, False, decay, q_items, q_w, n_seen, scores, user_head,
-                           hist_next, hist_item)
+            recency_scores(u, weights, False, decay, q_items, q_w, n_seen, scores, user_head, hist_next, hist_item)
             p = last_item[u]
             if beta != 0.0 and p >= 0 and trans_total[p] > 0.0:
                 row = trans[p]
                 c = beta / trans_total[p]
                 for j in range(n_seen):
                     scores[j] += c * row[j]
-            ranks[t] = rank_target_lex(scores, popularity, n_seen, i, u, user_head, hist_next,
-                                       hist_item, mark, stamp0 + t + 1)
+            ranks[t] = rank_target_lex(
+                scores, popularity, n_seen, i, u, user_head, hist_next, hist_item, mark, stamp0 + t + 1
+            )
         if i >= n_seen:
             n_seen = i + 1
         if positive[t]:
@@ -71,8 +93,7 @@ def ease_chunk(users, items, positive, evaluate, weights, co, trans, trans_total
                 trans[last_item[u], i] += 1.0
                 trans_total[last_item[u]] += 1.0
             last_item[u] = i
-            n_hist = learn_positive(u, i, co, popularity, user_head, hist_next, hist_item, mark,
-                                    stamp0 + t + 1, n_hist)
+            n_hist = learn_positive(u, i, co, popularity, user_head, hist_next, hist_item, mark, stamp0 + t + 1, n_hist)
     return n_seen, n_hist
 
 
@@ -92,8 +113,9 @@ class EASE:
     name = "ease"
     beta = 0.0
 
-    def __init__(self, lam: float = 200.0, retrain_every: int = 1000, query_len: int | None = 50,
-                 decay: float = 0.9) -> None:
+    def __init__(
+        self, lam: float = 200.0, retrain_every: int = 1000, query_len: int | None = 50, decay: float = 0.9
+    ) -> None:
         if retrain_every < 1 or not lam > 0:
             raise ValueError("retrain_every must be >= 1 and lam > 0")
         self.lam, self.retrain_every = float(lam), int(retrain_every)
@@ -132,10 +154,30 @@ class EASE:
                 self.retrain()
             hi = min(len(events), lo + self.retrain_every - t % self.retrain_every)
             ix.n_seen, ix.n_hist = ease_chunk(
-                users[lo:hi], items[lo:hi], positive[lo:hi], evaluate[lo:hi], self.weights, s.co,
-                self.trans, self.trans_total, self.beta, s.popularity, s.scores, s.q_items, s.q_w,
-                self.decay, self.last_item, ix.user_head, ix.hist_next, ix.hist_item, ix.mark,
-                ix.n_seen, ix.n_hist, ix.n_events, ranks[lo:hi])
+                users[lo:hi],
+                items[lo:hi],
+                positive[lo:hi],
+                evaluate[lo:hi],
+                self.weights,
+                s.co,
+                self.trans,
+                self.trans_total,
+                self.beta,
+                s.popularity,
+                s.scores,
+                s.q_items,
+                s.q_w,
+                self.decay,
+                self.last_item,
+                ix.user_head,
+                ix.hist_next,
+                ix.hist_item,
+                ix.mark,
+                ix.n_seen,
+                ix.n_hist,
+                ix.n_events,
+                ranks[lo:hi],
+            )
             ix.n_events += hi - lo
             lo = hi
         return ranks

@@ -34,22 +34,39 @@ from streamrec.replay.baselines._stream import rank_target_lex
 
 
 @njit(cache=True)
-def item_knn_chunk(users, items, positive, evaluate, co, popularity, scores, q_items, q_w, decay,
-                   user_head, hist_next, hist_item, mark, n_seen, n_hist, stamp0, ranks):
+def item_knn_chunk(
+    users,
+    items,
+    positive,
+    evaluate,
+    co,
+    popularity,
+    scores,
+    q_items,
+    q_w,
+    decay,
+    user_head,
+    hist_next,
+    hist_item,
+    mark,
+    n_seen,
+    n_hist,
+    stamp0,
+    ranks,
+):
     """Test-then-learn over one chunk; returns the updated (n_seen, n_hist)."""
     for t in range(users.shape[0]):
         u = users[t]
         i = items[t]
         if evaluate[t] and positive[t]:
-            recency_scores(u, co, True, decay, q_items, q_w, n_seen, scores, user_head, hist_next,
-                           hist_item)
-            ranks[t] = rank_target_lex(scores, popularity, n_seen, i, u, user_head, hist_next,
-                                       hist_item, mark, stamp0 + t + 1)
+            recency_scores(u, co, True, decay, q_items, q_w, n_seen, scores, user_head, hist_next, hist_item)
+            ranks[t] = rank_target_lex(
+                scores, popularity, n_seen, i, u, user_head, hist_next, hist_item, mark, stamp0 + t + 1
+            )
         if i >= n_seen:
             n_seen = i + 1
         if positive[t]:
-            n_hist = learn_positive(u, i, co, popularity, user_head, hist_next, hist_item, mark,
-                                    stamp0 + t + 1, n_hist)
+            n_hist = learn_positive(u, i, co, popularity, user_head, hist_next, hist_item, mark, stamp0 + t + 1, n_hist)
     return n_seen, n_hist
 
 
@@ -69,8 +86,24 @@ class ItemKNN:
         users, items, positive = s.encode(events)
         ranks = np.zeros(len(events), dtype=np.int32)
         ix.n_seen, ix.n_hist = item_knn_chunk(
-            users, items, positive, np.asarray(evaluate, dtype=np.bool_), s.co, s.popularity,
-            s.scores, s.q_items, s.q_w, self.decay, ix.user_head, ix.hist_next, ix.hist_item,
-            ix.mark, ix.n_seen, ix.n_hist, ix.n_events, ranks)
+            users,
+            items,
+            positive,
+            np.asarray(evaluate, dtype=np.bool_),
+            s.co,
+            s.popularity,
+            s.scores,
+            s.q_items,
+            s.q_w,
+            self.decay,
+            ix.user_head,
+            ix.hist_next,
+            ix.hist_item,
+            ix.mark,
+            ix.n_seen,
+            ix.n_hist,
+            ix.n_events,
+            ranks,
+        )
         ix.n_events += len(events)
         return ranks

@@ -57,11 +57,18 @@ class RiverFM:
 
     name = "river-fm"
 
-    def __init__(self, n_factors: int = 10, lr: float = 0.05, n_negatives: int = 4,
-                 side_info: bool = True, seed: int = 42, max_events: int | None = None) -> None:
+    def __init__(
+        self,
+        n_factors: int = 10,
+        lr: float = 0.05,
+        n_negatives: int = 4,
+        side_info: bool = True,
+        seed: int = 42,
+        max_events: int | None = None,
+    ) -> None:
         self.model = facto.FMClassifier(
-            n_factors=n_factors, weight_optimizer=optim.SGD(lr), latent_optimizer=optim.SGD(lr),
-            seed=seed)
+            n_factors=n_factors, weight_optimizer=optim.SGD(lr), latent_optimizer=optim.SGD(lr), seed=seed
+        )
         self.k = n_factors
         self.n_negatives = n_negatives
         self.side_info = side_info

@@ -33,13 +33,25 @@ class RiverMF:
 
     name = "river-mf"
 
-    def __init__(self, n_factors: int = 10, lr: float = 0.05, bias_lr: float = 0.025,
-                 l2: float = 0.0, n_negatives: int = 1, seed: int = 42,
-                 max_events: int | None = None) -> None:
+    def __init__(
+        self,
+        n_factors: int = 10,
+        lr: float = 0.05,
+        bias_lr: float = 0.025,
+        l2: float = 0.0,
+        n_negatives: int = 1,
+        seed: int = 42,
+        max_events: int | None = None,
+    ) -> None:
         self.model = reco.BiasedMF(
-            n_factors=n_factors, bias_optimizer=optim.SGD(bias_lr),
-            latent_optimizer=optim.SGD(lr), l2_bias=l2, l2_latent=l2,
-            latent_initializer=optim.initializers.Normal(mu=0.0, sigma=0.1, seed=seed), seed=seed)
+            n_factors=n_factors,
+            bias_optimizer=optim.SGD(bias_lr),
+            latent_optimizer=optim.SGD(lr),
+            l2_bias=l2,
+            l2_latent=l2,
+            latent_initializer=optim.initializers.Normal(mu=0.0, sigma=0.1, seed=seed),
+            seed=seed,
+        )
         self.k = n_factors
         self.n_negatives = n_negatives
         self.max_events = max_events

@@ -125,21 +125,43 @@ def _learn_block(u, i, sb, n_blocks, n_post):
 
 
 @njit(cache=True)
-def session_knn_chunk(users, items, positive, evaluate, k, weighted, sb, n_blocks, n_post,
-                      popularity, scores, sim, touched, q_items, q_w, user_head, hist_next,
-                      hist_item, mark, n_seen, n_hist, stamp0, ranks):
+def session_knn_chunk(
+    users,
+    items,
+    positive,
+    evaluate,
+    k,
+    weighted,
+    sb,
+    n_blocks,
+    n_post,
+    popularity,
+    scores,
+    sim,
+    touched,
+    q_items,
+    q_w,
+    user_head,
+    hist_next,
+    hist_item,
+    mark,
+    n_seen,
+    n_hist,
+    stamp0,
+    ranks,
+):
     """Test-then-learn over one chunk; returns the updated (n_blocks, n_post, n_seen, n_hist)."""
     for t in range(users.shape[0]):
         u = users[t]
         i = items[t]
         if evaluate[t] and positive[t]:
-            nq = recent_items(u, q_items.shape[0], 1.0, user_head, hist_next, hist_item, q_items,
-                              q_w)
+            nq = recent_items(u, q_items.shape[0], 1.0, user_head, hist_next, hist_item, q_items, q_w)
             n_t = _neighbour_sims(u, nq, q_items, weighted, sb, sim, touched)
             scores[:n_seen] = 0.0
             _score_top_k(k, n_t, sim, touched, sb, scores)
-            ranks[t] = rank_target_lex(scores, popularity, n_seen, i, u, user_head, hist_next,
-                                       hist_item, mark, stamp0 + t + 1)
+            ranks[t] = rank_target_lex(
+                scores, popularity, n_seen, i, u, user_head, hist_next, hist_item, mark, stamp0 + t + 1
+            )
         if i >= n_seen:
             n_seen = i + 1
         if positive[t]:
@@ -160,9 +182,15 @@ class SKNN:
             raise ValueError("k, block and query_len must be >= 1")
         self.k = int(k)
         self.index = StreamIndex()
-        self.blocks = Blocks(np.zeros((0, int(block)), np.int64), np.zeros(0, np.int64),
-                             np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                             np.zeros(0, np.int64), np.zeros(0, np.int64))
+        self.blocks = Blocks(
+            np.zeros((0, int(block)), np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+        )
         self.n_blocks = self.n_post = 0
         self.popularity = np.zeros(0, dtype=np.float64)
         self.scores = np.zeros(0, dtype=np.float64)
@@ -174,10 +202,15 @@ class SKNN:
     def _grow(self, n_new: int) -> None:
         n_users, n_items = len(self.index.user_ids), len(self.index.item_ids)
         b, nb, npost = self.blocks, self.n_blocks + n_new, self.n_post + n_new
-        self.blocks = Blocks(grow(b.blk_items, nb, 0), grow(b.blk_len, nb, 0),
-                             grow(b.blk_user, nb, -1), grow(b.user_block, n_users, -1),
-                             grow(b.item_post, n_items, -1), grow(b.post_block, npost, 0),
-                             grow(b.post_next, npost, -1))
+        self.blocks = Blocks(
+            grow(b.blk_items, nb, 0),
+            grow(b.blk_len, nb, 0),
+            grow(b.blk_user, nb, -1),
+            grow(b.user_block, n_users, -1),
+            grow(b.item_post, n_items, -1),
+            grow(b.post_block, npost, 0),
+            grow(b.post_next, npost, -1),
+        )
         self.sim = grow(self.sim, nb, 0.0)
         self.touched = grow(self.touched, nb, 0)
         self.popularity = grow(self.popularity, n_items, 0.0)
@@ -189,10 +222,30 @@ class SKNN:
         self._grow(len(events))
         ranks = np.zeros(len(events), dtype=np.int32)
         self.n_blocks, self.n_post, ix.n_seen, ix.n_hist = session_knn_chunk(
-            users, items, positive, np.asarray(evaluate, dtype=np.bool_), self.k, self.weighted,
-            self.blocks, self.n_blocks, self.n_post, self.popularity, self.scores, self.sim,
-            self.touched, self.q_items, self.q_w, ix.user_head, ix.hist_next, ix.hist_item, ix.mark,
-            ix.n_seen, ix.n_hist, ix.n_events, ranks)
+            users,
+            items,
+            positive,
+            np.asarray(evaluate, dtype=np.bool_),
+            self.k,
+            self.weighted,
+            self.blocks,
+            self.n_blocks,
+            self.n_post,
+            self.popularity,
+            self.scores,
+            self.sim,
+            self.touched,
+            self.q_items,
+            self.q_w,
+            ix.user_head,
+            ix.hist_next,
+            ix.hist_item,
+            ix.mark,
+            ix.n_seen,
+            ix.n_hist,
+            ix.n_events,
+            ranks,
+        )
         ix.n_events += len(events)
         return ranks
 

@@ -53,9 +53,30 @@ def _slot(keys_of_entry, table, key):
 
 
 @njit(cache=True)
-def transitions_chunk(users, items, positive, evaluate, last_item, row_head, ent_key, ent_item,
-                      ent_count, ent_next, table, n_ent, scores, popularity, user_head, hist_next,
-                      hist_item, mark, n_seen, n_hist, stamp0, ranks):
+def transitions_chunk(
+    users,
+    items,
+    positive,
+    evaluate,
+    last_item,
+    row_head,
+    ent_key,
+    ent_item,
+    ent_count,
+    ent_next,
+    table,
+    n_ent,
+    scores,
+    popularity,
+    user_head,
+    hist_next,
+    hist_item,
+    mark,
+    n_seen,
+    n_hist,
+    stamp0,
+    ranks,
+):
     """Test-then-learn over one chunk; returns the updated (n_ent, n_seen, n_hist).
 
     ``scores`` is an all-zero scratch row, filled from ``prev``'s chain and cleared after use.
@@ -70,8 +91,9 @@ def transitions_chunk(users, items, positive, evaluate, last_item, row_head, ent
                 while e >= 0:
                     scores[ent_item[e]] = ent_count[e]
                     e = ent_next[e]
-            ranks[t] = rank_target_lex(scores, popularity, n_seen, i, u, user_head, hist_next,
-                                       hist_item, mark, stamp0 + t + 1)
+            ranks[t] = rank_target_lex(
+                scores, popularity, n_seen, i, u, user_head, hist_next, hist_item, mark, stamp0 + t + 1
+            )
             if p >= 0:
                 e = row_head[p]
                 while e >= 0:
@@ -146,9 +168,28 @@ class Transitions:
         self._reserve(len(events))
         ranks = np.zeros(len(events), dtype=np.int32)
         self.n_ent, ix.n_seen, ix.n_hist = transitions_chunk(
-            users, items, positive, np.asarray(evaluate, dtype=np.bool_), self.last_item,
-            self.row_head, self.ent_key, self.ent_item, self.ent_count, self.ent_next, self.table,
-            self.n_ent, self.scores, self.popularity, ix.user_head, ix.hist_next, ix.hist_item, ix.mark,
-            ix.n_seen, ix.n_hist, ix.n_events, ranks)
+            users,
+            items,
+            positive,
+            np.asarray(evaluate, dtype=np.bool_),
+            self.last_item,
+            self.row_head,
+            self.ent_key,
+            self.ent_item,
+            self.ent_count,
+            self.ent_next,
+            self.table,
+            self.n_ent,
+            self.scores,
+            self.popularity,
+            ix.user_head,
+            ix.hist_next,
+            ix.hist_item,
+            ix.mark,
+            ix.n_seen,
+            ix.n_hist,
+            ix.n_events,
+            ranks,
+        )
         ix.n_events += len(events)
         return ranks

@@ -7,5 +7,13 @@ from streamrec.replay.ope.ips import InverseProbabilityWeighting
 from streamrec.replay.ope.replay_method import ReplayMethod
 from streamrec.replay.ope.snips import SelfNormalizedInverseProbabilityWeighting
 
-__all__ = ["BaseOffPolicyEstimator", "InverseProbabilityWeighting", "SelfNormalizedInverseProbabilityWeighting",
-           "DirectMethod", "DoublyRobust", "ReplayMethod", "interval", "prepare"]
+__all__ = [
+    "BaseOffPolicyEstimator",
+    "InverseProbabilityWeighting",
+    "SelfNormalizedInverseProbabilityWeighting",
+    "DirectMethod",
+    "DoublyRobust",
+    "ReplayMethod",
+    "interval",
+    "prepare",
+]

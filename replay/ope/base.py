@@ -43,9 +43,19 @@ def pick(matrix: np.ndarray, action: np.ndarray, position: np.ndarray) -> np.nda
     return np.asarray(m[t, np.asarray(action, np.int64), np.asarray(position, np.int64)], np.float64)
 
 
-def prepare(reward, pscore=None, action=None, position=None, action_dist=None, evaluation_pscore=None,
-            estimated_rewards_by_reg_model=None, estimated_value=None, estimated_reward_logged=None,
-            need_pscore: bool = True, need_model: bool = False) -> dict[str, np.ndarray]:
+def prepare(
+    reward,
+    pscore=None,
+    action=None,
+    position=None,
+    action_dist=None,
+    evaluation_pscore=None,
+    estimated_rewards_by_reg_model=None,
+    estimated_value=None,
+    estimated_reward_logged=None,
+    need_pscore: bool = True,
+    need_model: bool = False,
+) -> dict[str, np.ndarray]:
     """Validate and reduce inputs to per-round vectors: r, pb, pe, v_hat, q_hat (as needed)."""
     r = _vec(reward, "reward")
     n = r.shape[0]
@@ -105,8 +115,14 @@ class BaseOffPolicyEstimator:
         num, den = self.estimate_round_terms(**inputs)
         return _ratio(num, den)
 
-    def estimate_interval(self, alpha: float = 0.05, n_bootstrap: int = 1000, random_state: int = 0,
-                          method: str = "bootstrap", **inputs: Any) -> dict[str, float]:
+    def estimate_interval(
+        self,
+        alpha: float = 0.05,
+        n_bootstrap: int = 1000,
+        random_state: int = 0,
+        method: str = "bootstrap",
+        **inputs: Any,
+    ) -> dict[str, float]:
         """``{"mean", "lower", "upper"}`` at level 1 - alpha."""
         num, den = self.estimate_round_terms(**inputs)
         return interval(num, den, alpha, n_bootstrap, random_state, method)
@@ -119,8 +135,14 @@ def _ratio(num: np.ndarray, den: np.ndarray | None) -> float:
     return float(num.sum() / s) if s > 0 else 0.0
 
 
-def interval(num: np.ndarray, den: np.ndarray | None, alpha: float = 0.05, n_bootstrap: int = 1000,
-             random_state: int = 0, method: str = "bootstrap") -> dict[str, float]:
+def interval(
+    num: np.ndarray,
+    den: np.ndarray | None,
+    alpha: float = 0.05,
+    n_bootstrap: int = 1000,
+    random_state: int = 0,
+    method: str = "bootstrap",
+) -> dict[str, float]:
     """Percentile-bootstrap or normal (linearised) interval of sum(num)/sum(den)."""
     if not 0 < alpha < 1:
         raise ValueError("alpha must be in (0, 1)")
@@ -143,8 +165,9 @@ def interval(num: np.ndarray, den: np.ndarray | None, alpha: float = 0.05, n_boo
     return {"mean": v, "lower": float(lo), "upper": float(hi)}
 
 
-def refit_bootstrap_interval(value_on: Callable[[np.ndarray], float], n: int, alpha: float = 0.05,
-                             n_bootstrap: int = 100, random_state: int = 0) -> dict[str, float]:
+def refit_bootstrap_interval(
+    value_on: Callable[[np.ndarray], float], n: int, alpha: float = 0.05, n_bootstrap: int = 100, random_state: int = 0
+) -> dict[str, float]:
     """Percentile interval of ``value_on(idx)`` over bootstrap resamples ``idx`` of the n rounds.
 
     ``value_on`` refits whatever depends on the data (e.g. the reward model of

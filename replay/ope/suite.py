@@ -24,20 +24,30 @@ def is_uniform_log(pscore: np.ndarray, rtol: float = 1e-6) -> bool:
     return bool(p.size and np.allclose(p, p[0], rtol=rtol, atol=0))
 
 
-def run_estimators(reward: np.ndarray, pscore: np.ndarray, evaluation_pscore: np.ndarray,
-                   estimated_value: np.ndarray | None = None, estimated_reward_logged: np.ndarray | None = None,
-                   alpha: float = 0.05, n_bootstrap: int = 1000, random_state: int = 0,
-                   method: str = "bootstrap") -> dict[str, dict[str, float]]:
+def run_estimators(
+    reward: np.ndarray,
+    pscore: np.ndarray,
+    evaluation_pscore: np.ndarray,
+    estimated_value: np.ndarray | None = None,
+    estimated_reward_logged: np.ndarray | None = None,
+    alpha: float = 0.05,
+    n_bootstrap: int = 1000,
+    random_state: int = 0,
+    method: str = "bootstrap",
+) -> dict[str, dict[str, float]]:
     """Estimates with intervals of the evaluation policy's value per round."""
     base: dict[str, Any] = dict(reward=reward, pscore=pscore, evaluation_pscore=evaluation_pscore)
     kw: dict[str, Any] = dict(alpha=alpha, n_bootstrap=n_bootstrap, random_state=random_state, method=method)
-    out = {"ips": InverseProbabilityWeighting().estimate_interval(**base, **kw),
-           "snips": SelfNormalizedInverseProbabilityWeighting().estimate_interval(**base, **kw)}
+    out = {
+        "ips": InverseProbabilityWeighting().estimate_interval(**base, **kw),
+        "snips": SelfNormalizedInverseProbabilityWeighting().estimate_interval(**base, **kw),
+    }
     if estimated_value is not None:
         out["dm"] = DirectMethod().estimate_interval(reward=reward, estimated_value=estimated_value, **kw)
         if estimated_reward_logged is not None:
-            out["dr"] = DoublyRobust().estimate_interval(**base, estimated_value=estimated_value,
-                                                         estimated_reward_logged=estimated_reward_logged, **kw)
+            out["dr"] = DoublyRobust().estimate_interval(
+                **base, estimated_value=estimated_value, estimated_reward_logged=estimated_reward_logged, **kw
+            )
     if is_uniform_log(pscore):
         out["replay"] = ReplayMethod().estimate_interval(reward=reward, evaluation_pscore=evaluation_pscore, **kw)
     return out
