@@ -22,6 +22,7 @@ def test_readme_commands_are_real_subcommands():
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    used = set(re.findall(r"^\s*streamrec ([a-z-]+)", README, re.M))
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", README, re.S))
+    used = set(re.findall(r"(?:^|&& |\| )\s*streamrec ([a-z-]+)", blocks, re.M))
     assert used, "the README shows no streamrec command"
     assert used <= set(sub.choices), f"README names unknown subcommands: {used - set(sub.choices)}"
