@@ -111,48 +111,50 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather):
     return n_user, n_t, stamp, n_cand
 
 
+@njit(cache=True, inline="always")
+def score_catalog(it, sc, n_items, logscale):
+    """``sc.score[j]`` for every item ``j < n_items`` (:func:`score_all` over the bundles)."""
+    score_all(
+        n_items,
+        sc.sa,
+        sc.anum,
+        it.vsum_t,
+        it.wsum,
+        it.pair,
+        it.lpop,
+        it.lpopd,
+        logscale,
+        sc.tr0,
+        sc.tr1,
+        sc.knn.x,
+        sc.touched,
+        sc.n_touched[0],
+        sc.score,
+    )
+
+
+@njit(cache=True, inline="always")
+def candidate_score(q, it, sc, logscale):
+    """Score of one candidate ``q`` (:func:`item_score` over the bundles; inlined, so the
+    bundles cost no per-call reference counting)."""
+    return item_score(
+        q, sc.sa, sc.anum, it.vsum, it.wsum, it.pair, sc.tr0, sc.tr1, sc.knn.x, it.lpop, it.lpopd, logscale
+    )
+
+
 @njit(cache=True)
 def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
     """1-based pessimistic rank of ``j`` among observed unseen items (0 = miss)."""
     if it.obs[j] == 0 or sc.mark[j] == stamp:
         return 0
     if n_cand < 0:
-        score_all(
-            n_items,
-            sc.sa,
-            sc.anum,
-            it.vsum_t,
-            it.wsum,
-            it.pair,
-            it.lpop,
-            it.lpopd,
-            logscale,
-            sc.tr0,
-            sc.tr1,
-            sc.knn.x,
-            sc.touched,
-            sc.n_touched[0],
-            sc.score,
-        )
+        score_catalog(it, sc, n_items, logscale)
         st = sc.score[j]
         above = 0
         for q in range(n_items):  # branch-free so that it vectorises
             above += (sc.score[q] >= st) & (it.obs[q] != 0) & (sc.mark[q] != stamp)
         return above  # counts j itself
-    st = item_score(
-        j,
-        sc.sa,
-        sc.anum,
-        it.vsum,
-        it.wsum,
-        it.pair,
-        sc.tr0,
-        sc.tr1,
-        sc.knn.x,
-        it.lpop,
-        it.lpopd,
-        logscale,
-    )
+    st = candidate_score(j, it, sc, logscale)
     above = 0
     found = False
     for c in range(n_cand):
@@ -162,23 +164,7 @@ def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
             continue
         if it.obs[q] == 0 or sc.mark[q] == stamp:
             continue
-        if (
-            item_score(
-                q,
-                sc.sa,
-                sc.anum,
-                it.vsum,
-                it.wsum,
-                it.pair,
-                sc.tr0,
-                sc.tr1,
-                sc.knn.x,
-                it.lpop,
-                it.lpopd,
-                logscale,
-            )
-            >= st
-        ):
+        if candidate_score(q, it, sc, logscale) >= st:
             above += 1
     return above + 1 if found else 0
 
@@ -188,23 +174,7 @@ def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score,
     """Top-``k`` known items not seen by the user (``n_cand < 0``: whole catalog)."""
     n_out = np.int64(0)  # not a literal 0: one compiled topk_insert
     if n_cand < 0:
-        score_all(
-            n_items,
-            sc.sa,
-            sc.anum,
-            it.vsum_t,
-            it.wsum,
-            it.pair,
-            it.lpop,
-            it.lpopd,
-            logscale,
-            sc.tr0,
-            sc.tr1,
-            sc.knn.x,
-            sc.touched,
-            sc.n_touched[0],
-            sc.score,
-        )
+        score_catalog(it, sc, n_items, logscale)
         for q in range(n_items):
             if sc.mark[q] != stamp:
                 n_out = topk_insert(q, sc.score[q], out_idx, out_score, n_out, k)
@@ -213,20 +183,7 @@ def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score,
         q = np.int64(sc.cand[c])  # int64 like the full-catalog loop: one topk_insert
         if sc.mark[q] == stamp:
             continue
-        s = item_score(
-            q,
-            sc.sa,
-            sc.anum,
-            it.vsum,
-            it.wsum,
-            it.pair,
-            sc.tr0,
-            sc.tr1,
-            sc.knn.x,
-            it.lpop,
-            it.lpopd,
-            logscale,
-        )
+        s = candidate_score(q, it, sc, logscale)
         n_out = topk_insert(q, s, out_idx, out_score, n_out, k)
     return n_out
 
