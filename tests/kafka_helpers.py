@@ -118,30 +118,7 @@ def start_flow(cfg: RunConfig, log_path: Path, via_bytewax_run: bool = False) ->
             "0",
         ]
     else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "streamrec",
-            "run",
-            "--brokers",
-            cfg.brokers,
-            "--in",
-            cfg.in_topic,
-            "--out",
-            cfg.out_topic,
-            "--dlq",
-            cfg.dlq_topic,
-            "--rewards",
-            cfg.rewards_topic,
-            "--state",
-            cfg.state_dir,
-            "--snapshot-interval",
-            str(cfg.snapshot_interval_s),
-            "--policy",
-            cfg.policy,
-            "--reward-window",
-            str(cfg.reward_window_s),
-        ]
+        cmd = run_cmd(cfg, "--policy", cfg.policy, "--reward-window", str(cfg.reward_window_s))
         if cfg.items_topic:
             cmd += ["--items", cfg.items_topic]
         if cfg.metrics_port:
@@ -150,6 +127,31 @@ def start_flow(cfg: RunConfig, log_path: Path, via_bytewax_run: bool = False) ->
             cmd += ["--ab-split", cfg.ab_split]
     log = open(log_path, "ab")
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def run_cmd(cfg: RunConfig, *extra: str) -> list[str]:
+    """``python -m streamrec run`` on ``cfg``'s topics and state, plus ``extra`` flags."""
+    return [
+        sys.executable,
+        "-m",
+        "streamrec",
+        "run",
+        "--brokers",
+        cfg.brokers,
+        "--in",
+        cfg.in_topic,
+        "--out",
+        cfg.out_topic,
+        "--dlq",
+        cfg.dlq_topic,
+        "--rewards",
+        cfg.rewards_topic,
+        "--state",
+        cfg.state_dir,
+        "--snapshot-interval",
+        str(cfg.snapshot_interval_s),
+        *extra,
+    ]
 
 
 def stop_flow(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 20) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,31 +15,6 @@ from test_cli_errors import clean_env, cli
 
 from streamrec.contract.config import RunConfig
 from streamrec.shell.traffic import ClickGenerator
-
-
-def run_cmd(cfg: RunConfig, *extra: str) -> list[str]:
-    """``python -m streamrec run`` on ``cfg``'s topics and state, plus ``extra`` flags."""
-    return [
-        sys.executable,
-        "-m",
-        "streamrec",
-        "run",
-        "--brokers",
-        cfg.brokers,
-        "--in",
-        cfg.in_topic,
-        "--out",
-        cfg.out_topic,
-        "--dlq",
-        cfg.dlq_topic,
-        "--rewards",
-        cfg.rewards_topic,
-        "--state",
-        cfg.state_dir,
-        "--snapshot-interval",
-        str(cfg.snapshot_interval_s),
-        *extra,
-    ]
 
 
 def info(state: str) -> dict:
@@ -56,7 +30,7 @@ def serve(cfg: RunConfig, log: Path, extra: list[str] | None, events: list[dict]
         if extra is None:
             proc = kh.start_flow(cfg, log, via_bytewax_run=True)
         else:
-            proc = subprocess.Popen(run_cmd(cfg, *extra), cwd=kh.REPO, env=clean_env(), stdout=out, stderr=out)
+            proc = subprocess.Popen(kh.run_cmd(cfg, *extra), cwd=kh.REPO, env=clean_env(), stdout=out, stderr=out)
         try:
             recs.wait_for(total, timeout=300)
             deadline = time.monotonic() + 60
@@ -85,7 +59,7 @@ def test_run_model_config_is_used_stored_shown_and_guarded(broker, tmp_path):
         shown = cli("model", "info", "--state", cfg.state_dir).stdout
         assert "v0000+60" in shown and "k=8 (default 16)" in shown and "lr=0.05 (default 0.1)" in shown
 
-        refused = cli(*run_cmd(cfg, "--model-config", str(toml), "--model-set", "n_buckets=8192")[3:])
+        refused = cli(*kh.run_cmd(cfg, "--model-config", str(toml), "--model-set", "n_buckets=8192")[3:])
         assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
         assert "model setting n_buckets is 4096" in refused.stderr and "8192 was requested" in refused.stderr
 
