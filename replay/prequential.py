@@ -22,7 +22,7 @@ order. A model with a ``max_events`` attribute (slow ones) is only fed the first
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -139,11 +139,13 @@ def run_prequential(
     stride: int = 1,
     chunk: int = 5000,
     k: int = 10,
+    progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Replay ``events`` (already in event-time order) through every model, chunk by chunk.
 
     Chunks are interleaved across models so that all of them see the same machine load
     over time; each model's clock only runs inside its own ``evaluate_and_learn``.
+    ``progress(n)`` is called with the events of each model-chunk done.
     """
     n = len(events)
     chunk = max(int(chunk), 1)
@@ -167,6 +169,8 @@ def run_prequential(
                 raise ValueError(f"{m.name} returned {r.shape} ranks for {hi - lo} events")
             ranks[m.name][lo:hi] = np.where(evaluate[lo:hi], r, 0)
             seconds[m.name] += dt
+            if progress is not None:
+                progress(hi - lo)
             ev = evaluate[lo:hi]
             ev_all = evaluate[:hi]
             series[m.name].append(

@@ -167,7 +167,11 @@ def run_replay(args: argparse.Namespace) -> int:
         warn("nothing to replay")
         return 1
     warm_up(names, events, engine_config=engine_config)
-    result = run_prequential(events, models, stride=args.stride, chunk=args.chunk)
+    from streamrec.shell.progress import Progress
+
+    total = sum(min(len(events), int(getattr(m, "max_events", None) or len(events))) for m in models)
+    with Progress("replay", total=total, unit="model-events") as bar:
+        result = run_prequential(events, models, stride=args.stride, chunk=args.chunk, progress=bar.update)
     print(f"prequential replay: {result.n_events} events, stride {args.stride}, {int(result.evaluate.sum())} evaluated")
     print(format_table(result))
     if grid and "engine" in names:

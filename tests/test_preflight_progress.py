@@ -48,3 +48,14 @@ def test_progress_line_shows_count_rate_and_eta():
     open_ended = Progress("produce", stream=io.StringIO(), enabled=True)
     open_ended.done = 10
     assert "elapsed 0:02" in open_ended.line(now=open_ended.t0 + 2.0)
+
+
+def test_replay_reports_progress_per_model_chunk():
+    from streamrec.contract.events import ClickEvent
+    from streamrec.replay.baselines import Popularity, Transitions
+    from streamrec.replay.prequential import run_prequential
+
+    events = [ClickEvent(str(n), 1.7e9 + n, f"u{n % 3}", f"i{n % 5}") for n in range(25)]
+    done: list[int] = []
+    run_prequential(events, [Popularity(), Transitions()], chunk=10, progress=done.append)
+    assert done == [10, 10, 10, 10, 5, 5]
