@@ -17,15 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamrec.replay.ab_report import wilson_interval  # noqa: E402
-from streamrec.replay.ope.base import refit_bootstrap_interval  # noqa: E402
 from streamrec.replay.ope.suite import run_estimators  # noqa: E402
 from streamrec.replay.open_bandit import load_open_bandit  # noqa: E402
-from streamrec.shell.ope_commands import fit_obd_model, obd_inputs  # noqa: E402
+from streamrec.shell.ope_commands import dm_refit_interval, obd_inputs  # noqa: E402
 
 
 def evaluate(log, target: str, bts, truth_log, n_bootstrap: int, n_refit: int) -> None:
@@ -40,12 +37,7 @@ def evaluate(log, target: str, bts, truth_log, n_bootstrap: int, n_refit: int) -
         n_bootstrap=n_bootstrap,
     )
     if n_refit > 0:
-
-        def dm_on(idx: np.ndarray) -> float:
-            model = fit_obd_model(log, idx)
-            return float(obd_inputs(log, target, bts, model=model)["estimated_value"][idx].mean())
-
-        refit = refit_bootstrap_interval(dm_on, len(log), n_bootstrap=n_refit)
+        refit = dm_refit_interval(log, target, bts, n_refit)
         res["dm-fixed-model"] = res["dm"]
         res["dm"] = {**res["dm"], "lower": refit["lower"], "upper": refit["upper"]}
     truth = truth_log.reward.mean()

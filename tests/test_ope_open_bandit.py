@@ -60,10 +60,16 @@ def test_ope_cli_obd_and_streamrec(tmp_path, capsys):
     _write_obd(tmp_path / "bts", seed=1, uniform=False)
     parser = argparse.ArgumentParser()
     add_ope_parsers(parser.add_subparsers())
-    args = parser.parse_args(["ope", str(tmp_path / "random"), "--policy", "bts", "--n-bootstrap", "50", "--json"])
+    common = ["ope", str(tmp_path / "random"), "--policy", "bts", "--n-bootstrap", "50", "--json"]
+    fixed_args = parser.parse_args([*common, "--dm-refits", "0"])
+    assert fixed_args.func(fixed_args) == 0
+    fixed = json.loads(capsys.readouterr().out)["estimates"]["dm"]
+    args = parser.parse_args([*common, "--dm-refits", "20"])
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["estimates"]) == {"ips", "snips", "dm", "dr", "replay"}
+    refit = out["estimates"]["dm"]  # the reward model refitted per resample: a wider, honest interval
+    assert refit["upper"] - refit["lower"] > fixed["upper"] - fixed["lower"]
     assert all(0 <= e["lower"] <= e["mean"] <= e["upper"] for k, e in out["estimates"].items() if k != "dm")
     # streamrec format: reward records from the joiner
     from streamrec.flows.reward_join import RewardJoiner
