@@ -306,15 +306,11 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             self._rec_counters[arm].inc(sl.arms.count(arm))
 
     def _index_refreshed(self, before: dict, after: dict) -> bool:
-        """Whether this batch crossed a retrieval-index rebuild (first build or a periodic refresh)."""
-        cfg = self.model.config
-        every = int(getattr(cfg, "ivf_refresh_events", 0) or 0)
-        thr = getattr(cfg, "full_rank_threshold", None)
-        if thr is None or after["n_items"] <= thr:
-            return False
-        first = before["n_items"] <= thr
-        periodic = every > 0 and before["events_learned"] // every != after["events_learned"] // every
-        if first or periodic:
+        """Whether this batch seeded the retrieval index (the catalog crossed
+        ``full_rank_threshold``); after that the engine keeps the index up in small steps on
+        every event and never rebuilds it."""
+        thr = self.model.config.full_rank_threshold
+        if before["n_items"] <= thr < after["n_items"]:
             self.index_refreshes += 1
             return True
         return False

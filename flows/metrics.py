@@ -49,7 +49,10 @@ STAGE_SECONDS = Counter(
     "metrics)",
     ["stage"],
 )
-INDEX_REFRESHES = Counter("streamrec_index_refreshes", "Batches during which the retrieval index was rebuilt")
+INDEX_REFRESHES = Counter(
+    "streamrec_index_refreshes",
+    "Batches during which the retrieval index was seeded (it is then kept up per event, never rebuilt)",
+)
 MODEL_VERSION = Info("streamrec_model", "Model version currently serving")
 
 
