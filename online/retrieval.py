@@ -168,9 +168,13 @@ def ivf_add_centroid(it, ivf, ctr, seed):
     if n_c >= ivf.centroids.shape[0] or c0.ready == 0:
         return
     j = int(counter_uniform(seed, c0.events, SEED_STREAM + n_c) * c0.ready)
-    x = it.vsum[j]
-    nrm = math.sqrt(np.sum(x.astype(np.float64) ** 2)) + 1e-12
-    ivf.centroids[n_c, :] = x / nrm
+    x, cen = it.vsum[j], ivf.centroids[n_c]
+    ss = 0.0
+    for f in range(x.shape[0]):  # a loop, not ``x / nrm``: array expressions compile slowly
+        ss += float(x[f]) * float(x[f])
+    nrm = math.sqrt(ss) + 1e-12
+    for f in range(x.shape[0]):
+        cen[f] = x[f] / nrm
     ivf.head[n_c] = -1
     ivf.ptr[n_c + 1] = ivf.ptr[n_c]  # no contiguous part
     c0.n_clusters = n_c + 1

@@ -33,6 +33,20 @@ _BIG = 1e300
 
 
 @njit(cache=True)
+def _stable_argsort(x):
+    """Stable ascending order of ``x`` by insertion (slates are short and arrive nearly
+    sorted; compiles in a fraction of ``np.argsort(kind="mergesort")``'s time)."""
+    order = np.empty(x.shape[0], np.int64)
+    for i in range(x.shape[0]):
+        v, p = x[i], i
+        while p > 0 and x[order[p - 1]] > v:
+            order[p] = order[p - 1]
+            p -= 1
+        order[p] = i
+    return order
+
+
+@njit(cache=True)
 def _egreedy_rows(scores, counts, k, eps, seeds, table, idx, props, shown):
     """Per row: clean scores (NaN last, infinities clipped), stable best-first order, one draw."""
     for e in range(scores.shape[0]):
@@ -51,7 +65,7 @@ def _egreedy_rows(scores, counts, k, eps, seeds, table, idx, props, shown):
             elif x < -_BIG:
                 x = -_BIG
             neg[c] = -x
-        order = np.argsort(neg, kind="mergesort")
+        order = _stable_argsort(neg)
         cols, p = epsilon_greedy_select(order, table[n, :n, :kk], kk, eps, seeds[e])
         for s in range(kk):
             idx[e, s] = cols[s]
