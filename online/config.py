@@ -13,7 +13,9 @@ class RecommenderConfig:
 
     FM: ``k`` factors over ``n_buckets`` hashed rows, ``optimizer`` "adagrad" | "sgd".
     Negatives: ``n_negatives`` per positive, ``negative_sampling`` "uniform" (over items
-    observed so far) | "popularity" (over the last ``occurrence_window`` positives).
+    observed so far) | "popularity" (over the last ``occurrence_window`` positives);
+    ``bpr_weight`` adds that much BPR loss (the positive over each negative) to the
+    logistic one.
     Sequence: the last ``n_seq_fields`` items are FM fields; transitions from the last
     ``n_recent`` items (weight ``trans_decay**p``) feed ``n_neighbours``-slot tables.
     Retrieval: above ``full_rank_threshold`` items, candidates = neighbours ∪ trending ∪
@@ -21,9 +23,12 @@ class RecommenderConfig:
     ``ivf_max_candidates`` items per query). Item caches: each event refreshes
     ``clip(n_items / cache_refresh_events, 1, cache_refresh_max)`` items round-robin.
     Item-kNN feature (``online.item_similarity``): co-occurrence within the last
-    ``knn_window`` items in ``knn_slots``-slot rows (0 = off), scored from the last
-    ``knn_recent`` items (weight ``knn_decay**p``); ``knn_prior`` is added to its learned
-    weight when ranking. Defaults chosen on ML-100K events 0-49,999 only.
+    ``knn_window`` items (the ``p``-th weighted ``knn_window_decay**p``) in
+    ``knn_slots``-slot rows (0 = off), scored from the last ``knn_recent`` items (weight
+    ``knn_decay**p``). Ranking priors: ``knn_prior`` is added to the kNN feature's learned
+    weight, ``pop_prior`` to the decayed popularity's (the FM learns them for logistic
+    loss on sampled negatives; ranking is better with more). Defaults chosen on ML-100K
+    events 0-49,999 only.
     """
 
     k: int = 16
@@ -37,6 +42,7 @@ class RecommenderConfig:
     clip_grad: float = 10.0
     clip_param: float = 100.0
     n_negatives: int = 4
+    bpr_weight: float = 0.0
     negative_sampling: str = "uniform"
     occurrence_window: int = 1 << 16
     half_life_events: float = 10_000.0
@@ -64,7 +70,9 @@ class RecommenderConfig:
     knn_window: int = 20
     knn_recent: int = 20
     knn_decay: float = 0.9
+    knn_window_decay: float = 0.95
     knn_prior: float = 3.0
+    pop_prior: float = 0.4
     seed: int = 42
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,5 +93,9 @@ class RecommenderConfig:
             raise ValueError("0 <= n_seq_fields <= 8 and n_negatives >= 0 required")
         if self.knn_slots < 0 or self.knn_window < 0 or self.knn_recent < 0:
             raise ValueError("knn_slots, knn_window, knn_recent must be >= 0")
+        if not 0.0 <= self.bpr_weight < math.inf:
+            raise ValueError("a finite bpr_weight >= 0 required")
+        if not 0.0 <= self.knn_window_decay < math.inf or not math.isfinite(self.pop_prior):
+            raise ValueError("a finite knn_window_decay >= 0 and a finite pop_prior required")
         if not 0.0 <= self.knn_decay < math.inf or not math.isfinite(self.knn_prior):
             raise ValueError("a finite knn_decay >= 0 and a finite knn_prior required")

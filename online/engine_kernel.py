@@ -141,7 +141,7 @@ def record_event(u, j, label, n_items, st, sc, hp):
             wgt *= hp.decay
         if it.knn_item.shape[1] > 0:
             n_w = min(n_all, hp.knn_window)
-            cooc_update(it.knn_item, it.knn_cnt, sc.rec, n_w, j, n_w)
+            cooc_update(it.knn_item, it.knn_cnt, sc.rec, n_w, j, n_w, hp.knn_window_decay)
             for p in range(n_w):
                 it.dirty[sc.rec[p]] = True
         it.pop[j] += 1.0

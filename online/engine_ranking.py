@@ -98,6 +98,7 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather):
     n_kr = min(n_rec, hp.knn_recent)
     n_t = knn_features(it, sc.knn, sc.rec, n_kr, hp.knn_decay, dense_n, sc.tr0, sc.tr1, sc.touched, n_t)
     sc.anum[NUM_KNN] += hp.knn_prior  # ranking only: FM logits come from the rows
+    sc.anum[NUM_POP_DECAYED] += hp.pop_prior
     sc.n_touched[0] = n_t
     n_cand = -1
     stamp = -1

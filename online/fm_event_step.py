@@ -9,7 +9,9 @@ parameters (see ``online.fm_kernels`` for the model); the user rows are updated 
     dl_e/dv_f = d_e x_f (s_A + s_B,e - v_f x_f),  f in B_e;   d_e x_f s_A,  f in C_e
 
 with ``d_e = sigmoid(logit_e) - y_e``: about 40% fewer row updates than stepping on each
-example in turn, and the same fixed point.
+example in turn, and the same fixed point. With ``opt.bpr > 0`` the loss gains
+``bpr * sum_n log(1 + exp(y_n - y_0))`` (BPR: the positive 0 over each negative n) and
+``d_e`` its derivative (``pairwise_terms``), all taken at the parameters before the step.
 """
 
 from __future__ import annotations
@@ -26,6 +28,58 @@ from streamrec.online.fm_kernels import (
     log_loss,
     weight_step,
 )
+
+
+@njit(cache=True, inline="always")
+def example_logit(w, v, ex, e, uconst, sa, sb, sc_):
+    """Logit of example ``e`` given the user-only terms ``uconst`` and ``s_A = sa``; leaves
+    its group sums ``s_B`` in ``sb`` and ``s_C`` in ``sc_``."""
+    rows, xs, groups = ex.rows, ex.xs, ex.grp
+    k = v.shape[1]
+    sb[:] = 0.0
+    sc_[:] = 0.0
+    qb = 0.0
+    y = uconst
+    for t in range(ex.ptr[e], ex.ptr[e + 1]):
+        r = rows[t]
+        x = xs[t]
+        y += w[r] * x
+        q = 0.0
+        for f in range(k):
+            vx = v[r, f] * x
+            if groups[t] == 1:
+                sb[f] += vx
+            else:
+                sc_[f] += vx
+            q += vx * vx
+        if groups[t] == 1:
+            qb += q
+    bb = 0.0
+    cross = 0.0
+    for f in range(k):
+        bb += sb[f] * sb[f]
+        cross += sa[f] * (sb[f] + sc_[f])
+    return y + 0.5 * (bb - qb) + cross
+
+
+@njit(cache=True)
+def pairwise_terms(fm, opt, ex, n_ex, uconst, sa, sb, sc_, out):
+    """``out[e] = dL_pair/dlogit_e`` of the BPR loss ``opt.bpr * sum_n log(1 + exp(y_n - y_0))``
+    (example 0 the positive, the rest its negatives): ``-bpr sum_n sigma(y_n - y_0)`` for
+    the positive, ``bpr sigma(y_n - y_0)`` for negative ``n``; zeros when ``bpr`` is 0, the
+    event has no negatives, example 0 is not a positive, or a logit is not finite."""
+    out[:n_ex] = 0.0
+    if opt.bpr <= 0.0 or n_ex < 2 or ex.labels[0] < 0.5:
+        return
+    y0 = example_logit(fm.w, fm.v, ex, 0, uconst, sa, sb, sc_)
+    if not math.isfinite(y0):
+        return
+    for e in range(1, n_ex):
+        y = example_logit(fm.w, fm.v, ex, e, uconst, sa, sb, sc_)
+        if math.isfinite(y):
+            g = opt.bpr / (1.0 + math.exp(-clip(y - y0, 500.0)))
+            out[e] = g
+            out[0] -= g
 
 
 @njit(cache=True)
@@ -64,37 +118,17 @@ def fm_multi_step(fm, opt, ex, n_ex, n_user):
         np.float32(opt.clip_g),
         np.float32(opt.clip_p),
     )
+    pair_d = ex.loss  # holds example e's pairwise term until its loss replaces it
+    pairwise_terms(fm, opt, ex, n_ex, uconst, sa, sb, sc_, pair_d)
     for e in range(n_ex):
-        sb[:] = 0.0
-        sc_[:] = 0.0
-        qb = 0.0
-        y = uconst
-        for t in range(ex.ptr[e], ex.ptr[e + 1]):
-            r = rows[t]
-            x = xs[t]
-            y += w[r] * x
-            q = 0.0
-            for f in range(k):
-                vx = v[r, f] * x
-                if groups[t] == 1:
-                    sb[f] += vx
-                else:
-                    sc_[f] += vx
-                q += vx * vx
-            if groups[t] == 1:
-                qb += q
-        bb = 0.0
-        cross = 0.0
-        for f in range(k):
-            bb += sb[f] * sb[f]
-            cross += s[0, f] * (sb[f] + sc_[f])
-        y += 0.5 * (bb - qb) + cross
+        y = example_logit(w, v, ex, e, uconst, sa, sb, sc_)
+        pair = pair_d[e]
         if not math.isfinite(y):
             ex.loss[e] = -1.0
             continue
         ex.loss[e] = log_loss(y, ex.labels[e])
         p = 1.0 / (1.0 + math.exp(-clip(y, 500.0)))
-        d = clip(p - ex.labels[e], opt.clip_g)
+        d = clip(p - ex.labels[e] + pair, opt.clip_g)
         acc_d += d
         for f in range(k):
             acc[f] += d * (sb[f] + sc_[f])

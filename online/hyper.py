@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 
 
 class FmStep(NamedTuple):
-    """Optimiser of an FM step: SGD or AdaGrad with L2, clipped gradients and parameters."""
+    """Optimiser of an FM step: SGD or AdaGrad with L2, clipped gradients and parameters;
+    ``bpr`` weighs a pairwise loss (positive over its negatives) next to the logistic one."""
 
     lr: float
     l2w: float
@@ -22,6 +23,7 @@ class FmStep(NamedTuple):
     intercept_lr: float
     clip_g: float
     clip_p: float
+    bpr: float = 0.0  # weight of the pairwise (BPR) loss next to the logistic one
 
 
 class Hyper(NamedTuple):
@@ -48,7 +50,9 @@ class Hyper(NamedTuple):
     knn_window: int
     knn_recent: int
     knn_decay: float
+    knn_window_decay: float
     knn_prior: float
+    pop_prior: float
 
 
 def hyper(cfg: Any, boosted: bool = False) -> Hyper:
@@ -64,6 +68,7 @@ def hyper(cfg: Any, boosted: bool = False) -> Hyper:
         float(cfg.intercept_lr),
         float(cfg.clip_grad),
         float(cfg.clip_param),
+        float(cfg.bpr_weight),
     )
     return Hyper(
         opt=opt,
@@ -87,5 +92,7 @@ def hyper(cfg: Any, boosted: bool = False) -> Hyper:
         knn_window=int(cfg.knn_window),
         knn_recent=int(cfg.knn_recent),
         knn_decay=float(cfg.knn_decay),
+        knn_window_decay=float(cfg.knn_window_decay),
         knn_prior=float(cfg.knn_prior),
+        pop_prior=float(cfg.pop_prior),
     )

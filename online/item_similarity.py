@@ -89,15 +89,17 @@ def topm_add(knn_item, knn_cnt, i, j, wgt):
 
 
 @njit(cache=True)
-def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window):
+def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window, wdecay=1.0):
     """Symmetric co-occurrence of ``j`` with the first ``min(n_rec, window)`` items of
-    ``rec`` (the user's recent items, newest first; repeats of ``j`` are skipped)."""
+    ``rec`` (the user's recent items, newest first; repeats of ``j`` are skipped), the
+    ``p``-th of them weighted ``wdecay^p``."""
+    wgt = 1.0
     for p in range(min(n_rec, window)):
         i = rec[p]
-        if i == j or i < 0:
-            continue
-        topm_add(knn_item, knn_cnt, i, j, 1.0)
-        topm_add(knn_item, knn_cnt, j, i, 1.0)
+        if i != j and i >= 0:
+            topm_add(knn_item, knn_cnt, i, j, wgt)
+            topm_add(knn_item, knn_cnt, j, i, wgt)
+        wgt *= wdecay
 
 
 @njit(cache=True)

@@ -23,8 +23,9 @@ def _stream(rng, n_items: int, n_users: int, n_events: int):
     return [(int(rng.integers(n_users)), int(rng.integers(n_items))) for _ in range(n_events)]
 
 
-def _replay(events, n_items, m_slots, window):
-    """Kernel tables and a dense twin of the same co-occurrence counts and histories."""
+def _replay(events, n_items, m_slots, window, wdecay=1.0):
+    """Kernel tables and a dense twin of the same co-occurrence counts (the ``p``-th most
+    recent item weighted ``wdecay**p``) and histories."""
     it = np.full((n_items, m_slots), -1, np.int32)
     ct = np.zeros((n_items, m_slots), np.float32)
     dense = np.zeros((n_items, n_items))
@@ -33,11 +34,11 @@ def _replay(events, n_items, m_slots, window):
     for u, j in events:
         h = hist.setdefault(u, [])
         rec = np.array(h[::-1], np.int32)
-        cooc_update(it, ct, rec, len(rec), j, window)
-        for i in h[::-1][:window]:
+        cooc_update(it, ct, rec, len(rec), j, window, wdecay)
+        for p, i in enumerate(h[::-1][:window]):
             if i != j:
-                dense[i, j] += 1.0
-                dense[j, i] += 1.0
+                dense[i, j] += wdecay**p
+                dense[j, i] += wdecay**p
         pop[j] += 1.0
         h.append(j)
     return it, ct, dense, pop, hist
@@ -50,12 +51,12 @@ def _twin_scores(dense, pop, rec, decay):
     return out / np.sqrt(np.maximum(pop, 1.0))
 
 
-@pytest.mark.parametrize("window", [1, 3, 50])
-def test_scatter_matches_dense_twin_when_rows_are_roomy(window):
+@pytest.mark.parametrize(("window", "wdecay"), [(1, 1.0), (3, 1.0), (50, 1.0), (50, 0.9)])
+def test_scatter_matches_dense_twin_when_rows_are_roomy(window, wdecay):
     rng = np.random.default_rng(window)
     n_items = 12  # <= PROBE and far below M: every item finds its slot, counts are exact
     events = _stream(rng, n_items, 5, 300)
-    it, ct, dense, pop, hist = _replay(events, n_items, 64, window)
+    it, ct, dense, pop, hist = _replay(events, n_items, 64, window, wdecay)
     for u, h in hist.items():
         rec = np.array(h[::-1][:7], np.int32)
         out, mark = np.zeros(n_items), np.zeros(n_items, np.int64)

@@ -184,12 +184,15 @@ def test_step_skips_non_finite_and_clips():
     assert np.all(np.abs(w) <= 5.0) and np.all(np.abs(v) <= 5.0) and np.all(np.isfinite(v))
 
 
-def multi_loss_twin(w0, w, v, rows, xs, groups, n_user, ex_ptr, labels):
+def multi_loss_twin(w0, w, v, rows, xs, groups, n_user, ex_ptr, labels, bpr=0.0):
+    """Summed logistic loss plus ``bpr * sum_n log(1 + exp(y_n - y_0))`` (example 0 the positive)."""
     total = 0.0
+    logits = []
     for e in range(len(labels)):
         sel = list(range(n_user)) + list(range(ex_ptr[e], ex_ptr[e + 1]))
         total += loss_twin(w0, w, v, rows[sel], xs[sel], groups[sel], labels[e])
-    return total
+        logits.append(logit_twin(w0, w, v, rows[sel], xs[sel], groups[sel]))
+    return total + bpr * sum(math.log1p(math.exp(y - logits[0])) for y in logits[1:])
 
 
 def multi_example(seed, k=4, n_rows=60):
@@ -203,8 +206,8 @@ def multi_example(seed, k=4, n_rows=60):
     return w, v, rows, xs, groups, ex_ptr, np.array([1.0, 0.0, 0.0])
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_multi_step_gradient_matches_finite_differences(seed):
+@pytest.mark.parametrize(("seed", "bpr"), [(0, 0.0), (1, 0.0), (2, 0.0), (0, 0.7), (1, 1.5)])
+def test_multi_step_gradient_matches_finite_differences(seed, bpr):
     w, v, rows, xs, groups, ex_ptr, labels = multi_example(seed)
     w2, v2 = w.astype(np.float32), v.astype(np.float32)
     fm = Fm(
@@ -216,7 +219,7 @@ def test_multi_step_gradient_matches_finite_differences(seed):
         np.zeros(len(w), np.bool_),
     )
     ex = Examples(rows, xs, groups, ex_ptr, labels, np.zeros(3), np.zeros((6, v.shape[1])))
-    fm_multi_step(fm, FmStep(1.0, 0.0, 0.0, False, 1e-8, 1.0, 1e12, 1e12), ex, 3, 4)
+    fm_multi_step(fm, FmStep(1.0, 0.0, 0.0, False, 1e-8, 1.0, 1e12, 1e12, bpr), ex, 3, 4)
     losses, glob = ex.loss, fm.w0
     for e in range(3):
         sel = list(range(4)) + list(range(ex_ptr[e], ex_ptr[e + 1]))
@@ -224,7 +227,7 @@ def test_multi_step_gradient_matches_finite_differences(seed):
     eps = 1e-6
 
     def f(w_, v_, b=0.2):
-        return multi_loss_twin(b, w_, v_, rows, xs, groups, 4, ex_ptr, labels)
+        return multi_loss_twin(b, w_, v_, rows, xs, groups, 4, ex_ptr, labels, bpr)
 
     for r in rows:
         wp, wm = w.copy(), w.copy()
