@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,29 +61,35 @@ class Catalog:
         return int(self.members[c][np.searchsorted(cum, rng.random() * cum[-1], side="right")])
 
 
-def generate(
-    n_sessions: int = 25_000,
-    seed: int = 7,
-    n_items: int = 3000,
-    n_cats: int = 30,
-    days: int = 60,
-    n_shoppers: int = 5000,
-    n_related: int = 4,
-    p_end: float = 0.25,
-    p_related: float = 0.5,
-    p_same: float = 0.3,
-) -> list[dict]:
+@dataclass(frozen=True)
+class LogShape:
+    """Sizes and probabilities of the generated log (see the module docstring)."""
+
+    n_sessions: int = 25_000
+    n_items: int = 3000
+    n_cats: int = 30
+    days: int = 60
+    n_shoppers: int = 5000
+    n_related: int = 4
+    p_end: float = 0.25
+    p_related: float = 0.5
+    p_same: float = 0.3
+
+
+def generate(shape: LogShape = LogShape(), seed: int = 7) -> list[dict]:
     """The log's events (contract dicts) in event-time order."""
+    n_cats, days, n_related = shape.n_cats, shape.days, shape.n_related
+    p_related, p_same = shape.p_related, shape.p_same
     rng = np.random.default_rng(seed)
-    cat = Catalog(rng, n_items, n_cats, days, n_related)
-    prefs = rng.dirichlet(np.full(n_cats, 0.2), n_shoppers)
-    mobile = rng.random(n_shoppers) < 0.6
-    starts = np.sort(rng.uniform(0, days * DAY - 3600, n_sessions))
+    cat = Catalog(rng, shape.n_items, n_cats, days, n_related)
+    prefs = rng.dirichlet(np.full(n_cats, 0.2), shape.n_shoppers)
+    mobile = rng.random(shape.n_shoppers) < 0.6
+    starts = np.sort(rng.uniform(0, days * DAY - 3600, shape.n_sessions))
     events = []
     for s, t in enumerate(starts):
-        shopper = int(rng.integers(n_shoppers))
+        shopper = int(rng.integers(shape.n_shoppers))
         day = int(t // DAY)
-        n_clicks = min(int(rng.geometric(p_end)), 20)
+        n_clicks = min(int(rng.geometric(shape.p_end)), 20)
         clicked: list[int] = []
         c = int(rng.choice(n_cats, p=prefs[shopper]))
         item = cat.draw(rng, c, day)
@@ -136,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--items", type=int, default=3000)
     ap.add_argument("--categories", type=int, default=30)
     args = ap.parse_args(argv)
-    events = generate(args.sessions, args.seed, args.items, args.categories)
+    shape = LogShape(n_sessions=args.sessions, n_items=args.items, n_cats=args.categories)
+    events = generate(shape, args.seed)
     path = write_jsonl(events, args.out)
     n_sessions = len({e["user"] for e in events})
     print(f"{len(events)} clicks in {n_sessions} sessions ({len(events) / n_sessions:.2f} a session) -> {path}")

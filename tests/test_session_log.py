@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -20,18 +21,23 @@ ROOT = Path(__file__).resolve().parents[1]
 def session_log():
     spec = importlib.util.spec_from_file_location("session_log", ROOT / "bench" / "session_log.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["session_log"] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
 
 @pytest.fixture(scope="module")
 def events(session_log):
-    return session_log.generate(n_sessions=3000, seed=3, n_items=600, n_cats=12, days=20)
+    return session_log.generate(_shape(session_log), seed=3)
+
+
+def _shape(mod):
+    return mod.LogShape(n_sessions=3000, n_items=600, n_cats=12, days=20)
 
 
 def test_same_seed_same_log_other_seed_other_log(session_log, events):
-    again = session_log.generate(n_sessions=3000, seed=3, n_items=600, n_cats=12, days=20)
-    other = session_log.generate(n_sessions=3000, seed=4, n_items=600, n_cats=12, days=20)
+    again = session_log.generate(_shape(session_log), seed=3)
+    other = session_log.generate(_shape(session_log), seed=4)
     assert again == events
     assert [e["item"] for e in other] != [e["item"] for e in events]
 
