@@ -69,7 +69,7 @@ class RecommenderConfig:
     knn_slots: int = 256
     knn_window: int = 20
     knn_recent: int = 20
-    knn_decay: float = 0.9
+    knn_decay: float = 0.85
     knn_window_decay: float = 0.95
     knn_prior: float = 3.0
     pop_prior: float = 0.4
