@@ -72,8 +72,8 @@ def test_evaluate_and_learn_equals_process_batch():
 def test_ties_are_pessimistic():
     rec = Recommender(RecommenderConfig(**SMALL, n_negatives=0, lr=0.0, intercept_lr=0.0))
     rec.process_batch([{"user": f"u{i}", "item": f"i{i}"} for i in range(5)], 0)
-    # lr = 0: all unseen items of a brand-new user tie except for count features -> rank 5
-    rec2 = Recommender(RecommenderConfig(**SMALL, n_negatives=0, lr=0.0, intercept_lr=0.0, init_std=0.0))
+    # lr = 0, no popularity prior: all unseen items of a brand-new user tie -> rank 5
+    rec2 = Recommender(RecommenderConfig(**SMALL, n_negatives=0, lr=0.0, intercept_lr=0.0, init_std=0.0, pop_prior=0.0))
     rec2.process_batch([{"user": f"u{i}", "item": f"i{i}"} for i in range(5)], 0)
     r = rec2.process_batch([{"user": "new", "item": "i2"}], 0, rank_before=True).target_rank
     assert r[0] == 5
