@@ -146,14 +146,7 @@ class Recommender:
         batch, item_rows = self.catalog.encode(events, evaluate)
         self._sync_catalog(n)
         self._write_item_rows(item_rows, new_only=True)  # changes: inside run_batch, in order
-        w = max(n_top, 1)
-        out = Outputs(
-            np.zeros(n, np.int32),
-            np.full((n, w), -1, np.int32),
-            np.full((n, w), -np.inf),
-            np.zeros(n, np.bool_),
-            np.full(n, -1.0),
-        )
+        out = Outputs.empty(n, max(n_top, 1))
         run_batch(
             batch,
             item_rows,
