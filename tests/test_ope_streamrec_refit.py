@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import pty
-import re
-import subprocess
-import sys
 
 import numpy as np
 
@@ -87,41 +82,3 @@ def test_dm_interval_refits_the_model_and_contains_the_truth(tmp_path, capsys):
     assert refit["upper"] - refit["lower"] > 2 * (fixed["upper"] - fixed["lower"])
     assert refit["lower"] <= truth <= refit["upper"], (truth, refit)
     assert out["logged_value"] != truth  # the target policy is not the logging one
-
-
-def run_cli_ope(log, stderr_tty: bool) -> tuple[str, str]:
-    """``python -m streamrec ope LOG ...`` as a user runs it; stderr on a pseudo-terminal or a pipe."""
-    cmd = [sys.executable, "-m", "streamrec", "ope", str(log), "--format", "streamrec", "--policy", "greedy"]
-    cmd += ["--n-bootstrap", "50", "--dm-refits", "5"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMREC_")}
-    if not stderr_tty:
-        res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=True)
-        return res.stdout, res.stderr
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave, env=env)
-    os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    assert proc.wait(timeout=300) == 0
-    return out, seen.decode(errors="replace")
-
-
-def test_ope_draws_progress_on_a_terminal_and_is_quiet_when_piped(tmp_path):
-    log = tmp_path / "rewards.jsonl"
-    simulated_log(log, n_decisions=300)
-    out, err = run_cli_ope(log, stderr_tty=False)
-    assert "dm" in out and "ips" in out
-    assert "\r" not in err and "ETA" not in err and "model fits" not in err  # no bar in a pipe
-    out, bar = run_cli_ope(log, stderr_tty=True)
-    assert "dm" in out and "ETA" not in out  # the bar goes to the terminal (stderr), never into stdout
-    last = bar.replace("\r\n", "\n").split("\r")[-1]  # the final redraw of the bar
-    assert re.search(r"ope 6/6 model fits \[=+\] 100% [\d.,]+/s ETA 0:00", last), bar
