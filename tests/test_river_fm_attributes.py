@@ -10,22 +10,14 @@ from streamrec.replay.baselines import RiverFM
 GENRES = ["drama", "comedy", "action"]
 
 
+def event(t, u, i):
+    attrs = {"genre": GENRES[i % 3], "length": 0.1 * (i % 5)}
+    return ClickEvent(f"e{t}", 1.7e9 + t, f"u{u}", f"i{i}", context={"g": "MF"[u % 2]}, item_attributes=attrs)
+
+
 def stream(n=200, seed=3):
-    rng = np.random.default_rng(seed)
-    out = []
-    for t in range(n):
-        u, i = int(rng.integers(20)), int(rng.integers(30))
-        out.append(
-            ClickEvent(
-                f"e{t}",
-                1.7e9 + t,
-                f"u{u}",
-                f"i{i}",
-                context={"g": "MF"[u % 2]},
-                item_attributes={"genre": GENRES[i % 3], "length": 0.1 * (i % 5)},
-            )
-        )
-    return out
+    pairs = np.random.default_rng(seed).integers(0, [20, 30], size=(n, 2))
+    return [event(t, int(u), int(i)) for t, (u, i) in enumerate(pairs)]
 
 
 def ranks_of(events):
