@@ -99,7 +99,9 @@ def records_to_decisions(records: list[dict]) -> list[dict]:
 def decision_rounds(decisions: list[dict], policy: str) -> LoggedRounds:
     """One round per shown slot of each decision, for evaluating ``policy`` on the logged slates."""
     pol = make_policy(policy)
-    dists, slot, dec = [], [], []
+    dists: list[np.ndarray] = []
+    slot: list[int] = []
+    dec: list[int] = []
     for g, d in enumerate(decisions):
         k = len(d["items"])
         scores = d["scores"] if d["scores"] is not None else [-float(s) for s in range(k)]

@@ -65,7 +65,7 @@ class LoggedRounds:
     candidates_id: np.ndarray
     dist_id: np.ndarray
     contexts: list[Mapping[str, Any]]
-    candidates: list[Sequence[Any]]
+    candidates: list[Sequence[Any] | np.ndarray]
     dists: list[np.ndarray]
     n_bits: int = 18
     _encoded: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
@@ -110,10 +110,11 @@ class LoggedRounds:
         0.05 moved DM by ~10% between two shuffles of a simulated log; five passes by ~4%)."""
         rows = np.arange(len(self)) if rows is None else np.asarray(rows, np.int64)
         rng = np.random.default_rng(seed)
+        idx, val = self._encode()["train"]
         model = RewardModel(n_bits=self.n_bits, init_logit=base_logit(self.reward[rows]))
         for e in range(epochs):
             model.lr = lr / (1 + e)
-            model.learn_rows(*self._encode()["train"], self.reward, rng.permutation(rows))
+            model.learn_rows(idx, val, self.reward, rng.permutation(rows))
         return model
 
     def model_terms(self, model: RewardModel, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
