@@ -28,6 +28,7 @@ chunks, not the row. The copy is updated only after the batch is written.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
@@ -294,15 +295,23 @@ def _put_chunks(wb, prefix: bytes, arr: np.ndarray, spec: dict[str, Any], chunks
         chunks = np.arange(L.n_chunks(raw.shape[0], cb))
     n_full = raw.shape[0] // cb
     full = chunks[chunks < n_full]
-    vals = raw[: n_full * cb].view(f"V{cb}")[full].tolist() if len(full) else []
-    for k, val in zip(full.tolist(), vals):
-        wb.put(prefix + b"%010d" % k, val)
+    if len(full):
+        deque(map(wb.put, _chunk_keys(prefix, full), raw[: n_full * cb].view(f"V{cb}")[full].tolist()), 0)
     n = len(full) * cb
     if len(full) < len(chunks):  # the last, partial chunk
         tail = raw[n_full * cb :].tobytes()
         wb.put(L.chunk_key(prefix, n_full), tail)
         n += len(tail)
     return n
+
+
+def _chunk_keys(prefix: bytes, chunks: np.ndarray) -> list[bytes]:
+    """``L.chunk_key(prefix, k)`` for every ``k`` in ``chunks`` (< 10**10), formatted in numpy."""
+    digits = chunks.astype(np.int64)[:, None] // 10 ** np.arange(9, -1, -1, dtype=np.int64) % 10
+    keys = np.empty((len(chunks), len(prefix) + 10), np.uint8)
+    keys[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
+    keys[:, len(prefix) :] = digits + ord("0")
+    return keys.view(f"V{keys.shape[1]}").ravel().tolist()
 
 
 def _changed_chunks(raw: np.ndarray, old: np.ndarray, chunks: np.ndarray, cb: int) -> np.ndarray:
