@@ -33,7 +33,7 @@ from streamrec.online.scoring import (
 from streamrec.online.topk import topk_insert
 
 
-@inner_kernel
+@njit(cache=True, inline="always")
 def user_side(u, ctx_rows, c0, c1, st, sc, hp):
     """Write the user-side rows into ``sc.ex`` and recent items into ``sc.rec``;
     returns ``(n_user_rows, n_recent)`` (``n_recent``: all items written to ``sc.rec``)."""

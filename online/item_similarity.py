@@ -88,7 +88,7 @@ def topm_add(knn_item, knn_cnt, i, j, wgt):
     knn_cnt[i, mpos] = wgt
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window):
     """Symmetric co-occurrence of ``j`` with the first ``min(n_rec, window)`` items of
     ``rec`` (the user's recent items, newest first; repeats of ``j`` are skipped)."""
@@ -163,7 +163,7 @@ def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t):
     return n_t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t):
     """Reset the previous request's ``ks.x``, then fill it for the recent items
     ``rec[:n_rec]``: whole catalog if ``dense_n >= 0`` (the first ``dense_n`` items), else

@@ -133,7 +133,7 @@ def ivf_unlink(j, it, ivf, c):
         prev, q = q, it.clnext[q]
 
 
-@inner_kernel
+@njit(cache=True, inline="always")
 def ivf_relink(j, it, ivf, n_c, eta):
     """Move item ``j`` to the bucket of its nearest centroid ``c`` (``O(C k)``, plus a walk
     of the old bucket's list when ``j`` moves), then ``c <- normalize(c + eta x/|x|)``."""
@@ -181,7 +181,7 @@ def ivf_add_centroid(it, ivf, ctr, seed):
     c0.n_clusters = n_c + 1
 
 
-@inner_kernel
+@njit(cache=True, inline="always")
 def ivf_seed(it, ivf, ctr, n_c, seed):
     """Start the index with no clustering pass: ``n_c`` unit centroids at sampled items'
     directions and empty buckets; items join as the sweep relinks them and when they are
@@ -203,7 +203,7 @@ def _add(q, mark2, cand, n, stamp):
     return n
 
 
-@inner_kernel
+@njit(cache=True, inline="always")
 def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_max):
     """Union of neighbours (``sc.touched``), trending and probed IVF buckets (at most
     ``ivf_max`` items from these) into ``sc.cand``; returns the count."""

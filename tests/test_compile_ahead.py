@@ -9,7 +9,8 @@ import sys
 
 from numba import njit
 
-from streamrec.online.engine_kernel import emit_top, learn_step, rank_event, run_batch
+from streamrec.online.engine_kernel import learn_event, maintain, record_event, run_batch
+from streamrec.online.engine_ranking import prepare_user, target_rank, top_candidates
 from streamrec.online.item_cache import write_item_rows
 from streamrec.online.kernel_warmup import _tiny_engine, compile_learn, compile_serve
 
@@ -21,7 +22,7 @@ def test_parts_compile_the_signatures_run_batch_needs():
     rec, ev, item_rows, out = _tiny_engine()
     fresh(ev, item_rows, rec._st, rec._scratch, rec._hyper(), True, 8, out)
     assert out.learned.all()
-    for kernel in (rank_event, learn_step, emit_top, write_item_rows):
+    for kernel in (learn_event, record_event, maintain, prepare_user, target_rank, top_candidates, write_item_rows):
         assert len(kernel.signatures) == 1, kernel  # a second one: the part compiled the wrong types
 
 
