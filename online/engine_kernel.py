@@ -30,6 +30,7 @@ from streamrec.online.hashing import counter_uniform
 from streamrec.online.history import hist_append, recent_items
 from streamrec.online.item_cache import refresh_item, refresh_row, write_item_rows
 from streamrec.online.item_similarity import cooc_update
+from streamrec.online.jit import inner_kernel
 from streamrec.online.neighbours import ss_add
 from streamrec.online.popularity import decayed_add, top_items
 from streamrec.online.retrieval import (
@@ -64,8 +65,19 @@ class Outputs(NamedTuple):
     learned: np.ndarray
     loss: np.ndarray
 
+    @classmethod
+    def empty(cls, n: int, width: int) -> Outputs:
+        """Outputs for ``n`` events with room for ``width`` candidates each."""
+        return cls(
+            np.zeros(n, np.int32),
+            np.full((n, width), -1, np.int32),
+            np.full((n, width), -np.inf),
+            np.zeros(n, np.bool_),
+            np.full(n, -1.0),
+        )
 
-@njit(cache=True)
+
+@inner_kernel
 def learn_event(j, label, n_user, st, sc, hp, logscale):
     """One step on the event's positive (or negative) example plus, for a positive,
     ``n_neg`` negatives sampled from observed items (uniform) or from recent positives
@@ -124,7 +136,7 @@ def init_new_items(n_items, st, hp):
     c.ready = max(c.ready, n_items)
 
 
-@njit(cache=True)
+@inner_kernel
 def record_event(u, j, label, n_items, st, sc, hp):
     """After learning: transitions from the user's recent items to ``j`` (weights
     ``decay^p``), item-kNN co-occurrence with the last ``knn_window`` items, popularity
@@ -171,7 +183,7 @@ def record_event(u, j, label, n_items, st, sc, hp):
     c.events += 1
 
 
-@njit(cache=True)
+@inner_kernel
 def maintain(n_items, st, hp):
     """Event-count schedules: refresh a few item caches round-robin, refresh and relink
     ``ceil(n / ivf_every)`` items in the IVF, recompute the trending list, seed the IVF

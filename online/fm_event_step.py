@@ -82,7 +82,7 @@ def pairwise_terms(fm, opt, ex, n_ex, uconst, sa, sb, sc_, out):
             out[0] -= g
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fm_multi_step(fm, opt, ex, n_ex, n_user):
     """One step of ``opt`` (``online.hyper.FmStep``) on the summed loss of ``n_ex`` examples
     sharing the user side, on the FM bundle ``fm`` (``w0, w, v, gw, gv, dirty``).

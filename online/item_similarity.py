@@ -15,7 +15,7 @@ the tests checks this).
 
 >>> import numpy as np
 >>> it = np.full((3, 4), -1, np.int32); ct = np.zeros((3, 4), np.float32)
->>> cooc_update(it, ct, np.array([0, 1], np.int32), 2, 2, 50)
+>>> cooc_update(it, ct, np.array([0, 1], np.int32), 2, 2, 50, 1.0)
 >>> pop = np.array([1.0, 1.0, 1.0]); out = np.zeros(3); mark = np.zeros(3, np.int64)
 >>> touched = np.zeros(3, np.int32)
 >>> n = knn_scatter(it, ct, pop, np.array([2], np.int32), 1, 0.8, out, mark, 1, touched)
@@ -88,8 +88,8 @@ def topm_add(knn_item, knn_cnt, i, j, wgt):
     knn_cnt[i, mpos] = wgt
 
 
-@njit(cache=True)
-def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window, wdecay=1.0):
+@njit(cache=True, inline="always")
+def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window, wdecay):
     """Symmetric co-occurrence of ``j`` with the first ``min(n_rec, window)`` items of
     ``rec`` (the user's recent items, newest first; repeats of ``j`` are skipped), the
     ``p``-th of them weighted ``wdecay^p``."""
@@ -165,7 +165,7 @@ def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t):
     return n_t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t):
     """Reset the previous request's ``ks.x``, then fill it for the recent items
     ``rec[:n_rec]``: whole catalog if ``dense_n >= 0`` (the first ``dense_n`` items), else

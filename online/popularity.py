@@ -37,7 +37,7 @@ def decayed_add(popd, scale, growth, j, dirty):
     return scale
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def top_items(values, eligible_n, k, out):
     """Indices of the ``k`` largest positive ``values[0:eligible_n]`` (ties: lower index
     first), best first, into ``out``; returns how many were written."""

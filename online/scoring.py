@@ -41,7 +41,7 @@ def user_vector(v, w, rows, n_user, sa, anum):
         anum[q] = a
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def scatter_transitions(nbr_item, nbr_cnt, rec, n_rec, decay, tr0, tr1, touched):
     """Fill ``tr0``/``tr1`` with the (sqrt) transition features of every neighbour of the
     user's recent items; returns the number of (distinct) touched items."""

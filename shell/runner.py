@@ -84,12 +84,14 @@ def run_flow(cfg: RunConfig, workers: int = 1) -> None:
     from streamrec.flows.recommend import build_flow
     from streamrec.flows.status_history import read_registry
     from streamrec.flows.timed_kafka import STOP
+    from streamrec.shell.compile_ahead import compile_ahead
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     recovery = None
     if cfg.recovery:
         prepare_recovery(cfg)
         recovery = RecoveryConfig(str(cfg.recovery_dir), timedelta(seconds=0))
+    compile_ahead(lambda line: print(line, file=sys.stderr, flush=True))
     flow = build_flow(cfg)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: STOP.set())

@@ -73,7 +73,7 @@ def test_scatter_matches_dense_twin_when_rows_are_roomy(window, wdecay):
 
 def test_merge_appends_only_items_without_transition_features():
     it, ct = np.full((3, 8), -1, np.int32), np.zeros((3, 8), np.float32)
-    cooc_update(it, ct, np.array([0, 1], np.int32), 2, 2, 10)
+    cooc_update(it, ct, np.array([0, 1], np.int32), 2, 2, 10, 1.0)
     out, mark, ktouched = np.zeros(3), np.zeros(3, np.int64), np.zeros(3, np.int32)
     n_k = knn_scatter(it, ct, np.ones(3), np.array([2, 2], np.int32), 2, 0.5, out, mark, 7, ktouched)
     assert n_k == 2 and out[:2].tolist() == [
@@ -101,7 +101,7 @@ def test_crowded_row_never_overestimates():
 
 def test_self_pairs_are_skipped():
     it, ct = np.full((2, 8), -1, np.int32), np.zeros((2, 8), np.float32)
-    cooc_update(it, ct, np.array([1, 1, 0], np.int32), 3, 1, 10)
+    cooc_update(it, ct, np.array([1, 1, 0], np.int32), 3, 1, 10, 1.0)
     assert (it[1] == 1).sum() == 0 and ct[1][it[1] == 0].tolist() == [1.0]
 
 

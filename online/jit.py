@@ -1,0 +1,20 @@
+"""How the engine's inner kernels are compiled (cold-start cost, not speed).
+
+Numba compiles every jitted function into a library of its own and links the bitcode of
+all its callees into it, so each level of calls optimizes and generates code for its whole
+subtree again. Two ways to spend less of that:
+
+- a kernel with a single call site is declared ``inline="always"``: its code lands in the
+  caller either way, compiling it apart too was wasted;
+- a kernel only other kernels call needs no CPython wrapper (the code that unboxes every
+  argument from Python objects; for the engine's bundles, about sixty arrays and thirty
+  scalars, 0.3-1 s of compile per kernel). :data:`inner_kernel` compiles without one and
+  caches on disk like ``njit(cache=True)``. Calling such a kernel from Python raises;
+  compile it ahead with ``kernel.compile(signature)`` (``online.kernel_warmup``).
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+inner_kernel = njit(cache=True, no_cpython_wrapper=True)
