@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -106,18 +107,20 @@ def launch_cluster(argv: list[str], cfg: RunConfig, n_processes: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: [p.send_signal(signum) for p in procs if p.poll() is None])
     print(f"streamrec run: {n_processes} processes on {addresses}", file=sys.stderr, flush=True)
-    code = 0
+    code, deadline = 0, float("inf")
     while any(p.poll() is None for p in procs):
-        for p in procs:
-            try:
-                rc = p.wait(0.2)
-            except subprocess.TimeoutExpired:
-                continue
-            if rc and not code:
-                code = rc
-                for q in procs:
-                    if q.poll() is None:
-                        q.terminate()
+        time.sleep(0.2)
+        failed = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode]
+        if failed and not code:  # a member died: the cluster cannot go on; stop the rest
+            (i, code), deadline = failed[0], time.monotonic() + 15.0
+            print(f"streamrec run: process {i} exited with {code}; stopping the others", file=sys.stderr, flush=True)
+            for q in procs:
+                if q.poll() is None:
+                    q.terminate()
+        if time.monotonic() > deadline:
+            for q in procs:
+                if q.poll() is None:
+                    q.kill()
     return code or max((p.returncode or 0 for p in procs), default=0)
 
 
