@@ -40,6 +40,8 @@ from streamrec.flows.shard_routing import Router, check_layout, fan_out
 from streamrec.flows.timed_kafka import TimedKafkaSink, TimedKafkaSource
 
 MODEL_KEY = "model"
+#: the largest message the sharded flow produces (a delta of many items and rows)
+DELTA_MAX_BYTES = 64 << 20
 
 
 def _build_engine(cfg: RunConfig, resume_state):
@@ -115,7 +117,10 @@ def build_flow(cfg: RunConfig, n_processes: int = 1, workers_per_process: int = 
     else:
         keyed = op.key_on("one_model", raw, _model_key)
         decided = op.stateful_batch("engine", keyed, functools.partial(_build_engine, cfg))
-    op.output("kafka_out", op.key_rm("unkey", decided), TimedKafkaSink(brokers, topic=None, add_config=kafka_conf))
+    # a shard's delta can pass librdkafka's 1 MB default (the deltas topic needs a matching
+    # max.message.bytes on a real Kafka broker, see the README)
+    sink_conf = {**kafka_conf, "message.max.bytes": str(DELTA_MAX_BYTES)} if keys else kafka_conf
+    op.output("kafka_out", op.key_rm("unkey", decided), TimedKafkaSink(brokers, topic=None, add_config=sink_conf))
     return flow
 
 
