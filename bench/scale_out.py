@@ -25,10 +25,10 @@ import threading
 import time
 from pathlib import Path
 
+import flow_throughput as ft
 import orjson
 from confluent_kafka import Producer
 
-import flow_throughput as ft
 from streamrec.shell.broker import EmbeddedBroker, ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
