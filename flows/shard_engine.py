@@ -7,7 +7,7 @@ and ``ShardSync``, so each ``(origin, run, seq)`` once), then the events go thro
 unsharded :class:`flows.engine_step.EngineLogic` (its own state directory
 ``STATE/shard-<s>``), then, after ``sync_every`` local events, the shard emits its delta to
 the deltas topic (message key: the origin). A delta is also emitted at every snapshot
-(end of an epoch), so the committed model equals what was sent: the snapshot keeps that
+(end of an epoch; sent by the next batch or timer), so the committed model equals what was sent: the snapshot keeps that
 delta's bytes and it is sent again after a resume (receivers skip a copy). The snapshot
 also keeps the next ``seq``, the merge cursor and the held deltas.
 """
@@ -15,6 +15,7 @@ also keeps the next ``seq``, the merge cursor and the held deltas.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from bytewax.operators import StatefulBatchLogic
 
 from streamrec.contract.config import RunConfig
 from streamrec.flows.delta_inbox import DeltaInbox
+from streamrec.flows.profile import CLOCK
 from streamrec.online.delta_codec import decode_delta, encode_delta
 from streamrec.online.shard_sync import ShardSync
 
@@ -65,7 +67,7 @@ class ShardLogic(StatefulBatchLogic[Any, Any, dict]):
         # the delta of the resumed epoch (a receiver skips a copy it merged), then an
         # announcement of this run, so receivers release what they hold
         self.outbox: list[bytes] = list(mine.get("unsent", []))
-        self.outbox.append(encode_delta(self.sync.emit()))
+        self.outbox.append(self._emit())
         self.meta_changed = False
         cfg = self.engine.model.config
         self.shape = (cfg.k, cfg.n_buckets, cfg.max_item_features)
@@ -76,6 +78,7 @@ class ShardLogic(StatefulBatchLogic[Any, Any, dict]):
             self._build(int(values[0][0]))
         topic = self.cfg.deltas_topic
         events, n_deltas = [], 0
+        t = time.perf_counter()
         for _, m in values:
             if getattr(m, "topic", None) == topic:
                 self._merge(m.value)
@@ -83,6 +86,7 @@ class ShardLogic(StatefulBatchLogic[Any, Any, dict]):
             else:
                 events.append(m)
                 self.meta_changed |= getattr(m, "topic", None) == self.cfg.items_topic
+        CLOCK.add("delta_merge", time.perf_counter() - t)
         out = self._flush_outbox()
         if events:
             emitted, _ = self.engine.on_batch(events)
@@ -90,30 +94,29 @@ class ShardLogic(StatefulBatchLogic[Any, Any, dict]):
         elif n_deltas and not self.cfg.recovery:
             self.engine._flush()  # merged rows are saved every batch, as learned ones are
         if self.sync.pending_events() >= self.cfg.sync_every:
-            out.append(self._message(encode_delta(self.sync.emit())))
-            self.meta_changed = False
+            out.append(self._message(self._emit()))
         return out, StatefulBatchLogic.RETAIN
 
     def on_notify(self) -> tuple[list[Any], bool]:
+        """Send what the last snapshot emitted (or the start-up announcement) without waiting
+        for the next batch; without recovery (no snapshots) emit here once per interval."""
         if self.engine is None:
             return [], StatefulBatchLogic.RETAIN
-        if self.sync.pending_events() > 0 or self.meta_changed:
-            self.outbox.append(encode_delta(self.sync.emit()))
-            self.meta_changed = False
+        if not self.cfg.recovery and (self.sync.pending_events() > 0 or self.meta_changed):
+            self.outbox.append(self._emit())
         return self._flush_outbox(), StatefulBatchLogic.RETAIN
 
     def notify_at(self) -> datetime | None:
         if self.engine is None:
             return None
-        wait = 0.0 if self.outbox else self.cfg.snapshot_interval_s
+        wait = 0.0 if self.outbox else self.cfg.snapshot_interval_s / 2
         return datetime.now(UTC) + timedelta(seconds=wait)
 
     def snapshot(self) -> dict | None:  # type: ignore[override]
         if self.engine is None or not self.cfg.recovery:
             return None
         if self.sync.pending_events() > 0 or self.meta_changed:
-            self.outbox.append(encode_delta(self.sync.emit()))
-            self.meta_changed = False
+            self.outbox.append(self._emit())
         state = self.engine.snapshot()
         state["shard"] = {
             "index": self.shard,
@@ -139,6 +142,14 @@ class ShardLogic(StatefulBatchLogic[Any, Any, dict]):
                 self.sync.merge(d if p is payload else decode_delta(p, *self.shape))
             except ValueError as exc:  # checked before any state changed
                 log.warning("shard %d: delta not merged: %s", self.shard, exc)
+
+    def _emit(self) -> bytes:
+        """The bytes of this shard's next delta (its stage time: ``delta_emit``)."""
+        t = time.perf_counter()
+        payload = encode_delta(self.sync.emit())
+        self.meta_changed = False
+        CLOCK.add("delta_emit", time.perf_counter() - t)
+        return payload
 
     def _message(self, payload: bytes) -> KafkaSinkMessage:
         return KafkaSinkMessage(key=str(self.shard).encode(), value=payload, topic=self.cfg.deltas_topic)
