@@ -104,8 +104,13 @@ def launch_cluster(argv: list[str], cfg: RunConfig, n_processes: int) -> int:
     env = {**os.environ, "STREAMREC_RUN_ID": cfg.run_id or uuid.uuid4().hex[:16]}
     base = [sys.executable, "-m", "streamrec", "run", *argv, "--addresses", addresses]
     procs = [subprocess.Popen([*base, "--process-id", str(i)], env=env) for i in range(n_processes)]
+    def forward(signum: int, _frame: object) -> None:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signum)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, _frame: [p.send_signal(signum) for p in procs if p.poll() is None])
+        signal.signal(sig, forward)
     print(f"streamrec run: {n_processes} processes on {addresses}", file=sys.stderr, flush=True)
     code, deadline = 0, float("inf")
     while any(p.poll() is None for p in procs):
