@@ -78,7 +78,8 @@ def check_shards(state_dir: str | Path, events: list[dict]) -> None:
         assert not wrong, f"shard {s}: item counts (stored, true) differ: {list(wrong.items())[:5]}"
 
 
-def test_two_processes_serve_every_event_once_and_share_items(broker, tmp_path):
+@pytest.mark.parametrize("recovery", [True, False], ids=["recovery", "no-recovery"])
+def test_two_processes_serve_every_event_once_and_share_items(broker, tmp_path, recovery):
     cfg = unique_config(broker.bootstrap, tmp_path / "state", snapshot_interval_s=SNAPSHOT_S)
     cfg.in_topic += "-p2"
     cfg.deltas_topic = f"deltas-{cfg.out_topic}"
@@ -89,6 +90,7 @@ def test_two_processes_serve_every_event_once_and_share_items(broker, tmp_path):
     recs, dlq = TopicReader(broker.bootstrap, cfg.out_topic), TopicReader(broker.bootstrap, cfg.dlq_topic)
     log = open(tmp_path / "flow.log", "ab")
     cmd = run_cmd(cfg, "--processes", "2", "--deltas", cfg.deltas_topic, "--sync-every", "200")
+    cmd += [] if recovery else ["--no-recovery"]  # then deltas go out by timer, rows saved every batch
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     try:
         n = wait_for_distinct(recs, "rec_id", N_EVENTS, timeout=300, proc=proc)
