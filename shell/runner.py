@@ -52,7 +52,7 @@ def check_inputs(cfg: RunConfig, workers: int) -> None:
 
     resuming = cfg.recovery and any(cfg.recovery_dir.glob("part-*.sqlite3"))
     try:
-        check_and_record(cfg.state_dir, input_partitions(cfg), workers, resuming)
+        check_and_record(cfg.state_dir, input_partitions(cfg), workers, resuming, cfg.shards)
     except TopologyChanged as exc:
         raise UsageError(str(exc)) from None
 
@@ -104,6 +104,7 @@ def launch_cluster(argv: list[str], cfg: RunConfig, n_processes: int) -> int:
     env = {**os.environ, "STREAMREC_RUN_ID": cfg.run_id or uuid.uuid4().hex[:16]}
     base = [sys.executable, "-m", "streamrec", "run", *argv, "--addresses", addresses]
     procs = [subprocess.Popen([*base, "--process-id", str(i)], env=env) for i in range(n_processes)]
+
     def forward(signum: int, _frame: object) -> None:
         for p in procs:
             if p.poll() is None:

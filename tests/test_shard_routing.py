@@ -76,3 +76,14 @@ def test_resumed_shard_holds_earlier_runs_until_the_origin_announces_its_new_run
     assert box.offer(2, "r2", 6, b"late void") == []  # after the new run began: dropped
     assert box.offer(2, "r3", 6, b"new6") == [b"new6"]
     assert box.snapshot() == {}
+
+
+def test_a_state_refuses_another_shard_count(tmp_path):
+    from streamrec.state.run_topology import TopologyChanged, check_and_record
+
+    check_and_record(tmp_path, {"clicks": 4, "model-deltas": 1}, 2, resuming=False, shards=2)
+    check_and_record(tmp_path, {"clicks": 4, "model-deltas": 1}, 2, shards=2)
+    with pytest.raises(TopologyChanged, match="shards were 2, now 4"):
+        check_and_record(tmp_path, {"clicks": 4, "model-deltas": 1}, 2, shards=4)
+    with pytest.raises(TopologyChanged, match="shards were 2, now 1"):
+        check_and_record(tmp_path, {"clicks": 4, "model-deltas": 1}, 2)
