@@ -6,8 +6,10 @@ item so the catalog grows to ``--items``) is produced once, keyed by user, to a 
 per process, deltas every ``--sync-every`` local events and every epoch) drains it, for each
 P of ``--processes``, each with its own state directory and output topic. Events/s are
 timed from the first recommendation to the last (start-up excluded); the peak resident
-memory (VmRSS) of every flow process is sampled while it drains. Printed: events/s per P,
-the ratio to P = 1, MB per process.
+memory (VmRSS) and the CPU time of every flow process are sampled while it drains, the
+broker's CPU time is read around it. Printed: events/s per P, the ratio to P = 1, MB per
+process, CPU ms per event of the flow processes and of the broker (on a machine with fewer
+free cores than flow processes + broker need, the CPU per event says more than the rate).
 
     python bench/scale_out.py                        # 60k events, 4 partitions, P = 1, 2
     python bench/scale_out.py --events 6000 --items 2000     # smoke
@@ -60,17 +62,27 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) ``pid`` has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class PeakRss(threading.Thread):
-    """Samples the flow processes' resident memory every 0.5 s; ``peak[pid]`` in MB."""
+    """Samples the flow processes every 0.5 s: ``peak[pid]`` resident MB, ``cpu[pid]`` CPU s."""
 
     def __init__(self, launcher: subprocess.Popen) -> None:
         super().__init__(daemon=True)
-        self.launcher, self.peak, self.stop = launcher, {}, threading.Event()
+        self.launcher, self.peak, self.cpu, self.stop = launcher, {}, {}, threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(0.5):
             for pid in flow_pids(self.launcher):
                 self.peak[pid] = max(self.peak.get(pid, 0.0), rss_mb(pid))
+                self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu_s(pid))
 
 
 def start(bootstrap: str, src: str, out: str, state: Path, n_proc: int, args, log: Path) -> subprocess.Popen:
@@ -87,22 +99,38 @@ def start(bootstrap: str, src: str, out: str, state: Path, n_proc: int, args, lo
     )
 
 
-def drain_with(bootstrap: str, src: str, n_proc: int, args, tmp: Path) -> tuple[float, list[float]]:
-    """(events/s, peak MB per flow process) of a ``n_proc``-process cluster on the backlog."""
+def drain_with(bootstrap: str, src: str, n_proc: int, args, tmp: Path, broker_pid: int) -> dict:
+    """Events/s, peak MB per flow process, CPU ms per event of the flow processes (from their
+    first recommendation on) and of the broker, for a ``n_proc``-process cluster on the backlog."""
     out, log = f"recs-p{n_proc}-{int(time.time())}", tmp / f"flow-p{n_proc}.log"
     ensure_topics(bootstrap, [out])
+    broker0 = cpu_s(broker_pid)
     proc = start(bootstrap, src, out, tmp / f"state-p{n_proc}", n_proc, args, log)
     mem = PeakRss(proc)
     mem.start()
+    at_first: dict[int, float] = {}
+
+    def first_record(_msg) -> None:  # CPU so far = start-up, left out of the per-event figure
+        if not at_first:
+            at_first.update({p: cpu_s(p) for p in flow_pids(proc)})
+
     try:
-        rate, got = ft.drain(proc, bootstrap, out, args.events, log, timeout=args.timeout)
+        rate, got = ft.drain(proc, bootstrap, out, args.events, log, on_record=first_record, timeout=args.timeout)
+        broker = cpu_s(broker_pid) - broker0
+        time.sleep(1.0)  # one more sample of every process
     finally:
         mem.stop.set()
         ft.stop_flow(proc, timeout=60)
     if got < args.events:
         raise SystemExit(f"{n_proc} processes: only {got} of {args.events} recommendations; see {log}")
     members = [p for p in sorted(mem.peak) if p != proc.pid or n_proc == 1]  # not the launcher
-    return rate, [mem.peak[p] for p in members]
+    flow_ms = 1000.0 * sum(mem.cpu[p] - at_first.get(p, 0.0) for p in members) / args.events
+    return {
+        "rate": rate,
+        "mem": [mem.peak[p] for p in members],
+        "flow_ms": flow_ms,
+        "broker_ms": 1000 * broker / args.events,
+    }
 
 
 def main() -> None:
@@ -134,13 +162,13 @@ def main() -> None:
         )
         results = {}
         for n in sizes:
-            rate, mem = drain_with(b, src, n, args, tmp)
-            results[n] = rate
-            ratio = rate / results[sizes[0]]
-            mem_s = ", ".join(f"{m:,.0f}" for m in mem)
+            r = results[n] = drain_with(b, src, n, args, tmp, broker.pid)
+            ratio = r["rate"] / results[sizes[0]]["rate"]
+            mem_s = ", ".join(f"{m:,.0f}" for m in r["mem"])
             print(
-                f"{n} process{'es' if n > 1 else '  '}: {rate:10,.0f} events/s   x{ratio:4.2f} of {sizes[0]}   "
-                f"peak RSS per process (MB): {mem_s}",
+                f"{n} process{'es' if n > 1 else '  '}: {r['rate']:10,.0f} events/s   x{ratio:4.2f} of {sizes[0]}   "
+                f"peak RSS per process (MB): {mem_s}   CPU ms/event: flow {r['flow_ms']:.2f} (all processes, "
+                f"from the first recommendation), broker {r['broker_ms']:.2f}",
                 flush=True,
             )
 
