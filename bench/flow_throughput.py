@@ -9,7 +9,10 @@ growing to 20,000 items) is drained, one after the other, by
   (c) ``streamrec run``: parse + validate, learning, two-stage retrieval, ranking, epsilon-greedy
       with propensities, the reward join, Bytewax recovery on (snapshot every 2 s).
 
-Each is timed from its first output record to its last; the ratios are printed. From (c)'s
+Each is timed from its first output record to its last; the ratios are printed, in wall time
+and in CPU time (events per CPU-second of the process doing the work, from ``/proc``: on a
+shared machine the wall-clock ratios move with the other jobs' load, the CPU ones far less).
+From (c)'s
 stage clock (``STREAMREC_PROFILE_FILE``, one line per batch) come the per-stage
 us/event, the batch-time distribution, index refreshes and epoch commits. The engine alone
 is then timed in this process on the same events (learn only vs learn + retrieve + rank).
@@ -108,22 +111,30 @@ def consumer(bootstrap: str, topic: str) -> Consumer:
     return c
 
 
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # -- (a) plain loop and (b) Bytewax passthrough ----------------------------------------------
-def plain_loop(bootstrap: str, src: str, dst: str, n: int) -> float:
+def plain_loop(bootstrap: str, src: str, dst: str, n: int) -> tuple[float, float]:
+    """(events/s, events per CPU-second of this process) of the plain loop."""
     c, p = consumer(bootstrap, src), Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    done, t0 = 0, None
+    done, t0, c0 = 0, None, 0.0
     while done < n:
         for m in c.consume(1000, 0.5):
             if m.error():
                 continue
-            t0 = t0 or time.perf_counter()
+            if t0 is None:
+                t0, c0 = time.perf_counter(), proc_cpu(os.getpid())
             key, value = echo(m.value())
             p.produce(dst, key=key, value=value)
             done += 1
         p.poll(0)
     p.flush()
     c.close()
-    return n / (time.perf_counter() - t0)
+    return n / (time.perf_counter() - t0), n / max(proc_cpu(os.getpid()) - c0, 1e-9)
 
 
 def passthrough_flow(bootstrap: str, src: str, dst: str, batch_size: int):
@@ -156,10 +167,11 @@ def passthrough_flow(bootstrap: str, src: str, dst: str, batch_size: int):
 
 def drain(
     proc: subprocess.Popen, bootstrap: str, topic: str, n: int, log: Path, on_record=None, timeout: float = 1e9
-) -> tuple[float, int]:
-    """Read ``n`` records of ``topic`` while ``proc`` runs: (events/s first->last, records read)."""
+) -> tuple[float, int, float]:
+    """Read ``n`` records of ``topic`` while ``proc`` runs: (events/s first->last, records
+    read, events per CPU-second of ``proc`` first->last)."""
     c = consumer(bootstrap, topic)
-    got, first, last = 0, None, None
+    got, first, last, cpu = 0, None, None, [0.0, 0.0]
     end = time.monotonic() + timeout
     try:
         while got < n and time.monotonic() < end:
@@ -167,15 +179,20 @@ def drain(
                 if m.error():
                     continue
                 last = time.perf_counter()
-                first = first or last
+                if first is None:
+                    first, cpu[0] = last, proc_cpu(proc.pid)
                 got += 1
                 if on_record is not None:
                     on_record(m)
             if proc.poll() is not None:
                 raise SystemExit(f"flow died; see {log}")
+            if first is not None:
+                cpu[1] = proc_cpu(proc.pid)
     finally:
         c.close()
-    return (got - 1) / max(last - first, 1e-9) if got > 1 else 0.0, got
+    if got < 2:
+        return 0.0, got, 0.0
+    return (got - 1) / max(last - first, 1e-9), got, (got - 1) / max(cpu[1] - cpu[0], 1e-9)
 
 
 def start_streamrec(bootstrap: str, src: str, out: str, state: Path, args, profile: Path, log: Path):
@@ -216,16 +233,16 @@ def throughput(b: str, args, tmp: Path) -> None:
     ensure_topics(b, ["in", "pt-plain", "pt-bytewax", "recs", "dlq", "rewards"])
     backlog = payloads(args.events, 1, "e")
     produce_all(b, "in", backlog)
-    plain = plain_loop(b, "in", "pt-plain", args.events)
+    plain, plain_cpu = plain_loop(b, "in", "pt-plain", args.events)
     proc = start_passthrough(b, "in", "pt-bytewax", args.batch_size, tmp / "passthrough.log")
     try:
-        bw, _ = drain(proc, b, "pt-bytewax", args.events, tmp / "passthrough.log")
+        bw, _, bw_cpu = drain(proc, b, "pt-bytewax", args.events, tmp / "passthrough.log")
     finally:
         stop_flow(proc)
     profile = tmp / "profile-throughput.txt"
     proc = start_streamrec(b, "in", "recs", tmp / "state", args, profile, tmp / "flow.log")
     try:
-        sr, _ = drain(proc, b, "recs", args.events, tmp / "flow.log")
+        sr, _, sr_cpu = drain(proc, b, "recs", args.events, tmp / "flow.log")
         time.sleep(0.5)
     finally:
         stop_flow(proc)
@@ -237,6 +254,10 @@ def throughput(b: str, args, tmp: Path) -> None:
     print(f"(a) plain confluent-kafka loop : {plain:9.0f} events/s")
     print(f"(b) Bytewax passthrough flow   : {bw:9.0f} events/s   (b)/(a) {bw / plain:.2f}")
     print(f"(c) streamrec flow             : {sr:9.0f} events/s   (c)/(b) {sr / bw:.2f}   (c)/(a) {sr / plain:.2f}")
+    print(
+        f"per CPU-second of each process: (a) {plain_cpu:.0f}  (b) {bw_cpu:.0f}  (c) {sr_cpu:.0f} events"
+        f"   (c)/(b) {sr_cpu / bw_cpu:.3f}   (c): {1e6 / sr_cpu:.0f} us CPU/event"
+    )
     print_stages(profile, sr)
     print_batches(profile)
     if not args.no_engine_split:

@@ -20,24 +20,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamrec.replay.ab_report import wilson_interval  # noqa: E402
-from streamrec.replay.ope.suite import run_estimators  # noqa: E402
+from streamrec.replay.ope.log_formats import obd_rounds  # noqa: E402
+from streamrec.replay.ope.logged_rounds import dm_refit_interval  # noqa: E402
+from streamrec.replay.ope.suite import estimate_rounds  # noqa: E402
 from streamrec.replay.open_bandit import load_open_bandit  # noqa: E402
-from streamrec.shell.ope_commands import dm_refit_interval, obd_inputs  # noqa: E402
 
 
 def evaluate(log, target: str, bts, truth_log, n_bootstrap: int, n_refit: int) -> None:
     t0 = time.perf_counter()
-    inp = obd_inputs(log, target, bts)
-    res = run_estimators(
-        log.reward,
-        log.pscore,
-        inp["evaluation_pscore"],
-        inp["estimated_value"],
-        inp["estimated_reward_logged"],
-        n_bootstrap=n_bootstrap,
-    )
+    rounds = obd_rounds(log, target, bts)
+    res = estimate_rounds(rounds, n_bootstrap=n_bootstrap, dm_refits=0)  # the same path as `streamrec ope`
     if n_refit > 0:
-        refit = dm_refit_interval(log, target, bts, n_refit)
+        refit = dm_refit_interval(rounds, n_refit, value=res["dm"]["mean"])
         res["dm-fixed-model"] = res["dm"]
         res["dm"] = {**res["dm"], "lower": refit["lower"], "upper": refit["upper"]}
     truth = truth_log.reward.mean()

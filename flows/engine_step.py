@@ -75,8 +75,10 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         elif cfg.recovery and start_without_resume(cfg.model_dir, cfg.recovery_dir):
             log.warning("restarted before the first committed epoch: model rolled back to the run's start")
         # with recovery, every state a restart uses is an epoch checkpoint (or the start-up
-        # baseline): the write-ahead log would only double the bytes of each commit
-        self.store = ParamStore(cfg.model_dir, wal=not cfg.recovery)
+        # baseline): the write-ahead log would only double the bytes of each commit. ``diff``:
+        # a commit writes only the chunks whose bytes changed (the engine flags whole item rows,
+        # 2.7 KB each, for a change of one slot), at the cost of one more copy of the model
+        self.store = ParamStore(cfg.model_dir, wal=not cfg.recovery, diff=True)
         state = self.store.load()
         config = config_for_run(state.meta if state is not None else None, cfg.model_config, cfg.model_set)
         self.model = Recommender.from_state(state, config) if state is not None else Recommender(config)
@@ -194,7 +196,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         CLOCK.lap("learn_retrieve_rank")
         users = [ev.user for ev in events]
         ids = [ev.event_id for ev in events]
-        sl = serve_slates(self.arms, users, ids, result.cand_items, result.cand_scores, self.cfg.k)
+        sl = serve_slates(self.arms, users, ids, result.cand_idx, result.item_ids, result.cand_scores, self.cfg.k)
         CLOCK.lap("exploration")
         self._answer(run, events, sl, before["events_learned"], out)
         return refreshed
@@ -208,7 +210,8 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             self.arms,
             [req.user],
             [req.event_id],
-            [[i for i, _ in ranked]],
+            np.arange(len(ranked))[None, :],
+            [i for i, _ in ranked],
             np.array([[s for _, s in ranked]]),
             self.cfg.k,
         )

@@ -13,9 +13,9 @@ Late clicks (after the window, or on an already-closed decision), duplicates
 on items not in the slate and unmatched events are dropped and counted in
 ``counters``. State is bounded (``max_pending`` decisions, oldest evicted;
 ``max_remembered`` closed rec_ids / event ids) and round-trips through
-``to_dict`` / ``from_dict`` as plain JSON-able data. A pending decision holds only
-strings, floats and tuples of them, so CPython's garbage collector stops tracking
-it: 100k pending decisions add nothing to a full collection's scan.
+``to_dict`` / ``from_dict`` as plain JSON-able data. A pending decision holds strings,
+floats, tuples of them and a copy of the context (a dict of scalars, which CPython's
+garbage collector does not track); the decision dict itself is tracked, as it holds a dict.
 
 >>> from streamrec.flows.reward_join import RewardJoiner
 >>> j = RewardJoiner(window_s=60)

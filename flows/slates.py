@@ -9,6 +9,7 @@ gets the same slate in any process.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,11 +31,19 @@ class Slates:
 
 
 def serve_slates(
-    arms: Arms, users: list[str], event_ids: list[str], cand_items: list[list[str]], cand_scores: np.ndarray, k: int
+    arms: Arms,
+    users: list[str],
+    event_ids: list[str],
+    cand_idx: np.ndarray,
+    item_ids: Sequence[str],
+    cand_scores: np.ndarray,
+    k: int,
 ) -> Slates:
-    """Draw every event's slate from its candidates (row ``e`` of ``cand_items`` / ``cand_scores``)."""
+    """Draw every event's slate from its candidates: row ``e`` of ``cand_idx`` (indices into
+    ``item_ids``, best first, -1 past the last) and of ``cand_scores``."""
     n = len(users)
-    counts = np.fromiter((len(c) for c in cand_items), np.int64, n)
+    cand_idx = np.asarray(cand_idx, np.int64).reshape(n, -1)
+    counts = (cand_idx >= 0).sum(axis=1)
     seeds = np.fromiter((stable_seed(e) for e in event_ids), np.int64, n)
     scores = np.asarray(cand_scores, dtype=np.float64).reshape(n, -1)
     idx = np.full((n, max(k, 1)), -1, np.int64)
@@ -55,11 +64,12 @@ def serve_slates(
     shown_scores = np.take_along_axis(scores, safe, axis=1) if scores.shape[1] else np.zeros(idx.shape)
     shown_scores = np.round(np.nan_to_num(shown_scores, nan=0.0, posinf=1e300, neginf=-1e300), 6).tolist()
     props_l = np.round(props, 6).tolist()
-    idx_l, shown_l = idx.tolist(), shown.tolist()
+    shown_l = shown.tolist()
+    item_l = np.take_along_axis(cand_idx, safe, axis=1).tolist() if cand_idx.shape[1] else [[]] * n
     items, sc, pr = [], [], []
     for e in range(n):
-        m, row = shown_l[e], cand_items[e]
-        items.append([row[j] for j in idx_l[e][:m]])
+        m = shown_l[e]
+        items.append([item_ids[j] for j in item_l[e][:m]])
         sc.append(shown_scores[e][:m])
         pr.append(props_l[e][:m])
     names = {a: arms.policies[a].name for a in arms.policies}

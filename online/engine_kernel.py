@@ -30,6 +30,7 @@ from streamrec.online.hashing import counter_uniform
 from streamrec.online.history import hist_append, recent_items
 from streamrec.online.item_cache import refresh_item, refresh_row, write_item_rows
 from streamrec.online.item_similarity import cooc_update
+from streamrec.online.jit import inner_kernel
 from streamrec.online.neighbours import ss_add
 from streamrec.online.popularity import decayed_add, top_items
 from streamrec.online.retrieval import (
@@ -64,8 +65,19 @@ class Outputs(NamedTuple):
     learned: np.ndarray
     loss: np.ndarray
 
+    @classmethod
+    def empty(cls, n: int, width: int) -> Outputs:
+        """Outputs for ``n`` events with room for ``width`` candidates each."""
+        return cls(
+            np.zeros(n, np.int32),
+            np.full((n, width), -1, np.int32),
+            np.full((n, width), -np.inf),
+            np.zeros(n, np.bool_),
+            np.full(n, -1.0),
+        )
 
-@njit(cache=True)
+
+@inner_kernel
 def learn_event(j, label, n_user, st, sc, hp, logscale):
     """One step on the event's positive (or negative) example plus, for a positive,
     ``n_neg`` negatives sampled from observed items (uniform) or from recent positives
@@ -124,7 +136,7 @@ def init_new_items(n_items, st, hp):
     c.ready = max(c.ready, n_items)
 
 
-@njit(cache=True)
+@inner_kernel
 def record_event(u, j, label, n_items, st, sc, hp):
     """After learning: transitions from the user's recent items to ``j`` (weights
     ``decay^p``), item-kNN co-occurrence with the last ``knn_window`` items, popularity
@@ -171,7 +183,7 @@ def record_event(u, j, label, n_items, st, sc, hp):
     c.events += 1
 
 
-@njit(cache=True)
+@inner_kernel
 def maintain(n_items, st, hp):
     """Event-count schedules: refresh a few item caches round-robin, refresh and relink
     ``ceil(n / ivf_every)`` items in the IVF, recompute the trending list, seed the IVF
@@ -206,6 +218,53 @@ def maintain(n_items, st, hp):
             ivf_add_centroid(st.items, ivf, st.ctr, hp.seed)
 
 
+@inner_kernel
+def rank_event(i, ev, st, sc, hp, rank_before, out):
+    """Event ``i``'s user side; with ``rank_before`` (and an evaluated positive) the rank
+    of its item before learning it into ``out.rank`` and the online hit counters.
+    Returns ``(n_user, n_t)`` for :func:`learn_step`."""
+    c = st.ctr[0]
+    ranking = rank_before and ev.evaluate[i] and ev.label[i] > 0.5
+    n_user, n_t, stamp, n_cand = prepare_user(
+        ev.user[i], ev.ctx_rows, ev.ctx_ptr[i], ev.ctx_ptr[i + 1], st, sc, hp, ranking
+    )
+    if ranking:
+        r = target_rank(ev.item[i], st.items, sc, stamp, n_cand, ev.n_items[i], c.logscale)
+        out.rank[i] = r
+        c.hit_n += 1.0
+        if 0 < r <= 10:
+            c.hit_sum += 1.0
+    return n_user, n_t
+
+
+@inner_kernel
+def learn_step(i, ev, n_user, n_t, st, sc, hp, out):
+    """Learn event ``i`` (FM step, loss counters), record it (transitions, kNN,
+    popularity, history) and run the event-count maintenance."""
+    c = st.ctr[0]
+    j, label, n_items = ev.item[i], ev.label[i], ev.n_items[i]
+    loss = learn_event(j, label, n_user, st, sc, hp, c.logscale)
+    out.loss[i] = loss
+    if loss >= 0.0:
+        c.loss_sum += loss
+        c.loss_n += 1.0
+    clear_transitions(sc.tr0, sc.tr1, sc.touched, n_t)
+    record_event(ev.user[i], j, label, n_items, st, sc, hp)
+    out.learned[i] = True
+    maintain(n_items, st, hp)
+
+
+@inner_kernel
+def emit_top(i, ev, st, sc, hp, n_top, out):
+    """The ``n_top`` best candidates for event ``i``'s user after learning."""
+    c = st.ctr[0]
+    n_user, n_t, stamp, n_cand = prepare_user(
+        ev.user[i], ev.ctx_rows, ev.ctx_ptr[i], ev.ctx_ptr[i + 1], st, sc, hp, n_top > 0
+    )  # a bool, not a literal True: Numba compiles one version per literal
+    top_candidates(st.items, sc, stamp, n_cand, ev.n_items[i], c.logscale, out.idx[i], out.score[i], n_top)
+    clear_transitions(sc.tr0, sc.tr1, sc.touched, n_t)
+
+
 @njit(cache=True)
 def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
     """Process a batch of encoded events ``ev`` in order (see module docstring).
@@ -213,53 +272,19 @@ def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
     ``ev.n_items[i]``: catalog size when event ``i`` arrives (items created while encoding
     later events do not exist yet for event ``i``). ``item_rows``: attribute changes of
     known items in event order (entries of new items were written before the batch).
+    Few call sites on purpose: each passes the bundles, and their lowering is most of
+    this function's compile time (``online.kernel_warmup`` compiles the callees apart).
     """
-    c = st.ctr[0]
     t_rows, n_rows = np.int64(0), item_rows.item.shape[0]  # not literals
     for i in range(ev.user.shape[0]):
-        n_items = ev.n_items[i]
-        init_new_items(n_items, st, hp)
-        u = ev.user[i]
-        j = ev.item[i]
-        if u < 0 or j < 0:
+        init_new_items(ev.n_items[i], st, hp)
+        if ev.user[i] < 0 or ev.item[i] < 0:
             continue
-        label = ev.label[i]
-        logscale = c.logscale
-        c0, c1 = ev.ctx_ptr[i], ev.ctx_ptr[i + 1]
-        ranking = rank_before and ev.evaluate[i] and label > 0.5
-        n_user, n_t, stamp, n_cand = prepare_user(u, ev.ctx_rows, c0, c1, st, sc, hp, ranking)
-        if ranking:
-            r = target_rank(j, st.items, sc, stamp, n_cand, n_items, logscale)
-            out.rank[i] = r
-            c.hit_n += 1.0
-            if 0 < r <= 10:
-                c.hit_sum += 1.0
+        n_user, n_t = rank_event(i, ev, st, sc, hp, rank_before, out)
         while t_rows < n_rows and item_rows.event[t_rows] <= i:  # this event's attributes
             if not item_rows.new[t_rows]:
                 write_item_rows(item_rows, t_rows, st.fm, st.items)
             t_rows += 1
-        loss = learn_event(j, label, n_user, st, sc, hp, logscale)
-        out.loss[i] = loss
-        if loss >= 0.0:
-            c.loss_sum += loss
-            c.loss_n += 1.0
-        clear_transitions(sc.tr0, sc.tr1, sc.touched, n_t)
-        record_event(u, j, label, n_items, st, sc, hp)
-        out.learned[i] = True
-        maintain(n_items, st, hp)
+        learn_step(i, ev, n_user, n_t, st, sc, hp, out)
         if n_top > 0:  # candidates after learning
-            n_user, n_t, stamp, n_cand = prepare_user(
-                u, ev.ctx_rows, c0, c1, st, sc, hp, n_top > 0
-            )  # a bool, not a literal True: Numba compiles one version per literal
-            top_candidates(
-                st.items,
-                sc,
-                stamp,
-                n_cand,
-                n_items,
-                c.logscale,
-                out.idx[i],
-                out.score[i],
-                n_top,
-            )
-            clear_transitions(sc.tr0, sc.tr1, sc.touched, n_t)
+            emit_top(i, ev, st, sc, hp, n_top, out)

@@ -16,6 +16,7 @@ from streamrec.online.fm_kernels import G_ITEM, G_NUM, G_USER, fm_logit
 from streamrec.online.hashing import seq_row
 from streamrec.online.history import mark_seen, recent_items
 from streamrec.online.item_similarity import knn_features
+from streamrec.online.jit import inner_kernel
 from streamrec.online.retrieval import gather_candidates
 from streamrec.online.scoring import (
     LOG_POP_FLOOR,
@@ -32,7 +33,7 @@ from streamrec.online.scoring import (
 from streamrec.online.topk import topk_insert
 
 
-@njit(cache=True)
+@inner_kernel
 def user_side(u, ctx_rows, c0, c1, st, sc, hp):
     """Write the user-side rows into ``sc.ex`` and recent items into ``sc.rec``;
     returns ``(n_user_rows, n_recent)`` (``n_recent``: all items written to ``sc.rec``)."""
@@ -74,7 +75,7 @@ def item_side(j, n0, it, sc, logscale):
     return n
 
 
-@njit(cache=True)
+@inner_kernel
 def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather):
     """User side + user vector + transition and item-kNN features + seen marks; returns
     ``(n_user_rows, n_touched, stamp, n_cand)`` with candidates in ``sc.cand``
@@ -142,7 +143,7 @@ def candidate_score(q, it, sc, logscale):
     )
 
 
-@njit(cache=True)
+@inner_kernel
 def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
     """1-based pessimistic rank of ``j`` among observed unseen items (0 = miss)."""
     if it.obs[j] == 0 or sc.mark[j] == stamp:
@@ -169,7 +170,7 @@ def target_rank(j, it, sc, stamp, n_cand, n_items, logscale):
     return above + 1 if found else 0
 
 
-@njit(cache=True)
+@inner_kernel
 def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score, k):
     """Top-``k`` known items not seen by the user (``n_cand < 0``: whole catalog)."""
     n_out = np.int64(0)  # not a literal 0: one compiled topk_insert

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from numba import njit
 
+from streamrec.online.jit import inner_kernel
+
 
 @njit(cache=True, inline="always")
 def refresh_item(j, fm, it):
@@ -51,7 +53,7 @@ def refresh_row(j, w, v, feats, nf, vsum, vsum_t, wsum, pair):
     pair[j] = 0.5 * (ss - q)
 
 
-@njit(cache=True)
+@inner_kernel
 def write_item_rows(ir, t, fm, it):
     """Apply entry ``t`` of ``ir`` (``online.catalog.ItemRows``): item ``j``'s static rows
     become ``ir.rows[ptr[t]:ptr[t+1]]``; a new item gets its key, a known item's cache row

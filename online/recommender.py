@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,12 +55,22 @@ __all__ = ["BatchResult", "ModelState", "Recommender", "RecommenderConfig"]
 
 @dataclass
 class BatchResult:
-    """Per-event outputs of :meth:`Recommender.process_batch`."""
+    """Per-event outputs of :meth:`Recommender.process_batch`: ``cand_idx[e]`` the dense
+    indices of event ``e``'s top candidates (best first, -1 past the last) into
+    ``item_ids``, ``cand_scores[e]`` their scores."""
 
     target_rank: np.ndarray
-    cand_items: list[list[str]]
+    cand_idx: np.ndarray
     cand_scores: np.ndarray
     learned: np.ndarray
+    item_ids: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def cand_items(self) -> list[list[str]]:
+        """The candidates' item ids per event (built on access: the flow maps only the
+        items it shows)."""
+        ids = self.item_ids
+        return [[ids[j] for j in row if j >= 0] for row in self.cand_idx.tolist()]
 
 
 class Recommender:
@@ -146,14 +156,7 @@ class Recommender:
         batch, item_rows = self.catalog.encode(events, evaluate)
         self._sync_catalog(n)
         self._write_item_rows(item_rows, new_only=True)  # changes: inside run_batch, in order
-        w = max(n_top, 1)
-        out = Outputs(
-            np.zeros(n, np.int32),
-            np.full((n, w), -1, np.int32),
-            np.full((n, w), -np.inf),
-            np.zeros(n, np.bool_),
-            np.full(n, -1.0),
-        )
+        out = Outputs.empty(n, max(n_top, 1))
         run_batch(
             batch,
             item_rows,
@@ -165,12 +168,7 @@ class Recommender:
             out,
         )
         self._monitor(rank_before, batch.evaluate, batch.label, out.learned, out.rank, out.loss)
-        ids = self.catalog.item_ids
-        if n_top:
-            cand = [[ids[j] for j in row if j >= 0] for row in out.idx[:, :n_top]]
-        else:
-            cand = [[] for _ in range(n)]
-        return BatchResult(out.rank, cand, out.score[:, :n_top], out.learned)
+        return BatchResult(out.rank, out.idx[:, :n_top], out.score[:, :n_top], out.learned, self.catalog.item_ids)
 
     def _monitor(self, rank_before, ev_eval, ev_label, learned, ranks, loss) -> None:
         drift = self._drift

@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit
 
 from streamrec.online.hashing import counter_uniform
+from streamrec.online.jit import inner_kernel
 from streamrec.online.topk import topk_insert
 
 IN_ORDER = -2  # ``clnext`` of an item held in the contiguous part, not in a list
@@ -57,7 +58,7 @@ def ivf_link(j, it, ivf, n_c):
     _push(j, it, ivf, nearest_centroid(it.vsum[j], ivf.centroids, n_c))
 
 
-@njit(cache=True)
+@inner_kernel
 def _push(j, it, ivf, c):
     it.cluster[j] = c
     it.clnext[j] = ivf.head[c]
@@ -116,7 +117,7 @@ def ivf_build(it, ivf, ctr, n_c, seed, n_iter):
         fill[c] += 1
 
 
-@njit(cache=True)
+@inner_kernel
 def ivf_unlink(j, it, ivf, c):
     """Remove item ``j`` from bucket ``c``'s linked list (no-op when it is not there)."""
     q, prev = ivf.head[c], -1
@@ -132,7 +133,7 @@ def ivf_unlink(j, it, ivf, c):
         prev, q = q, it.clnext[q]
 
 
-@njit(cache=True)
+@inner_kernel
 def ivf_relink(j, it, ivf, n_c, eta):
     """Move item ``j`` to the bucket of its nearest centroid ``c`` (``O(C k)``, plus a walk
     of the old bucket's list when ``j`` moves), then ``c <- normalize(c + eta x/|x|)``."""
@@ -159,7 +160,7 @@ def ivf_relink(j, it, ivf, n_c, eta):
         cen[f] *= scale
 
 
-@njit(cache=True)
+@inner_kernel
 def ivf_add_centroid(it, ivf, ctr, seed):
     """Seed one more (empty) bucket at a sampled item's direction; items join it as the
     sweep relinks them."""
@@ -180,7 +181,7 @@ def ivf_add_centroid(it, ivf, ctr, seed):
     c0.n_clusters = n_c + 1
 
 
-@njit(cache=True)
+@inner_kernel
 def ivf_seed(it, ivf, ctr, n_c, seed):
     """Start the index with no clustering pass: ``n_c`` unit centroids at sampled items'
     directions and empty buckets; items join as the sweep relinks them and when they are
@@ -202,7 +203,7 @@ def _add(q, mark2, cand, n, stamp):
     return n
 
 
-@njit(cache=True)
+@inner_kernel
 def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_max):
     """Union of neighbours (``sc.touched``), trending and probed IVF buckets (at most
     ``ivf_max`` items from these) into ``sc.cand``; returns the count."""

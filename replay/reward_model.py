@@ -66,15 +66,19 @@ def logistic_step(
     clip: float,
     adagrad: bool,
 ) -> float:
-    """One SGD (or AdaGrad) step of the log loss on sparse features; returns the prediction before it."""
+    """One SGD (or AdaGrad) step of the log loss on sparse features (index -1 = padding, skipped);
+    returns the prediction before it."""
     z = 0.0
     for j in range(idx.shape[0]):
-        z += w[idx[j]] * val[j]
+        if idx[j] >= 0:
+            z += w[idx[j]] * val[j]
     z = min(max(z, -35.0), 35.0)
     q = 1.0 / (1.0 + math.exp(-z))
     g = q - y
     for j in range(idx.shape[0]):
         f = idx[j]
+        if f < 0:
+            continue
         gf = g * val[j] + l2 * w[f]
         if adagrad:
             g2[f] += gf * gf
@@ -87,15 +91,34 @@ def logistic_step(
 
 @njit(cache=True)
 def logistic_predict_rows(w: np.ndarray, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
-    """sigmoid(sum_j w[idx[r, j]] * val[r, j]) for each row r."""
+    """sigmoid(sum_j w[idx[r, j]] * val[r, j]) for each row r (index -1 = padding, skipped)."""
     out = np.empty(idx.shape[0])
     for r in range(idx.shape[0]):
         z = 0.0
         for j in range(idx.shape[1]):
-            z += w[idx[r, j]] * val[r, j]
+            if idx[r, j] >= 0:
+                z += w[idx[r, j]] * val[r, j]
         z = min(max(z, -35.0), 35.0)
         out[r] = 1.0 / (1.0 + math.exp(-z))
     return out
+
+
+@njit(cache=True)
+def logistic_fit_rows(
+    w: np.ndarray,
+    g2: np.ndarray,
+    idx: np.ndarray,
+    val: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    lr: float,
+    l2: float,
+    clip: float,
+    adagrad: bool,
+) -> None:
+    """``logistic_step`` on rows ``rows[0], rows[1], ...`` of encoded features, in that order (repeats allowed)."""
+    for r in rows:
+        logistic_step(w, g2, idx[r], val[r], min(max(y[r], 0.0), 1.0), lr, l2, clip, adagrad)
 
 
 class RewardModel:
@@ -167,6 +190,29 @@ class RewardModel:
                 vals.append(np.full(na * npos, v))
         idx = (np.stack(cols, axis=1) & np.uint64(self.mask)).astype(np.int64)
         return idx, np.stack(vals, axis=1)
+
+    def encode(
+        self, context: Mapping[str, Any], items: Sequence[Any] | np.ndarray, positions: Sequence[Any] | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Feature rows of every (item, position) of one context, item-major: (index, value) matrices.
+
+        They depend on the settings (``n_bits``, ``cross_context``), not on the weights, so a log
+        encoded once serves every refit (:meth:`learn_rows`, :meth:`predict_rows`)."""
+        ck, cv = self._context(context)
+        return self._rows(ck, cv, items, positions)
+
+    def learn_rows(self, idx: np.ndarray, val: np.ndarray, y: np.ndarray, rows: np.ndarray) -> None:
+        """:meth:`learn_one` on encoded rows ``rows`` (in that order) with labels ``y[rows]``; -1 pads.
+        Rows with a non-finite label are skipped, as in :meth:`learn_one`."""
+        y = np.asarray(y, np.float64)
+        rows = np.asarray(rows, np.int64)
+        rows = rows[np.isfinite(y[rows])]
+        logistic_fit_rows(self.w, self.g2, idx, val, y, rows, self.lr, self.l2, self.clip, self.adagrad)
+        self.n_learned += len(rows)
+
+    def predict_rows(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
+        """q of each encoded row."""
+        return logistic_predict_rows(self.w, idx, val)
 
     # -- River-style API -----------------------------------------------------------------
     def learn_one(self, x: Mapping[str, Any], y: float) -> None:

@@ -100,7 +100,7 @@ def _wait_until_serving(
             told = time.monotonic()
             print(
                 f"  still starting ({told - t0:.0f} s): the first run compiles the engine's kernels "
-                "(about a minute, once; later runs load them from the cache)",
+                "(half a minute on two cores, once; later runs load them from the cache)",
                 flush=True,
             )
         for m in consumer.consume(10, 0.5):

@@ -55,16 +55,15 @@ class Progress:
         """The progress line as it would be drawn now."""
         elapsed = max((time.perf_counter() if now is None else now) - self.t0, 1e-9)
         rate = self.done / elapsed
+        per_s = f"{rate:,.1f}/s" if rate < 10 else f"{rate:,.0f}/s"  # slow units (model fits) keep a decimal
         unit = f" {self.unit}" if self.unit else ""
         if self.total:
             frac = min(self.done / self.total, 1.0)
             fill = int(frac * WIDTH)
             bar = "=" * fill + (">" if fill < WIDTH else "") + " " * max(WIDTH - fill - 1, 0)
             eta = (self.total - self.done) / rate if rate > 0 else 0.0
-            return (
-                f"{self.label} {self.done:,}/{self.total:,}{unit} [{bar}] {frac:4.0%} {rate:,.0f}/s ETA {_clock(eta)}"
-            )
-        return f"{self.label} {self.done:,}{unit} {rate:,.0f}/s elapsed {_clock(elapsed)}"
+            return f"{self.label} {self.done:,}/{self.total:,}{unit} [{bar}] {frac:4.0%} {per_s} ETA {_clock(eta)}"
+        return f"{self.label} {self.done:,}{unit} {per_s} elapsed {_clock(elapsed)}"
 
     def _draw(self, now: float) -> None:
         self.stream.write("\r" + self.line(now) + "\033[K")

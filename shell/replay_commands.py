@@ -106,7 +106,10 @@ def warm_up(names: list[str], events: list, n: int = 1000, engine_config: Any = 
     """Replay the first ``n`` events through throwaway models so JIT compilation/cache loading
     is not billed to the measured replay (River models have no JIT and are skipped)."""
     from streamrec.replay.prequential import run_prequential
+    from streamrec.shell.compile_ahead import compile_ahead
 
+    if "engine" in names:
+        compile_ahead(lambda line: print(line, file=sys.stderr, flush=True))
     jitted = [
         m
         for m in build_models(

@@ -98,9 +98,12 @@ def launch_cluster(argv: list[str], cfg: RunConfig, n_processes: int) -> int:
     (``streamrec run ARGV --process-id i --addresses ...``, one shared run id). A signal is
     passed on to all; when one process fails the others are stopped. Returns the first
     non-zero exit code (0 if all stopped cleanly)."""
+    from streamrec.shell.compile_ahead import compile_ahead
+
     addresses = ";".join(f"127.0.0.1:{p}" for p in _free_ports(n_processes))
     if cfg.recovery:
         prepare_recovery(cfg)
+    compile_ahead(lambda line: print(line, file=sys.stderr, flush=True))  # once, not in every member
     env = {**os.environ, "STREAMREC_RUN_ID": cfg.run_id or uuid.uuid4().hex[:16]}
     base = [sys.executable, "-m", "streamrec", "run", *argv, "--addresses", addresses]
     procs = [subprocess.Popen([*base, "--process-id", str(i)], env=env) for i in range(n_processes)]
@@ -143,6 +146,7 @@ def run_flow(cfg: RunConfig, workers: int = 1, process_id: int | None = None, ad
     from streamrec.flows.recommend import build_flow
     from streamrec.flows.status_history import read_registry
     from streamrec.flows.timed_kafka import STOP
+    from streamrec.shell.compile_ahead import compile_ahead
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     recovery = None
@@ -153,6 +157,7 @@ def run_flow(cfg: RunConfig, workers: int = 1, process_id: int | None = None, ad
     peers = [a for a in addresses.split(";") if a]
     if process_id is not None and cfg.metrics_port:
         cfg.metrics_port += process_id
+    compile_ahead(lambda line: print(line, file=sys.stderr, flush=True))
     flow = build_flow(cfg, max(1, len(peers)), workers)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: STOP.set())

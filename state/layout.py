@@ -4,10 +4,11 @@ One model lives in one RocksDB database (``rocksdict`` in raw mode)::
 
     m/layout                  JSON: {"format": 1,
                                      "arrays": {name: {"dtype": "<f4", "shape": [rows, ...],
-                                                       "chunk_rows": C}},
+                                                       "chunk_rows": C[, "row_parts": P]}},
                                      "vocab": {name: length}, "vocab_chunk": V}
     m/meta                    JSON: ModelState.meta (JSON scalars only)
-    a/<array>/<chunk:010d>    raw row bytes of rows [chunk*C, min((chunk+1)*C, rows))
+    a/<array>/<chunk:010d>    raw row bytes of rows [chunk*C, min((chunk+1)*C, rows)), or
+                              with P > 1 (C = 1) part chunk % P of row chunk // P
                               (``ndarray.tobytes`` in the dtype's own byte order, i.e.
                               little-endian for the native ``<f4``/``<i8``... dtypes)
     v/<vocab>/<chunk:010d>    JSON list of the external ids [chunk*V, (chunk+1)*V)
@@ -19,7 +20,12 @@ Chunking: ``C = clip(2**floor(log2(CHUNK_BYTES / row_bytes)), 1, MAX_CHUNK_ROWS)
 value, chosen once per array when it is fully written (kept while the array
 only grows). Small rows (a bias vector) are packed many to a value so a load
 reads few values; wide rows (a 32-float embedding = 128 B) stay at 1-2 rows
-per value so an incremental save rewrites little more than the dirty rows.
+per value so an incremental save rewrites little more than the dirty rows. Rows wider
+than ``CHUNK_BYTES`` (a 256-slot neighbour table = 1 KB) are split into ``P`` equal parts
+(``row_parts``: the largest power of two <= row_bytes / CHUNK_BYTES dividing the row), so
+a save that changed a few slots of a row rewrites only their parts. In every case the
+chunks in key order are the array's bytes in C order, ``chunk_bytes`` each (the last may
+be shorter). Layouts written before ``row_parts`` existed read as ``P = 1``.
 CHUNK_BYTES=256 was picked with ``bench/state_io.py`` (10 MB model, 1% rows
 dirty): 128-1024 B all commit an epoch in ~7-9 ms; larger chunks load faster
 (4 KB: ~3x np.load) but rewrite more per dirty row (at 100 MB, 1 KB chunks
@@ -75,6 +81,33 @@ def chunk_rows_for(row_bytes: int, chunk_bytes: int = CHUNK_BYTES) -> int:
     return int(min(MAX_CHUNK_ROWS, 1 << (rows.bit_length() - 1)))
 
 
+def row_parts_for(row_bytes: int, chunk_bytes: int = CHUNK_BYTES) -> int:
+    """Parts per row: 1, or for rows wider than ``chunk_bytes`` the largest power of two
+    ``P <= row_bytes / chunk_bytes`` that divides ``row_bytes``."""
+    if row_bytes <= max(chunk_bytes, 1):
+        return 1
+    p = 1
+    while p * 2 <= row_bytes // max(chunk_bytes, 1) and row_bytes % (p * 2) == 0:
+        p *= 2
+    return p
+
+
+def chunk_bytes_of(spec: dict[str, Any], row_bytes: int) -> int:
+    """Bytes per chunk (value) of an array with ``spec``."""
+    parts = spec.get("row_parts", 1)
+    return row_bytes // parts if parts > 1 else spec["chunk_rows"] * row_bytes
+
+
+def chunks_of_rows(rows: np.ndarray, row_bytes: int, chunk_bytes: int) -> np.ndarray:
+    """Indices (with repeats) of the chunks holding ``rows`` (a chunk holds whole rows or a
+    row holds whole chunks)."""
+    rows = np.asarray(rows, np.int64)
+    if chunk_bytes >= row_bytes:
+        return rows // (chunk_bytes // row_bytes)
+    per = row_bytes // chunk_bytes
+    return (rows[:, None] * per + np.arange(per, dtype=np.int64)).ravel()
+
+
 def array_prefix(name: str) -> bytes:
     return ARRAY_PREFIX + name.encode() + b"/"
 
@@ -125,15 +158,18 @@ def loads(raw: bytes | None, what: str) -> Any:
         raise StateCorrupt(f"{what} is not valid JSON: {str(exc)[:80]}") from None
 
 
-def array_spec(arr: np.ndarray, chunk_rows: int | None = None) -> dict[str, Any]:
-    """The ``m/layout`` entry of one array."""
+def array_spec(arr: np.ndarray, chunk_rows: int | None = None, row_parts: int = 1) -> dict[str, Any]:
+    """The ``m/layout`` entry of one array (``row_parts`` > 1 requires ``chunk_rows`` 1)."""
     dt = check_dtype(arr.dtype)
     row_bytes = dt.itemsize * int(np.prod(arr.shape[1:], dtype=np.int64)) if arr.ndim else 0
-    return {
+    spec: dict[str, Any] = {
         "dtype": dt.str,
         "shape": [int(s) for s in arr.shape],
         "chunk_rows": int(chunk_rows or chunk_rows_for(row_bytes)),
     }
+    if row_parts > 1:
+        spec["chunk_rows"], spec["row_parts"] = 1, int(row_parts)
+    return spec
 
 
 def parse_layout(raw: bytes | None) -> dict[str, Any]:
@@ -150,6 +186,10 @@ def parse_layout(raw: bytes | None) -> dict[str, Any]:
                 raise StateCorrupt(f"bad shape for {name}: {shape!r}")
             if not isinstance(chunk, int) or not 1 <= chunk <= MAX_CHUNK_ROWS:
                 raise StateCorrupt(f"bad chunk_rows for {name}: {chunk!r}")
+            parts = spec.get("row_parts", 1)
+            row_bytes = np.dtype(spec["dtype"]).itemsize * int(np.prod(shape[1:], dtype=np.int64))
+            if not isinstance(parts, int) or parts < 1 or (parts > 1 and (chunk != 1 or row_bytes % parts)):
+                raise StateCorrupt(f"bad row_parts for {name}: {parts!r}")
         for name, n in lay["vocab"].items():
             check_name(name)
             if not isinstance(n, int) or n < 0:

@@ -6,6 +6,12 @@ crash and reopen) returns a state bitwise equal to ``state`` -- provided that
 (``dirty=None`` writes everything). Each save is ONE ``WriteBatch``: a crash
 mid-save leaves the previous save intact. Key layout: :mod:`state.layout`.
 
+``diff=True`` keeps a copy of every array as last stored (memory: one more model) and
+writes, of the chunks holding dirty rows, only those whose bytes differ from it: a
+learner that flags a whole row for a change in one slot of it (an item's 2 KB of
+neighbour tables, a refreshed cache value equal to the old one) costs the changed
+chunks, not the row. The copy is updated only after the batch is written.
+
 >>> import tempfile, numpy as np
 >>> from streamrec.online.model_state import ModelState
 >>> s = ModelState(arrays={"w": np.arange(6, dtype="<f4").reshape(3, 2)},
@@ -22,6 +28,7 @@ mid-save leaves the previous save intact. Key layout: :mod:`state.layout`.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
@@ -51,6 +58,7 @@ class ParamStore:
         wal: bool = True,
         read_only: bool = False,
         chunk_bytes: int = L.CHUNK_BYTES,
+        diff: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir)
         if not read_only:
@@ -65,6 +73,8 @@ class ParamStore:
         self.db.set_write_options(wopts)
         self.read_only = read_only
         self.chunk_bytes = int(chunk_bytes)
+        #: with ``diff``: array name -> its bytes as stored (None: no diffing)
+        self._shadow: dict[str, np.ndarray] | None = {} if diff else None
         raw = self.db.get(L.LAYOUT_KEY)
         self._layout: dict[str, Any] | None = None if raw is None else L.parse_layout(raw)
 
@@ -107,11 +117,12 @@ class ParamStore:
             "vocab_chunk": L.VOCAB_CHUNK,
         }
         written = 0
+        put: dict[str, np.ndarray | None] = {}  # chunks written per array (None: all of it)
         for name, arr in arrays.items():
             prev = old["arrays"].get(name) if old else None
-            spec, n = self._put_array(wb, name, arr, prev, None if dirty is None else dirty.get(name))
+            spec, put[name] = self._put_array(wb, name, arr, prev, None if dirty is None else dirty.get(name))
             new_layout["arrays"][name] = spec
-            written += n
+            written += _put_chunks(wb, L.array_prefix(name), arr, spec, put[name])
         for name, ids in vocab.items():
             prev_len = old["vocab"].get(name) if old and old["vocab_chunk"] == L.VOCAB_CHUNK else None
             written += _put_vocab(wb, name, ids, prev_len)
@@ -128,43 +139,48 @@ class ParamStore:
         wb.put(L.META_KEY, meta_raw)
         self.db.write(wb)
         self._layout = new_layout
+        if self._shadow is not None:
+            self._shadow = {
+                n: _shadow_update(self._shadow.get(n), a, new_layout["arrays"][n], put[n]) for n, a in arrays.items()
+            }
         return written + len(layout_raw) + len(meta_raw)
 
-    def _put_array(self, wb, name, arr, prev, rows_dirty) -> tuple[dict[str, Any], int]:
+    def _put_array(self, wb, name, arr, prev, rows_dirty) -> tuple[dict[str, Any], np.ndarray | None]:
+        """The array's layout entry and the chunks to put (None: all); deletes stale keys."""
         prefix = L.array_prefix(name)
         if arr.ndim == 0:
-            wb.put(L.chunk_key(prefix, 0), arr.tobytes())
-            return L.array_spec(arr, 1), arr.nbytes
+            return L.array_spec(arr, 1), None
+        rb, rows = _row_bytes(arr), arr.shape[0]
         same = (
             prev is not None
             and prev["dtype"] == arr.dtype.str
             and len(prev["shape"]) == arr.ndim
             and list(prev["shape"][1:]) == list(arr.shape[1:])
         )
-        rows = arr.shape[0]
         if not same:
-            spec = L.array_spec(arr, L.chunk_rows_for(_row_bytes(arr), self.chunk_bytes))
             if prev is not None:
                 wb.delete_range(prefix, L.prefix_end(prefix))
-            chunks = np.arange(L.n_chunks(rows, spec["chunk_rows"]))
-        else:
-            spec = L.array_spec(arr, prev["chunk_rows"])
-            c, old_rows = spec["chunk_rows"], prev["shape"][0]
-            parts = []
-            if rows_dirty is not None:
-                idx = np.asarray(rows_dirty).astype(np.int64, copy=False).ravel()
-                parts.append(idx[(idx >= 0) & (idx < rows)] // c)
-            if rows > old_rows:
-                parts.append(np.arange(old_rows // c, L.n_chunks(rows, c)))
-            elif rows < old_rows:
-                wb.delete_range(L.chunk_key(prefix, L.n_chunks(rows, c)), L.prefix_end(prefix))
-                if rows % c:
-                    parts.append(np.array([rows // c]))
-            chunks = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
-        c = spec["chunk_rows"]
-        if _row_bytes(arr) == 0 or rows == 0:
-            return spec, 0
-        return spec, _put_chunks(wb, prefix, arr, c, np.asarray(chunks, dtype=np.int64))
+            spec = L.array_spec(arr, L.chunk_rows_for(rb, self.chunk_bytes), L.row_parts_for(rb, self.chunk_bytes))
+            return spec, None
+        spec = L.array_spec(arr, prev["chunk_rows"], prev.get("row_parts", 1))
+        if rb == 0 or rows == 0:
+            return spec, np.empty(0, np.int64)
+        cb, old_rows = L.chunk_bytes_of(spec, rb), prev["shape"][0]
+        parts = []
+        if rows_dirty is not None:
+            idx = np.asarray(rows_dirty).astype(np.int64, copy=False).ravel()
+            parts.append(L.chunks_of_rows(idx[(idx >= 0) & (idx < rows)], rb, cb))
+        if rows > old_rows:
+            parts.append(np.arange(old_rows * rb // cb, L.n_chunks(rows * rb, cb)))
+        elif rows < old_rows:
+            wb.delete_range(L.chunk_key(prefix, L.n_chunks(rows * rb, cb)), L.prefix_end(prefix))
+            if rows * rb % cb:
+                parts.append(np.array([rows * rb // cb]))
+        chunks = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+        shadow = self._shadow.get(name) if self._shadow is not None else None
+        if shadow is not None and shadow.dtype == arr.dtype and shadow.shape[1:] == arr.shape[1:]:
+            chunks = _changed_chunks(_raw(arr), _raw(shadow), chunks, cb)
+        return spec, chunks
 
     # ---------------------------------------------------------------- reading
     def load(self) -> ModelState | None:
@@ -181,15 +197,15 @@ class ParamStore:
         return ModelState(arrays=arrays, vocab=vocab, meta=meta)
 
     def _read_array(self, name: str, spec: dict[str, Any]) -> np.ndarray:
-        dt, shape, c = np.dtype(spec["dtype"]), tuple(spec["shape"]), spec["chunk_rows"]
+        dt, shape = np.dtype(spec["dtype"]), tuple(spec["shape"])
         out = np.empty(shape, dtype=dt)
         rows = shape[0] if shape else 1
         row_bytes = out.nbytes // rows if rows else 0
         if row_bytes == 0:
             return out
-        n = L.n_chunks(rows, c)
+        full = L.chunk_bytes_of(spec, row_bytes) if shape else out.nbytes
+        n = L.n_chunks(out.nbytes, full)
         keys, vals = self._scan(L.array_prefix(name))
-        full = c * row_bytes
         if (
             len(vals) != n
             or keys != [L.chunk_key(L.array_prefix(name), k) for k in range(n)]
@@ -198,6 +214,8 @@ class ParamStore:
         ):
             raise L.StateCorrupt(f"array {name}: chunks missing or of wrong size")
         out.reshape(-1).view(np.uint8)[:] = np.frombuffer(b"".join(vals), dtype=np.uint8)
+        if self._shadow is not None:
+            self._shadow[name] = out.copy()
         return out
 
     def items(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
@@ -259,21 +277,71 @@ class ParamStore:
         self.close()
 
 
-def _put_chunks(wb, prefix: bytes, arr: np.ndarray, c: int, chunks: np.ndarray) -> int:
-    """Put the listed chunks; full chunks are gathered in one numpy copy (void rows)."""
-    rows, rb = arr.shape[0], _row_bytes(arr)
-    raw = arr.reshape(-1).view(np.uint8)
-    n_full = rows // c
+def _raw(arr: np.ndarray) -> np.ndarray:
+    """The array's bytes in C order (a view of a C-contiguous array)."""
+    return arr.reshape(-1).view(np.uint8)
+
+
+def _put_chunks(wb, prefix: bytes, arr: np.ndarray, spec: dict[str, Any], chunks: np.ndarray | None) -> int:
+    """Put the listed chunks (None: all); full chunks are gathered in one numpy copy (void rows)."""
+    if arr.ndim == 0:
+        wb.put(L.chunk_key(prefix, 0), arr.tobytes())
+        return arr.nbytes
+    rb = _row_bytes(arr)
+    if rb == 0 or arr.shape[0] == 0:
+        return 0
+    cb, raw = L.chunk_bytes_of(spec, rb), _raw(arr)
+    if chunks is None:
+        chunks = np.arange(L.n_chunks(raw.shape[0], cb))
+    n_full = raw.shape[0] // cb
     full = chunks[chunks < n_full]
-    vals = raw[: n_full * c * rb].view(f"V{c * rb}")[full].tolist() if len(full) else []
-    for k, val in zip(full.tolist(), vals):
-        wb.put(prefix + b"%010d" % k, val)
-    n = len(full) * c * rb
+    if len(full):
+        deque(map(wb.put, _chunk_keys(prefix, full), raw[: n_full * cb].view(f"V{cb}")[full].tolist()), 0)
+    n = len(full) * cb
     if len(full) < len(chunks):  # the last, partial chunk
-        tail = raw[n_full * c * rb :].tobytes()
+        tail = raw[n_full * cb :].tobytes()
         wb.put(L.chunk_key(prefix, n_full), tail)
         n += len(tail)
     return n
+
+
+def _chunk_keys(prefix: bytes, chunks: np.ndarray) -> list[bytes]:
+    """``L.chunk_key(prefix, k)`` for every ``k`` in ``chunks`` (< 10**10), formatted in numpy."""
+    digits = chunks.astype(np.int64)[:, None] // 10 ** np.arange(9, -1, -1, dtype=np.int64) % 10
+    keys = np.empty((len(chunks), len(prefix) + 10), np.uint8)
+    keys[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
+    keys[:, len(prefix) :] = digits + ord("0")
+    return keys.view(f"V{keys.shape[1]}").ravel().tolist()
+
+
+def _changed_chunks(raw: np.ndarray, old: np.ndarray, chunks: np.ndarray, cb: int) -> np.ndarray:
+    """Of ``chunks``, those whose ``cb`` bytes differ in ``raw`` from ``old`` (chunks not
+    whole in both are kept)."""
+    n_cmp = min(raw.shape[0], old.shape[0]) // cb
+    both = chunks[chunks < n_cmp]
+    if not len(both):
+        return chunks
+    a = raw[: n_cmp * cb].reshape(n_cmp, cb)[both]
+    b = old[: n_cmp * cb].reshape(n_cmp, cb)[both]
+    return np.concatenate([both[(a != b).any(axis=1)], chunks[chunks >= n_cmp]])
+
+
+def _shadow_update(
+    shadow: np.ndarray | None, arr: np.ndarray, spec: dict[str, Any], chunks: np.ndarray | None
+) -> np.ndarray:
+    """The stored copy of ``arr`` after its ``chunks`` were written (a full copy when the
+    shape changed or everything was written)."""
+    if chunks is None or shadow is None or shadow.shape != arr.shape or shadow.dtype != arr.dtype or arr.ndim == 0:
+        return arr.copy()
+    rb = _row_bytes(arr)
+    if rb == 0 or not len(chunks):
+        return shadow
+    cb, raw, old = L.chunk_bytes_of(spec, rb), _raw(arr), _raw(shadow)
+    n_full = raw.shape[0] // cb
+    full = chunks[chunks < n_full]
+    old[: n_full * cb].reshape(n_full, cb)[full] = raw[: n_full * cb].reshape(n_full, cb)[full]
+    old[n_full * cb :] = raw[n_full * cb :]
+    return shadow
 
 
 def _row_bytes(arr: np.ndarray) -> int:

@@ -119,9 +119,14 @@ def test_last_served_hit_rate():
 def test_serve_slates_ab_split_uses_each_users_arm():
     arms = Arms.parse("egreedy:0.1", "a=greedy@0.5,b=uniform@0.5")
     users = [f"u{i}" for i in range(40)]
-    cand = [[f"i{i}-{j}" for j in range(8)] for i in range(40)]
-    scores = np.tile(np.arange(8, 0, -1, dtype=float), (40, 1))
-    sl = serve_slates(arms, users, [f"e{i}" for i in range(40)], cand, scores, 3)
+    cand = [[f"i{i}-{j}" for j in range(8 - i % 2)] for i in range(40)]  # odd rows: 7 candidates
+    ids = [c for row in cand for c in row]
+    starts = np.cumsum([0] + [len(row) for row in cand])
+    idx = np.full((40, 8), -1)
+    for i, row in enumerate(cand):
+        idx[i, : len(row)] = np.arange(starts[i], starts[i] + len(row))
+    scores = np.where(idx >= 0, np.tile(np.arange(8, 0, -1, dtype=float), (40, 1)), -np.inf)
+    sl = serve_slates(arms, users, [f"e{i}" for i in range(40)], idx, ids, scores, 3)
     assert {a for a in sl.arms} == {"a", "b"}
     for i, u in enumerate(users):
         assert sl.arms[i] == arms.for_user(u)[0]

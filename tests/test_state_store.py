@@ -61,11 +61,12 @@ def test_round_trip_across_close_and_reopen(tmp_path):
     back.arrays["user_v"][0, 0] = 1.0  # loaded arrays are writable
 
 
-@pytest.mark.parametrize("chunk_bytes", [1, 64, 4096])
-def test_incremental_saves_equal_a_full_save(tmp_path, chunk_bytes):
+@pytest.mark.parametrize("diff", [False, True])
+@pytest.mark.parametrize("chunk_bytes", [1, 24, 64, 4096])
+def test_incremental_saves_equal_a_full_save(tmp_path, chunk_bytes, diff):
     rng = np.random.default_rng(1)
     s = random_state(rng)
-    inc = ParamStore(tmp_path / "inc", chunk_bytes=chunk_bytes)
+    inc = ParamStore(tmp_path / "inc", chunk_bytes=chunk_bytes, diff=diff)
     inc.save(s)
     for step in range(6):
         dirty = {}
@@ -73,7 +74,10 @@ def test_incremental_saves_equal_a_full_save(tmp_path, chunk_bytes):
             arr = s.arrays[name]
             rows = np.unique(rng.integers(0, arr.shape[0], size=5))
             arr[rows] = rng.normal(size=arr[rows].shape).astype(arr.dtype)
-            dirty[name] = rows
+            arr[rows[:2]] = 0  # zeros: the same bytes twice in a row on some steps
+            if arr.ndim > 1:  # one slot of a wide row
+                arr.reshape(arr.shape[0], -1)[rows[-1], -1] = step
+            dirty[name] = np.concatenate([rows, rng.integers(0, arr.shape[0], size=3)])  # + unchanged rows
         s.arrays["scalar"] = np.array(step, dtype=np.float32)
         s.meta["events_learned"] += 1
         s.vocab["users"].append(f"new{step}")
@@ -100,11 +104,14 @@ def test_undeclared_changes_are_not_written(tmp_path):
         assert store.load().arrays["item_v"][5].tobytes() == before.tobytes()
 
 
-def test_arrays_grow_shrink_appear_and_change_dtype(tmp_path):
+@pytest.mark.parametrize("diff", [False, True])
+def test_arrays_grow_shrink_appear_and_change_dtype(tmp_path, diff):
     rng = np.random.default_rng(3)
     s = random_state(rng)
-    with ParamStore(tmp_path) as store:
+    with ParamStore(tmp_path, diff=diff) as store:
         store.save(s)
+        s.arrays["counts"][3, 1, 1] = 7  # one slot of a stored row, with the growth below
+        s.arrays["user_v"][-1] = 0.5
         s.arrays["user_v"] = np.concatenate([s.arrays["user_v"], rng.normal(size=(333, 8)).astype(np.float32)])
         s.arrays["item_w"] = s.arrays["item_w"][:50].copy()  # shrink to a partial chunk
         s.arrays["seen"] = s.arrays["seen"].astype(np.int16)  # dtype change
@@ -112,10 +119,28 @@ def test_arrays_grow_shrink_appear_and_change_dtype(tmp_path):
         del s.arrays["small"]
         s.vocab["items"] = s.vocab["items"][:10]  # shorter vocab: rewritten whole
         s.vocab["users"] += [f"x{i}" for i in range(2000)]  # crosses vocab chunks
-        store.save(s, {})
+        store.save(s, {"counts": np.array([3]), "user_v": np.array([299])})
         assert_same(store.load(), s)
         keys = list(store.db.keys())
     assert not any(k.startswith(b"a/small/") for k in keys)
+
+
+def test_diff_writes_only_changed_parts_of_wide_rows(tmp_path):
+    """A row wider than a chunk is stored in parts; with ``diff`` a save writes the parts
+    whose bytes changed, and nothing for dirty rows that did not change."""
+    wide = np.zeros((10, 64), np.float32)  # 256 B rows, 4 parts of 64 B
+    s = ModelState({"wide": wide}, {}, {"n": 0})
+    with ParamStore(tmp_path, chunk_bytes=64, diff=True) as store:
+        store.save(s)
+        assert store.db.get(L.LAYOUT_KEY).count(b'"row_parts":4') == 1
+        base = store.save(s, {"wide": np.array([], np.int64)})  # layout + meta only
+        assert store.save(s, {"wide": np.arange(10)}) == base  # dirty but unchanged
+        wide[3, 40] = 1.0  # part 2 of row 3
+        wide[7, 0] = 2.0  # part 0 of row 7
+        assert store.save(s, {"wide": np.array([3, 7])}) == base + 2 * 64
+        assert_same(store.load(), s)
+    with ParamStore(tmp_path) as again:
+        assert_same(again.load(), s)
 
 
 def test_bad_input_is_refused_and_leaves_the_store_unchanged(tmp_path):

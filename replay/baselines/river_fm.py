@@ -6,7 +6,8 @@ numeric context/attribute values enter as they are. The FM logit is
 
     y(x) = w0 + sum_f w_f x_f + sum_{f<g} <v_f, v_g> x_f x_g
 
-Each positive is learned with label 1 and ``n_negatives`` items drawn uniformly from the
+An event's item attributes replace the item's after the event is ranked (a rank never sees
+attributes that arrive with or after its event). Each positive is learned with label 1 and ``n_negatives`` items drawn uniformly from the
 items observed so far (never the positive) with label 0, same user side. Ranking uses
 River's own parameters: with user-side features U and item-side features I_j,
 
@@ -87,13 +88,18 @@ class RiverFM:
             x.update(side_features("ctx", e.context))
         return x
 
-    def _register_item(self, e: Any) -> int:
-        j = self.cands.index(e.item)
+    def _slot(self, item: str) -> int:
+        """Dense id of ``item``, growing the per-item arrays on first sight."""
+        j = self.cands.index(item)
         if j == len(self.item_side):
             self.item_side.append({})
             self.item_w = grow(self.item_w, j + 1, 0.0)
             self.item_v = grow(self.item_v, j + 1, 0.0)
             self.attr_x = grow(self.attr_x, j + 1, 0.0)
+        return j
+
+    def _apply_attributes(self, j: int, e: Any) -> None:
+        """Item j's side features become the event's attributes (when it carries any)."""
         if self.side_info and (e.item_attributes or not self.item_side[j]):
             attrs = side_features("attr", e.item_attributes)
             for key in attrs:
@@ -107,7 +113,6 @@ class RiverFM:
             for key, v in attrs.items():
                 self.attr_x[j, self.attr_keys[key]] = v
             self.item_side[j] = attrs
-        return j
 
     def _refresh(self, j: int) -> None:
         key = f"item_{self.cands.items[j]}"
@@ -135,10 +140,11 @@ class RiverFM:
         ranks = np.zeros(len(events), dtype=np.int32)
         c = self.cands
         for t, e in enumerate(events):
-            j = self._register_item(e)
+            j = self._slot(e.item)
             user_side = self._user_side(e)
             if evaluate[t] and c.is_candidate(e.user, j):
                 ranks[t] = c.rank(self.scores(user_side), e.user, j)
+            self._apply_attributes(j, e)  # after ranking: the event's attributes are not known before it
             label = bool(e.is_positive)
             self.model.learn_one({**user_side, f"item_{e.item}": 1.0, **self.item_side[j]}, label)
             touched = [j]

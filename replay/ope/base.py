@@ -166,16 +166,22 @@ def interval(
 
 
 def refit_bootstrap_interval(
-    value_on: Callable[[np.ndarray], float], n: int, alpha: float = 0.05, n_bootstrap: int = 100, random_state: int = 0
+    value_on: Callable[[np.ndarray], float],
+    n: int,
+    alpha: float = 0.05,
+    n_bootstrap: int = 100,
+    random_state: int = 0,
+    value: float | None = None,
 ) -> dict[str, float]:
     """Percentile interval of ``value_on(idx)`` over bootstrap resamples ``idx`` of the n rounds.
 
     ``value_on`` refits whatever depends on the data (e.g. the reward model of
     DM/DR) on the resampled rounds, so the interval includes the model's own
-    estimation error, which the round-only bootstrap of DM ignores.
+    estimation error, which the round-only bootstrap of DM ignores. ``value``: the
+    estimate on all rounds when already known (else ``value_on(arange(n))``).
     """
     rng = np.random.default_rng(random_state)
-    v = float(value_on(np.arange(n)))
+    v = float(value_on(np.arange(n))) if value is None else float(value)
     boots = np.array([value_on(rng.integers(0, n, n)) for _ in range(n_bootstrap)])
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return {"mean": v, "lower": float(lo), "upper": float(hi)}
