@@ -47,6 +47,14 @@ class RunConfig:
     model_config: str = ""
     #: single model settings ``KEY=VALUE,KEY=VALUE`` applied after the file
     model_set: str = ""
+    #: engines the model is split into, keyed by user (1 = one engine); a multiple of the workers
+    shards: int = 1
+    #: topic the shards exchange their item-side deltas through (shards > 1)
+    deltas_topic: str = "model-deltas"
+    #: a shard emits a delta after this many local events (and at every epoch)
+    sync_every: int = 1000
+    #: one id per cluster start, the same on every process (``streamrec run --processes`` sets it)
+    run_id: str = ""
     kafka: dict[str, str] = field(default_factory=dict)
     #: set when Bytewax's runner was given its own recovery directory
     recovery_dir_override: str = ""

@@ -15,6 +15,13 @@ once per batch; between operators only the key is added and removed)::
                                           parse: bad input -> dead-letter message
                                           valid -> learn, rank, explore -> recommendation,
                                                    reward records
+
+With ``shards`` S > 1 (a multiple of the cluster's workers) the model is split by user::
+
+    kafka(in [, items]) -> route to the user's shard key --+
+    kafka(deltas) -> fan out to the other shards ----------+-> merge -> engine per shard
+                                                                  (flows.shard_engine) -> sink
+                                                                  deltas -> deltas topic
 """
 
 from __future__ import annotations
@@ -29,9 +36,12 @@ from confluent_kafka import OFFSET_BEGINNING
 
 from streamrec.contract.config import RunConfig
 from streamrec.flows import metrics
+from streamrec.flows.shard_routing import Router, check_layout, fan_out
 from streamrec.flows.timed_kafka import TimedKafkaSink, TimedKafkaSource
 
 MODEL_KEY = "model"
+#: the largest message the sharded flow produces (a delta of many items and rows)
+DELTA_MAX_BYTES = 64 << 20
 
 
 def _build_engine(cfg: RunConfig, resume_state):
@@ -42,12 +52,35 @@ def _build_engine(cfg: RunConfig, resume_state):
     return EngineLogic(cfg, resume_state)
 
 
+def _build_shard(cfg: RunConfig, run: str, resume_state):
+    from streamrec.flows.shard_engine import ShardLogic  # imported late: loads numba kernels
+
+    return ShardLogic(cfg, run, resume_state)
+
+
 def _model_key(_msg) -> str:
     return MODEL_KEY
 
 
-def build_flow(cfg: RunConfig) -> Dataflow:
-    """Wire the dataflow for ``cfg``; nothing connects until it runs."""
+def cluster_run_id(cfg: RunConfig, n_processes: int) -> str:
+    """The run id every process of this cluster start shares (``flows.delta_inbox``)."""
+    import uuid
+
+    if cfg.run_id:
+        return cfg.run_id
+    if n_processes > 1:
+        raise ValueError(
+            "a cluster of several processes needs one run id per start: set STREAMREC_RUN_ID to the same new "
+            "value on every process (streamrec run --processes does it)"
+        )
+    return uuid.uuid4().hex[:16]
+
+
+def build_flow(cfg: RunConfig, n_processes: int = 1, workers_per_process: int = 1) -> Dataflow:
+    """Wire the dataflow for ``cfg`` on ``n_processes`` x ``workers_per_process`` Bytewax workers;
+    nothing connects until it runs. Raises ``ValueError`` (one line) for an uneven layout."""
+    keys = check_layout(cfg.shards, n_processes, workers_per_process) if cfg.shards > 1 else []
+    run = cluster_run_id(cfg, n_processes) if keys else ""
     metrics.serve(cfg.metrics_port, cfg.metrics_host)
     # librdkafka logs through Python logging (``streamrec.kafka``), not raw on stderr
     # (confluent-kafka takes a Logger object in its config; Bytewax's annotation says str values)
@@ -68,9 +101,26 @@ def build_flow(cfg: RunConfig) -> Dataflow:
         raise_on_errors=False,
     )
     raw = op.input("kafka_in", flow, source)
-    keyed = op.key_on("one_model", raw, _model_key)
-    decided = op.stateful_batch("engine", keyed, functools.partial(_build_engine, cfg))
-    op.output("kafka_out", op.key_rm("unkey", decided), TimedKafkaSink(brokers, topic=None, add_config=kafka_conf))
+    if keys:
+        deltas_source = TimedKafkaSource(
+            brokers,
+            [cfg.deltas_topic],
+            tail=True,
+            starting_offset=OFFSET_BEGINNING,
+            add_config=source_conf,
+            batch_size=cfg.batch_size,
+            raise_on_errors=False,
+        )
+        deltas = op.flat_map("fan_out", op.input("deltas_in", flow, deltas_source), fan_out(keys))
+        routed = op.merge("events_and_deltas", op.flat_map("route", raw, Router(keys, cfg.items_topic)), deltas)
+        decided = op.stateful_batch("engine", routed, functools.partial(_build_shard, cfg, run))
+    else:
+        keyed = op.key_on("one_model", raw, _model_key)
+        decided = op.stateful_batch("engine", keyed, functools.partial(_build_engine, cfg))
+    # a shard's delta can pass librdkafka's 1 MB default (the deltas topic needs a matching
+    # max.message.bytes on a real Kafka broker, see the README)
+    sink_conf = {**kafka_conf, "message.max.bytes": str(DELTA_MAX_BYTES)} if keys else kafka_conf
+    op.output("kafka_out", op.key_rm("unkey", decided), TimedKafkaSink(brokers, topic=None, add_config=sink_conf))
     return flow
 
 
@@ -82,6 +132,17 @@ def bytewax_recovery_dir(argv: list[str], env: dict[str, str]) -> str | None:
         if arg.startswith("--recovery-directory="):
             return arg.split("=", 1)[1]
     return env.get("BYTEWAX_RECOVERY_DIRECTORY") or None
+
+
+def bytewax_cluster(argv: list[str], env: dict[str, str]) -> tuple[int, int]:
+    """``(processes, workers per process)`` from ``python -m bytewax.run``'s ``-a``/``-w``."""
+    addresses, workers = env.get("BYTEWAX_ADDRESSES", ""), env.get("BYTEWAX_WORKERS_PER_PROCESS", "1")
+    for i, arg in enumerate(argv[:-1]):
+        if arg in ("-a", "--addresses"):
+            addresses = argv[i + 1]
+        elif arg in ("-w", "--workers-per-process"):
+            workers = argv[i + 1]
+    return max(1, len([a for a in addresses.split(";") if a])), int(workers)
 
 
 def flow_from_env() -> Dataflow:
@@ -99,7 +160,7 @@ def flow_from_env() -> Dataflow:
     cfg.recovery = recovery is not None
     if recovery is not None:
         cfg.recovery_dir_override = recovery
-    return build_flow(cfg)
+    return build_flow(cfg, *bytewax_cluster(sys.argv, dict(os.environ)))
 
 
 def __getattr__(name: str):

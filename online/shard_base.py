@@ -14,6 +14,7 @@ evicted count it inherited is not an increment).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from streamrec.online.engine_state import EngineState
 from streamrec.online.shard_delta import Delta
@@ -77,21 +78,55 @@ def _fm_part(st: EngineState, base: ShardBase, new_items: np.ndarray):
     )
 
 
-def _transitions(it, bi: dict, n: int):
-    cur_i, cur_c = it.nbr_item[:n], it.nbr_cnt[:n]
-    b_i, b_c = bi["nbr_item"], bi["nbr_cnt"]
-    rows = np.flatnonzero((cur_i != b_i[:n]).any(1) | (cur_c != b_c[:n]).any(1))
-    ci, cc, pi, pc = cur_i[rows], cur_c[rows], b_i[rows], b_c[rows]
-    same = (ci[:, :, None] == pi[:, None, :]) & (pi[:, None, :] >= 0)
-    known = same.any(2)
-    # an entry new since the base took an evicted minimum's count (space-saving): its
-    # increment is at most ``count - min(base row)`` when the base row was full
-    floor = np.where(pi[:, -1] >= 0, pc.min(1), 0.0)[:, None]
-    inc = cc.astype(np.float64) - np.where(known, (same * pc[:, None, :]).sum(2), floor)
-    sel = (ci >= 0) & (inc > 0)
-    src = np.broadcast_to(rows[:, None], ci.shape)[sel]
-    b_i[rows], b_c[rows] = ci, cc
-    return src.astype(np.int64), ci[sel].astype(np.int64), inc[sel]
+@njit(cache=True)
+def _row_increments(cur_i, cur_c, b_i, b_c, r, src, dst, inc, t, write):
+    """Increments of row ``r`` against its base row (written at ``t`` if ``write``); count."""
+    m = cur_i.shape[1]
+    floor = 0.0
+    if b_i[r, m - 1] >= 0:  # full base row: a new entry inherited at most its minimum
+        floor = np.float64(b_c[r, 0])
+        for b in range(1, m):
+            floor = min(floor, np.float64(b_c[r, b]))
+    k = 0
+    for a in range(m):
+        ci = cur_i[r, a]
+        if ci < 0:
+            continue
+        before, known = 0.0, False
+        for b in range(m):
+            if b_i[r, b] >= 0 and b_i[r, b] == ci:
+                before += np.float64(b_c[r, b])
+                known = True
+        d = np.float64(cur_c[r, a]) - (before if known else floor)
+        if d > 0.0:
+            if write:
+                src[t + k], dst[t + k], inc[t + k] = r, ci, d
+            k += 1
+    return k
+
+
+@njit(cache=True)
+def transition_increments(cur_i, cur_c, b_i, b_c, n):
+    """``(src, dst, inc)`` of rows ``0..n-1`` that differ from their base rows (row-major),
+    then base rows = current rows (see the module docstring)."""
+    changed = np.zeros(n, np.bool_)
+    total = 0
+    empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
+    for r in range(n):
+        for a in range(cur_i.shape[1]):
+            if cur_i[r, a] != b_i[r, a] or cur_c[r, a] != b_c[r, a]:
+                changed[r] = True
+                break
+        if changed[r]:
+            total += _row_increments(cur_i, cur_c, b_i, b_c, r, empty_i, empty_i, empty_f, 0, False)
+    src, dst, inc = np.zeros(total, np.int64), np.zeros(total, np.int64), np.zeros(total, np.float64)
+    t = 0
+    for r in range(n):
+        if changed[r]:
+            t += _row_increments(cur_i, cur_c, b_i, b_c, r, src, dst, inc, t, True)
+            b_i[r, :] = cur_i[r, :]
+            b_c[r, :] = cur_c[r, :]
+    return src, dst, inc
 
 
 def take_delta(st: EngineState, base: ShardBase, item_ids: list, head: tuple, growth: float) -> Delta:
@@ -114,7 +149,7 @@ def take_delta(st: EngineState, base: ShardBase, item_ids: list, head: tuple, gr
     pop = np.maximum(it.pop[:n] - bi["pop"], 0.0)
     popd = np.maximum((it.popd[:n] - bi["popd"]) / scale, 0.0)
     obs = ((it.obs[:n] != 0) & (bi["obs"] == 0)).astype(np.uint8)
-    src, dst, wgt = _transitions(it, bi, n)
+    src, dst, wgt = transition_increments(it.nbr_item, it.nbr_cnt, bi["nbr_item"], bi["nbr_cnt"], n)
     for f in ("feats", "nf", "pop", "popd", "obs"):
         bi[f][:] = getattr(it, f)[:n]
     ref = np.unique(

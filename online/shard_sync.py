@@ -19,11 +19,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamrec.online.hashing import hash64
 from streamrec.online.hyper import hyper
 from streamrec.online.shard_base import ShardBase, take_delta
 from streamrec.online.shard_delta import Delta
 from streamrec.online.shard_merge import merge_into
 from streamrec.online.shard_round import own_correction
+
+
+def shard_of(user: str, n_shards: int) -> int:
+    """The shard serving ``user``: ``hash64("shard:" + user) % n_shards`` (stable across
+    processes and runs; the replay and the flow route alike)."""
+    return hash64("shard:" + str(user)) % max(int(n_shards), 1)
 
 
 class ShardSync:

@@ -25,15 +25,11 @@ from typing import Any
 import numpy as np
 
 from streamrec.online.delta_codec import decode_delta, encode_delta
-from streamrec.online.hashing import hash64
 from streamrec.online.recommender import Recommender
 from streamrec.online.shard_round import weigh_round
-from streamrec.online.shard_sync import ShardSync
+from streamrec.online.shard_sync import ShardSync, shard_of
 
-
-def shard_of(user: str, n_shards: int) -> int:
-    """The shard serving ``user`` (stable across processes and runs)."""
-    return hash64("shard:" + str(user)) % max(int(n_shards), 1)
+__all__ = ["ShardedEngine", "curve_table", "shard_of"]
 
 
 def _user_of(event: Any) -> str:

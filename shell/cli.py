@@ -71,6 +71,9 @@ _RUN_FLAGS = {
     "model_config": "model_config",
     "metrics_host": "metrics_host",
     "progress_interval": "progress_interval_s",
+    "shards": "shards",
+    "deltas": "deltas_topic",
+    "sync_every": "sync_every",
 }
 
 
@@ -99,22 +102,39 @@ def _connect(args: argparse.Namespace, extra: dict) -> object:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import os
+
+    from streamrec.flows.shard_routing import ShardLayoutError, check_layout
     from streamrec.shell.broker import ensure_topics
     from streamrec.shell.preflight import check_topics
-    from streamrec.shell.runner import check_inputs, run_flow
+    from streamrec.shell.runner import check_inputs, launch_cluster, run_flow
     from streamrec.shell.usage_checks import check_run
 
     cfg = run_config_from_args(args)
+    if args.shards is None and "STREAMREC_SHARDS" not in os.environ:
+        cfg.shards = args.processes * args.workers  # one shard per worker
+    if args.process_id is not None:  # a member started by --processes: the launcher checked everything
+        run_flow(cfg, workers=args.workers, process_id=args.process_id, addresses=args.addresses)
+        return 0
+    if args.processes < 1:
+        raise UsageError(f"--processes {args.processes}: must be >= 1")
+    if cfg.shards > 1 or args.processes > 1:
+        try:
+            check_layout(cfg.shards, args.processes, args.workers)
+        except ShardLayoutError as exc:
+            raise UsageError(str(exc)) from None
     check_run(cfg, args.workers)
-    check_inputs(cfg, args.workers)  # a changed topology is a usage error, broker or not
+    check_inputs(cfg, args.processes * args.workers)  # a changed topology is a usage error, broker or not
     args.brokers = cfg.brokers
     metadata = _connect(args, cfg.kafka_client_config())
     inputs = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
-    outputs = [cfg.out_topic, cfg.dlq_topic, cfg.rewards_topic]
+    outputs = [cfg.out_topic, cfg.dlq_topic, cfg.rewards_topic] + ([cfg.deltas_topic] * (cfg.shards > 1))
     missing = check_topics(metadata, inputs, cfg.brokers, create=args.create_topics)
     missing += check_topics(metadata, outputs, cfg.brokers, create=True)
     if missing:
         ensure_topics(cfg.brokers, missing, client_config=cfg.kafka_client_config())
+    if args.processes > 1:
+        return launch_cluster(args.argv, cfg, args.processes)
     run_flow(cfg, workers=args.workers)
     return 0
 
@@ -257,7 +277,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help=f"max Kafka messages per batch (default {d.batch_size})")
     add_model_args(p)
     _add_connect_args(p)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="Bytewax workers per process (default 1)")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="start a Bytewax cluster of N processes on this machine (default 1; on several machines "
+        "use python -m bytewax.run -i/-a, see the README)",
+    )
+    p.add_argument(
+        "--shards",
+        type=int,
+        help="engines the model is split into by user, a multiple of processes x workers (default: one per worker)",
+    )
+    p.add_argument("--deltas", help=f"topic the shards exchange item-side deltas through (default {d.deltas_topic})")
+    p.add_argument(
+        "--sync-every",
+        type=int,
+        metavar="T",
+        help=f"a shard sends its delta after T local events, and every epoch (default {d.sync_every})",
+    )
+    p.add_argument("--process-id", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--addresses", default="", help=argparse.SUPPRESS)
     p.add_argument("--create-topics", action="store_true", help="create missing topics first")
     p.set_defaults(func=cmd_run)
 
@@ -307,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     from streamrec.state.settings import SettingsError
 
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)[1:]  # after the command name
     _set_log_level(getattr(args, "log_level", "warning"))
     name = " ".join(filter(None, [args.command, getattr(args, "model_cmd", None)]))
     try:

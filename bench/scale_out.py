@@ -1,0 +1,177 @@
+"""Issue 10's bench: the same backlog drained by a 1-process and a 2-process cluster, one run.
+
+A backlog of ``--events`` generated clicks (5,000 users, every third click a never-seen
+item so the catalog grows to ``--items``) is produced once, keyed by user, to a topic of
+``--partitions`` partitions. Then ``streamrec run --processes P`` (recovery on, one shard
+per process, deltas every ``--sync-every`` local events and every epoch) drains it, for each
+P of ``--processes``, each with its own state directory and output topic. Events/s are
+timed from the first recommendation to the last (start-up excluded); the peak resident
+memory (VmRSS) and the CPU time of every flow process are sampled while it drains, the
+broker's CPU time is read around it. Printed: events/s per P, the ratio to P = 1, MB per
+process, CPU ms per event of the flow processes and of the broker (on a machine with fewer
+free cores than flow processes + broker need, the CPU per event says more than the rate).
+
+    python bench/scale_out.py                        # 60k events, 4 partitions, P = 1, 2
+    python bench/scale_out.py --events 6000 --items 2000     # smoke
+    python bench/scale_out.py --events 150000 --items 100000 --processes 2   # memory at 100k items
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import flow_throughput as ft
+import orjson
+from confluent_kafka import Producer
+
+from streamrec.shell.broker import EmbeddedBroker, ensure_topics
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def produce_keyed(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    """Each payload keyed by its user (the default partitioner spreads users over partitions)."""
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 5000})
+    for v in values:
+        p.produce(topic, key=orjson.loads(v)["user"].encode(), value=v)
+        p.poll(0)
+    assert p.flush(60) == 0
+
+
+def flow_pids(launcher: subprocess.Popen) -> list[int]:
+    """The flow processes: the launcher's children, or the launcher itself when it runs the flow."""
+    path = Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children")
+    kids = [int(p) for p in path.read_text().split()] if path.exists() else []
+    return kids or [launcher.pid]
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) ``pid`` has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class PeakRss(threading.Thread):
+    """Samples the flow processes every 0.5 s: ``peak[pid]`` resident MB, ``cpu[pid]`` CPU s."""
+
+    def __init__(self, launcher: subprocess.Popen) -> None:
+        super().__init__(daemon=True)
+        self.launcher, self.peak, self.cpu, self.stop = launcher, {}, {}, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            for pid in flow_pids(self.launcher):
+                self.peak[pid] = max(self.peak.get(pid, 0.0), rss_mb(pid))
+                self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu_s(pid))
+
+
+def start(bootstrap: str, src: str, out: str, state: Path, n_proc: int, args, log: Path) -> subprocess.Popen:
+    cmd = [
+        *("streamrec", "run", "--brokers", bootstrap, "--in", src, "--out", out),
+        *("--dlq", f"dlq-{out}", "--rewards", f"rewards-{out}", "--state", str(state)),
+        *("--snapshot-interval", str(args.snapshot_interval), "--batch-size", str(args.batch_size)),
+        *("--processes", str(n_proc), "--deltas", f"deltas-{out}", "--sync-every", str(args.sync_every)),
+        *("--progress-interval", "0"),
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", *cmd], cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT
+    )
+
+
+def drain_with(bootstrap: str, src: str, n_proc: int, args, tmp: Path, broker_pid: int) -> dict:
+    """Events/s, peak MB per flow process, CPU ms per event of the flow processes (from their
+    first recommendation on) and of the broker, for a ``n_proc``-process cluster on the backlog."""
+    out, log = f"recs-p{n_proc}-{int(time.time())}", tmp / f"flow-p{n_proc}.log"
+    ensure_topics(bootstrap, [out])
+    broker0 = cpu_s(broker_pid)
+    proc = start(bootstrap, src, out, tmp / f"state-p{n_proc}", n_proc, args, log)
+    mem = PeakRss(proc)
+    mem.start()
+    at_first: dict[int, float] = {}
+
+    def first_record(_msg) -> None:  # CPU so far = start-up, left out of the per-event figure
+        if not at_first:
+            at_first.update({p: cpu_s(p) for p in flow_pids(proc)})
+
+    try:
+        rate, got = ft.drain(proc, bootstrap, out, args.events, log, on_record=first_record, timeout=args.timeout)
+        broker = cpu_s(broker_pid) - broker0
+        time.sleep(1.0)  # one more sample of every process
+    finally:
+        mem.stop.set()
+        ft.stop_flow(proc, timeout=60)
+    if got < args.events:
+        raise SystemExit(f"{n_proc} processes: only {got} of {args.events} recommendations; see {log}")
+    members = [p for p in sorted(mem.peak) if p != proc.pid or n_proc == 1]  # not the launcher
+    flow_ms = 1000.0 * sum(mem.cpu[p] - at_first.get(p, 0.0) for p in members) / args.events
+    return {
+        "rate": rate,
+        "mem": [mem.peak[p] for p in members],
+        "flow_ms": flow_ms,
+        "broker_ms": 1000 * broker / args.events,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=60_000)
+    ap.add_argument("--items", type=int, default=20_000, help="catalog size the backlog grows to")
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--processes", default="1,2", help="cluster sizes to compare, the first is the reference")
+    ap.add_argument("--sync-every", type=int, default=1000)
+    ap.add_argument("--snapshot-interval", type=float, default=2.0)
+    ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per drain")
+    ap.add_argument("--workdir", help="keep state directories and flow logs here (default: a temporary one)")
+    args = ap.parse_args()
+    sizes = [int(x) for x in args.processes.split(",")]
+    ft.N_ITEMS = args.items
+    values = ft.payloads(args.events, seed=7, prefix="")
+    with tempfile.TemporaryDirectory(prefix="scale-out-") as d, EmbeddedBroker() as broker:
+        tmp, b = Path(args.workdir or d), broker.bootstrap
+        tmp.mkdir(parents=True, exist_ok=True)
+        src = "clicks-backlog"
+        ensure_topics(b, [src], partitions=args.partitions)
+        produce_keyed(b, src, values)
+        print(
+            f"== scale-out: {args.events:,} clicks keyed by user over {args.partitions} partitions, catalog up "
+            f"to {args.items:,} items, deltas every {args.sync_every} local events and every "
+            f"{args.snapshot_interval:g} s epoch; {os.cpu_count()} cores shared with the broker",
+            flush=True,
+        )
+        results = {}
+        for n in sizes:
+            r = results[n] = drain_with(b, src, n, args, tmp, broker.pid)
+            ratio = r["rate"] / results[sizes[0]]["rate"]
+            mem_s = ", ".join(f"{m:,.0f}" for m in r["mem"])
+            print(
+                f"{n} process{'es' if n > 1 else '  '}: {r['rate']:10,.0f} events/s   x{ratio:4.2f} of {sizes[0]}   "
+                f"peak RSS per process (MB): {mem_s}   CPU ms/event: flow {r['flow_ms']:.2f} (all processes, "
+                f"from the first recommendation), broker {r['broker_ms']:.2f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

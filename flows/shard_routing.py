@@ -1,0 +1,82 @@
+"""Routing of the sharded flow: each message to its user's shard key, each delta to every shard.
+
+``S`` shards run on ``W`` Bytewax workers (``S`` a multiple of ``W``); shard ``s`` has the
+key ``shard_keys(S, W)[s]``, which Bytewax routes to worker ``s mod W``. A click event or
+request goes to ``shard_of(user, S)`` (the same hash as the sharded replay); item metadata
+goes to every shard (each keeps the whole catalog); an input that is not a JSON object with
+a user goes to shard 0, whose engine turns it into a dead letter. A delta goes to every
+shard but its origin (the message key).
+
+>>> import types
+>>> route = Router(shard_keys(2, 2), items_topic="items")
+>>> m = types.SimpleNamespace(topic="clicks", value=b'{"user": "u1"}', key=None)
+>>> [s for _, (s, _) in route(m)] == [shard_of("u1", 2)]
+True
+>>> len(route(types.SimpleNamespace(topic="items", value=b"{}", key=None)))
+2
+>>> check_layout(3, 2)
+Traceback (most recent call last):
+...
+streamrec.flows.shard_routing.ShardLayoutError: 3 shards cannot be spread evenly over 2 workers (2 processes x 1 workers); use --shards a multiple of 2
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from streamrec.flows.shard_keys import shard_keys
+from streamrec.online.shard_sync import shard_of
+
+__all__ = ["Router", "ShardLayoutError", "check_layout", "fan_out", "shard_keys"]
+
+
+class ShardLayoutError(ValueError):
+    """The shards cannot be spread evenly over the cluster's workers."""
+
+
+def check_layout(n_shards: int, n_processes: int, workers_per_process: int = 1) -> list[str]:
+    """The shard keys of ``n_shards`` over ``n_processes * workers_per_process`` workers, or
+    :class:`ShardLayoutError` in one line."""
+    workers = n_processes * workers_per_process
+    if n_shards < 1 or workers < 1 or n_shards % workers:
+        raise ShardLayoutError(
+            f"{n_shards} shards cannot be spread evenly over {workers} workers ({n_processes} processes x "
+            f"{workers_per_process} workers); use --shards a multiple of {workers}"
+        )
+    return shard_keys(n_shards, workers)
+
+
+def _user(value: Any) -> str | None:
+    try:
+        obj = orjson.loads(value)
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+    user = obj.get("user") if isinstance(obj, dict) else None
+    return None if user is None else str(user)
+
+
+class Router:
+    """``message -> [(shard key, (shard, message)), ...]`` (see the module docstring)."""
+
+    def __init__(self, keys: list[str], items_topic: str = "") -> None:
+        self.keys, self.items_topic = list(keys), items_topic
+
+    def __call__(self, msg: Any) -> list[tuple[str, tuple[int, Any]]]:
+        if self.items_topic and getattr(msg, "topic", None) == self.items_topic:
+            return [(k, (s, msg)) for s, k in enumerate(self.keys)]
+        user = _user(getattr(msg, "value", None))
+        s = 0 if user is None else shard_of(user, len(self.keys))
+        return [(self.keys[s], (s, msg))]
+
+
+def fan_out(keys: list[str]):
+    """``delta message -> [(shard key, (shard, message))]`` for every shard but its origin."""
+
+    def fan(msg: Any) -> list[tuple[str, tuple[int, Any]]]:
+        key = getattr(msg, "key", None)
+        origin = int(key) if isinstance(key, bytes) and key.isdigit() else -1
+        return [(k, (s, msg)) for s, k in enumerate(keys) if s != origin]
+
+    return fan

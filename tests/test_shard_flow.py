@@ -1,0 +1,120 @@
+"""The sharded flow on a real cluster: ``streamrec run --processes 2`` against the embedded broker.
+
+Traffic is keyed by user over a 2-partition clicks topic. The users of shard 0 click only
+items ``a*``, those of shard 1 only items ``b*``, so a shard can know the other's items only
+through the deltas topic. Proved here:
+* every valid event gets exactly one distinct rec_id (the one derived from its event id),
+  every invalid payload one dead letter, although two processes serve;
+* each shard has its own model (``STATE/shard-<s>``) that learned only its users' events,
+  and whose catalog holds every item of the other shard; its cumulative count of every item
+  equals the item's clicks over all shards (every delta merged exactly once);
+* a layout that cannot be spread evenly fails fast with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from kafka_helpers import REPO, TopicReader, load_model_state, run_cmd, stop_flow, unique_config, wait_for_distinct
+
+from streamrec.contract.messages import rec_id_for
+from streamrec.online.shard_sync import shard_of
+from streamrec.shell.broker import ensure_topics
+from streamrec.shell.traffic import invalid_payloads
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+N_EVENTS = 3000
+SNAPSHOT_S = 0.5
+
+
+def _events(n: int, n_users: int = 80, n_items: int = 60) -> list[dict]:
+    """Users of shard 0 click items ``a<j>``, users of shard 1 items ``b<j>``."""
+    out = []
+    for t in range(n):
+        user = f"u{(t * 7) % n_users}"
+        prefix = "ab"[shard_of(user, 2)]
+        item = f"{prefix}{(t * 13 + t // n_users) % n_items}"
+        out.append({"event_id": f"e{t}", "ts": 1.7e9 + t, "user": user, "item": item})
+    return out
+
+
+def _produce_keyed(bootstrap: str, topic: str, events: list[dict], extra: list[bytes]) -> None:
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    for i, ev in enumerate(events):
+        p.produce(topic, key=ev["user"].encode(), value=json.dumps(ev).encode())
+        if i % 500 == 0 and extra:
+            p.produce(topic, key=b"bad", value=extra.pop())
+        p.poll(0)
+    for raw in extra:
+        p.produce(topic, value=raw)
+    assert p.flush(30) == 0
+
+
+def shard_item_counts(state_dir: str | Path, shard: int) -> dict[str, float]:
+    """Cumulative click count of every item in the stored model of ``shard``."""
+    state = load_model_state(Path(state_dir) / f"shard-{shard}")
+    assert state is not None
+    items = state.vocab["items"]
+    return dict(zip(items, state.arrays["item_pop"][: len(items)].tolist()))
+
+
+def check_shards(state_dir: str | Path, events: list[dict]) -> None:
+    """Own users only; every item of the other shard known; counts exact (see module doc)."""
+    clicks = {item: float(n) for item, n in Counter(e["item"] for e in events).items()}
+    for s, own in ((0, "a"), (1, "b")):
+        state = load_model_state(Path(state_dir) / f"shard-{s}")
+        users = set(state.vocab["users"])
+        assert users and all(shard_of(u, 2) == s for u in users)
+        counts = shard_item_counts(state_dir, s)
+        assert set(counts) == set(clicks) and any(i.startswith(own) for i in counts)
+        wrong = {i: (counts[i], n) for i, n in clicks.items() if counts[i] != n}
+        assert not wrong, f"shard {s}: item counts (stored, true) differ: {list(wrong.items())[:5]}"
+
+
+@pytest.mark.parametrize("recovery", [True, False], ids=["recovery", "no-recovery"])
+def test_two_processes_serve_every_event_once_and_share_items(broker, tmp_path, recovery):
+    cfg = unique_config(broker.bootstrap, tmp_path / "state", snapshot_interval_s=SNAPSHOT_S)
+    cfg.in_topic += "-p2"
+    cfg.deltas_topic = f"deltas-{cfg.out_topic}"
+    ensure_topics(broker.bootstrap, [cfg.in_topic], partitions=2)
+    events, bad = _events(N_EVENTS), invalid_payloads()
+    _produce_keyed(broker.bootstrap, cfg.in_topic, events, list(bad))
+
+    recs, dlq = TopicReader(broker.bootstrap, cfg.out_topic), TopicReader(broker.bootstrap, cfg.dlq_topic)
+    log = open(tmp_path / "flow.log", "ab")
+    cmd = run_cmd(cfg, "--processes", "2", "--deltas", cfg.deltas_topic, "--sync-every", "200")
+    cmd += [] if recovery else ["--no-recovery"]  # then deltas go out by timer, rows saved every batch
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        n = wait_for_distinct(recs, "rec_id", N_EVENTS, timeout=300, proc=proc)
+        dead = dlq.wait_for(len(bad), timeout=10)
+        time.sleep(8 * SNAPSHOT_S)  # the last epoch's deltas go out and are merged
+    finally:
+        stop_flow(proc, timeout=30)
+        recs.close()
+        dlq.close()
+    assert n == N_EVENTS, (tmp_path / "flow.log").read_text()[-3000:]
+    assert {r["rec_id"] for r in recs.records} == {rec_id_for(e["event_id"]) for e in events}
+    assert len(dead) == len(bad)
+    check_shards(cfg.state_dir, events)
+
+
+def test_an_uneven_layout_fails_fast_with_one_line(broker, tmp_path):
+    cfg = unique_config(broker.bootstrap, tmp_path / "state")
+    out = subprocess.run(
+        [*run_cmd(cfg, "--processes", "2", "--shards", "3")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "3 shards cannot be spread evenly over 2 workers" in lines[0]
