@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,8 +127,9 @@ def _reject_constant(name: str) -> float:
     raise InvalidEvent(f"non_finite_number: {name} is not allowed")
 
 
-#: Fields whose big-integer values orjson turns into floats (json keeps them ints).
-_ID_FIELDS = ("event_id", "user", "item", "rec_id")
+#: A run of 19+ digits: maybe an integer beyond 64 bits, which orjson reads as a float
+#: (json keeps it an int).
+_LONG_NUMBER = {bytes: re.compile(rb"\d{19}"), str: re.compile(r"\d{19}")}
 
 
 def load_json(raw: bytes | str | None) -> dict[str, Any]:
@@ -135,22 +137,22 @@ def load_json(raw: bytes | str | None) -> dict[str, Any]:
 
     Fast path ``orjson.loads``. Whatever it refuses (NaN/Infinity literals, lone
     surrogate escapes, control characters, bad UTF-8, deep nesting, overflowing
-    numbers) and integer ids beyond 64 bits (which orjson reads as floats) go
-    through :func:`_load_json_std`, so results and reasons equal the ``json`` module's.
+    numbers) and payloads with a run of 19+ digits (an integer beyond 64 bits, which
+    orjson reads as a float, anywhere in the object) go through :func:`_load_json_std`,
+    so results and reasons equal the ``json`` module's.
     """
     if raw is None:
         raise InvalidEvent("empty_payload: message has no value")
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise InvalidEvent(f"payload_too_large: {len(raw)} bytes > {MAX_PAYLOAD_BYTES}")
+    if _LONG_NUMBER[str if isinstance(raw, str) else bytes].search(raw):
+        return _load_json_std(raw)
     try:
         obj = orjson.loads(raw)
     except Exception:  # noqa: BLE001 -- any refusal: the standard parser names the reason
         return _load_json_std(raw)
     if not isinstance(obj, dict):
         raise InvalidEvent(f"not_an_object: top-level JSON is {type(obj).__name__}")
-    for name in _ID_FIELDS:
-        if type(obj.get(name)) is float:
-            return _load_json_std(raw)
     return obj
 
 

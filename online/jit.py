@@ -17,4 +17,4 @@ from __future__ import annotations
 
 from numba import njit
 
-inner_kernel = njit(cache=True, no_cpython_wrapper=True)
+inner_kernel = njit(cache=True, no_cpython_wrapper=True)  # type: ignore[call-overload]
