@@ -50,6 +50,7 @@ SAFE_SETTINGS = frozenset(
         "clip_param",
         "n_negatives",
         "negative_sampling",
+        "bpr_weight",
         # transition weighting and popularity decay (the engine itself changes the half-life on drift)
         "trans_decay",
         "n_recent",
@@ -60,6 +61,9 @@ SAFE_SETTINGS = frozenset(
         "knn_recent",
         "knn_decay",
         "knn_prior",
+        "knn_window_decay",
+        # ranking-time prior on decayed popularity
+        "pop_prior",
         # retrieval and refresh schedules
         "full_rank_threshold",
         "n_clusters",
