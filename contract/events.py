@@ -129,7 +129,7 @@ def _reject_constant(name: str) -> float:
 
 #: A run of 19+ digits: maybe an integer beyond 64 bits, which orjson reads as a float
 #: (json keeps it an int).
-_LONG_NUMBER = {bytes: re.compile(rb"\d{19}"), str: re.compile(r"\d{19}")}
+_LONG_NUMBER, _LONG_NUMBER_TEXT = re.compile(rb"\d{19}"), re.compile(r"\d{19}")
 
 
 def load_json(raw: bytes | str | None) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def load_json(raw: bytes | str | None) -> dict[str, Any]:
         raise InvalidEvent("empty_payload: message has no value")
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise InvalidEvent(f"payload_too_large: {len(raw)} bytes > {MAX_PAYLOAD_BYTES}")
-    if _LONG_NUMBER[str if isinstance(raw, str) else bytes].search(raw):
+    if (_LONG_NUMBER_TEXT.search(raw) if isinstance(raw, str) else _LONG_NUMBER.search(raw)) is not None:
         return _load_json_std(raw)
     try:
         obj = orjson.loads(raw)
