@@ -30,42 +30,43 @@ from streamrec.replay.baselines._stream import StreamIndex, append_history, grow
 
 
 @njit(cache=True)
-def recent_items(u, n_max, decay, user_head, hist_next, hist_item, q_items, q_w):
+def recent_items(u, n_max, decay, h, q_items, q_w):
     """Fill ``q_items``/``q_w`` with ``u``'s last ``n_max`` positives (newest first); returns the count."""
-    e = user_head[u]
+    e = h.head[u]
     n = 0
     w = 1.0
     while e >= 0 and n < n_max:
-        q_items[n] = hist_item[e]
+        q_items[n] = h.item[e]
         q_w[n] = w
         w *= decay
         n += 1
-        e = hist_next[e]
+        e = h.next[e]
     return n
 
 
 @njit(cache=True)
-def learn_cooccurrence(u, i, co, user_head, hist_next, hist_item, mark, stamp):
+def learn_cooccurrence(u, i, co, h, stamp):
     """Add (u, i) to ``co`` before i joins u's history; False if u already had i.
 
     u's history may hold repeats: ``mark`` (stamped ``-stamp``, never a rank stamp) counts
     each distinct item once.
     """
-    e = user_head[u]
+    mark = h.mark
+    e = h.head[u]
     while e >= 0:
-        h = hist_item[e]
-        if h == i:
+        x = h.item[e]
+        if x == i:
             return False
-        mark[h] = -stamp
-        e = hist_next[e]
-    e = user_head[u]
+        mark[x] = -stamp
+        e = h.next[e]
+    e = h.head[u]
     while e >= 0:
-        h = hist_item[e]
-        if mark[h] == -stamp:
-            mark[h] = 0
-            co[i, h] += 1.0
-            co[h, i] += 1.0
-        e = hist_next[e]
+        x = h.item[e]
+        if mark[x] == -stamp:
+            mark[x] = 0
+            co[i, x] += 1.0
+            co[x, i] += 1.0
+        e = h.next[e]
     co[i, i] += 1.0
     return True
 
@@ -84,10 +85,10 @@ def add_rows(mat, q_items, q_w, nq, n_cols, scores):
 
 
 @njit(cache=True)
-def recency_scores(u, mat, cosine, decay, q_items, q_w, n_seen, scores, user_head, hist_next, hist_item):
+def recency_scores(u, mat, cosine, decay, q_items, q_w, n_seen, scores, h):
     """``scores[:n_seen] = sum_age decay**age * mat[h_age]`` over u's last ``len(q_items)``
     positives; ``cosine``: ``mat[a, b] / sqrt(mat[a, a] mat[b, b])`` instead of ``mat[a, b]``."""
-    nq = recent_items(u, q_items.shape[0], decay, user_head, hist_next, hist_item, q_items, q_w)
+    nq = recent_items(u, q_items.shape[0], decay, h, q_items, q_w)
     if cosine:
         for a in range(nq):
             q_w[a] /= np.sqrt(max(np.float64(mat[q_items[a], q_items[a]]), 1.0))
@@ -100,11 +101,11 @@ def recency_scores(u, mat, cosine, decay, q_items, q_w, n_seen, scores, user_hea
 
 
 @njit(cache=True)
-def learn_positive(u, i, co, popularity, user_head, hist_next, hist_item, mark, stamp, n_hist):
+def learn_positive(u, i, co, popularity, h, stamp, n_hist):
     """Learn positive (u, i): co-occurrence, popularity, history; returns the new history length."""
-    learn_cooccurrence(u, i, co, user_head, hist_next, hist_item, mark, stamp)
+    learn_cooccurrence(u, i, co, h, stamp)
     popularity[i] += 1.0
-    return append_history(u, i, user_head, hist_next, hist_item, n_hist)
+    return append_history(u, i, h, n_hist)
 
 
 #: Largest dense square matrix a neighbourhood model may allocate (bytes).

@@ -2,7 +2,8 @@
 
 Users and items get dense ids in order of first appearance, so at any point of the
 stream the items observed so far are exactly ``0 .. n_items_seen - 1``. A user's
-positive items are a linked list in flat arrays (``user_head[u]`` -> ``hist_next`` ...).
+positive items are a linked list in flat arrays, bundled as :class:`Histories`
+(``head[u]`` -> entry ``e``: ``item[e]``, next entry ``next[e]``, -1 ends it).
 
 Target rank (ties counted pessimistically), for user ``u`` and target ``i``::
 
@@ -17,57 +18,67 @@ order (they are reproduced exactly when equal scores are ordered by descending M
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
 
 
+class Histories(NamedTuple):
+    """Every user's positive items as linked lists, plus the rank scratch ``mark`` (a stamp
+    per item), passed to the kernels as one bundle."""
+
+    head: np.ndarray
+    next: np.ndarray
+    item: np.ndarray
+    mark: np.ndarray
+
+
 @njit(cache=True)
-def _mark_history(u, user_head, hist_next, hist_item, mark, stamp, target):
+def _mark_history(u, h, stamp, target):
     """Stamp every item ``u`` had in ``mark``; True when ``target`` is among them."""
-    e = user_head[u]
+    e = h.head[u]
     while e >= 0:
-        mark[hist_item[e]] = stamp
-        e = hist_next[e]
-    return mark[target] == stamp
+        h.mark[h.item[e]] = stamp
+        e = h.next[e]
+    return h.mark[target] == stamp
 
 
 @njit(cache=True)
-def rank_target(scores, n_seen, target, u, user_head, hist_next, hist_item, mark, stamp):
+def rank_target(scores, n_seen, target, u, h, stamp):
     """1-based pessimistic rank of ``target`` among observed items not yet had by ``u``; 0 = miss."""
-    if target >= n_seen or _mark_history(u, user_head, hist_next, hist_item, mark, stamp, target):
+    if target >= n_seen or _mark_history(u, h, stamp, target):
         return 0
     s = scores[target]
     if not np.isfinite(s):
         return 0
     rank = 1
     for j in range(n_seen):
-        if j != target and mark[j] != stamp and scores[j] >= s:
+        if j != target and h.mark[j] != stamp and scores[j] >= s:
             rank += 1
     return rank
 
 
 @njit(cache=True)
-def rank_target_lex(primary, secondary, n_seen, target, u, user_head, hist_next, hist_item, mark, stamp):
+def rank_target_lex(primary, secondary, n_seen, target, u, h, stamp):
     """As :func:`rank_target` for lexicographic scores ``(primary[j], secondary[j])``."""
-    if target >= n_seen or _mark_history(u, user_head, hist_next, hist_item, mark, stamp, target):
+    if target >= n_seen or _mark_history(u, h, stamp, target):
         return 0
     p = primary[target]
     s = secondary[target]
     rank = 1
     for j in range(n_seen):
-        if j != target and mark[j] != stamp and (primary[j] > p or (primary[j] == p and secondary[j] >= s)):
+        if j != target and h.mark[j] != stamp and (primary[j] > p or (primary[j] == p and secondary[j] >= s)):
             rank += 1
     return rank
 
 
 @njit(cache=True)
-def append_history(u, i, user_head, hist_next, hist_item, n_hist):
+def append_history(u, i, h, n_hist):
     """Push item ``i`` on user ``u``'s list; returns the new history length."""
-    hist_item[n_hist] = i
-    hist_next[n_hist] = user_head[u]
-    user_head[u] = n_hist
+    h.item[n_hist] = i
+    h.next[n_hist] = h.head[u]
+    h.head[u] = n_hist
     return n_hist + 1
 
 
@@ -94,6 +105,10 @@ class StreamIndex:
         self.n_hist = 0
         self.n_seen = 0  # items observed by the kernels so far
         self.n_events = 0  # events processed so far (stamps for ``mark``)
+
+    def histories(self) -> Histories:
+        """The current (grown) history arrays as the kernels' bundle."""
+        return Histories(self.user_head, self.hist_next, self.hist_item, self.mark)
 
     def encode(self, events: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Dense (users, items, positive) arrays for a chunk; grows every array to fit it."""

@@ -45,10 +45,7 @@ def decayed_popularity_chunk(
     scores,
     growth,
     scale,
-    user_head,
-    hist_next,
-    hist_item,
-    mark,
+    h,
     n_seen,
     n_hist,
     stamp0,
@@ -59,13 +56,13 @@ def decayed_popularity_chunk(
         u = users[t]
         i = items[t]
         if evaluate[t] and positive[t]:
-            ranks[t] = rank_target(scores, n_seen, i, u, user_head, hist_next, hist_item, mark, stamp0 + t + 1)
+            ranks[t] = rank_target(scores, n_seen, i, u, h, stamp0 + t + 1)
         if i >= n_seen:
             n_seen = i + 1
         scale *= growth
         if positive[t]:
             scores[i] += scale
-            n_hist = append_history(u, i, user_head, hist_next, hist_item, n_hist)
+            n_hist = append_history(u, i, h, n_hist)
         if scale > RESCALE_AT:
             inv = 1.0 / scale
             for j in range(n_seen):
@@ -101,10 +98,7 @@ class DecayedPopularity:
             self.scores,
             self.growth,
             self.scale,
-            ix.user_head,
-            ix.hist_next,
-            ix.hist_item,
-            ix.mark,
+            ix.histories(),
             ix.n_seen,
             ix.n_hist,
             ix.n_events,

@@ -62,10 +62,7 @@ def ease_chunk(
     q_w,
     decay,
     last_item,
-    user_head,
-    hist_next,
-    hist_item,
-    mark,
+    h,
     n_seen,
     n_hist,
     stamp0,
@@ -76,16 +73,14 @@ def ease_chunk(
         u = users[t]
         i = items[t]
         if evaluate[t] and positive[t]:
-            recency_scores(u, weights, False, decay, q_items, q_w, n_seen, scores, user_head, hist_next, hist_item)
+            recency_scores(u, weights, False, decay, q_items, q_w, n_seen, scores, h)
             p = last_item[u]
             if beta != 0.0 and p >= 0 and trans_total[p] > 0.0:
                 row = trans[p]
                 c = beta / trans_total[p]
                 for j in range(n_seen):
                     scores[j] += c * row[j]
-            ranks[t] = rank_target_lex(
-                scores, popularity, n_seen, i, u, user_head, hist_next, hist_item, mark, stamp0 + t + 1
-            )
+            ranks[t] = rank_target_lex(scores, popularity, n_seen, i, u, h, stamp0 + t + 1)
         if i >= n_seen:
             n_seen = i + 1
         if positive[t]:
@@ -93,7 +88,7 @@ def ease_chunk(
                 trans[last_item[u], i] += 1.0
                 trans_total[last_item[u]] += 1.0
             last_item[u] = i
-            n_hist = learn_positive(u, i, co, popularity, user_head, hist_next, hist_item, mark, stamp0 + t + 1, n_hist)
+            n_hist = learn_positive(u, i, co, popularity, h, stamp0 + t + 1, n_hist)
     return n_seen, n_hist
 
 
@@ -169,10 +164,7 @@ class EASE:
                 s.q_w,
                 self.decay,
                 self.last_item,
-                ix.user_head,
-                ix.hist_next,
-                ix.hist_item,
-                ix.mark,
+                ix.histories(),
                 ix.n_seen,
                 ix.n_hist,
                 ix.n_events,

@@ -45,10 +45,7 @@ def item_knn_chunk(
     q_items,
     q_w,
     decay,
-    user_head,
-    hist_next,
-    hist_item,
-    mark,
+    h,
     n_seen,
     n_hist,
     stamp0,
@@ -59,14 +56,12 @@ def item_knn_chunk(
         u = users[t]
         i = items[t]
         if evaluate[t] and positive[t]:
-            recency_scores(u, co, True, decay, q_items, q_w, n_seen, scores, user_head, hist_next, hist_item)
-            ranks[t] = rank_target_lex(
-                scores, popularity, n_seen, i, u, user_head, hist_next, hist_item, mark, stamp0 + t + 1
-            )
+            recency_scores(u, co, True, decay, q_items, q_w, n_seen, scores, h)
+            ranks[t] = rank_target_lex(scores, popularity, n_seen, i, u, h, stamp0 + t + 1)
         if i >= n_seen:
             n_seen = i + 1
         if positive[t]:
-            n_hist = learn_positive(u, i, co, popularity, user_head, hist_next, hist_item, mark, stamp0 + t + 1, n_hist)
+            n_hist = learn_positive(u, i, co, popularity, h, stamp0 + t + 1, n_hist)
     return n_seen, n_hist
 
 
@@ -96,10 +91,7 @@ class ItemKNN:
             s.q_items,
             s.q_w,
             self.decay,
-            ix.user_head,
-            ix.hist_next,
-            ix.hist_item,
-            ix.mark,
+            ix.histories(),
             ix.n_seen,
             ix.n_hist,
             ix.n_events,

@@ -141,10 +141,7 @@ def session_knn_chunk(
     touched,
     q_items,
     q_w,
-    user_head,
-    hist_next,
-    hist_item,
-    mark,
+    h,
     n_seen,
     n_hist,
     stamp0,
@@ -155,19 +152,17 @@ def session_knn_chunk(
         u = users[t]
         i = items[t]
         if evaluate[t] and positive[t]:
-            nq = recent_items(u, q_items.shape[0], 1.0, user_head, hist_next, hist_item, q_items, q_w)
+            nq = recent_items(u, q_items.shape[0], 1.0, h, q_items, q_w)
             n_t = _neighbour_sims(u, nq, q_items, weighted, sb, sim, touched)
             scores[:n_seen] = 0.0
             _score_top_k(k, n_t, sim, touched, sb, scores)
-            ranks[t] = rank_target_lex(
-                scores, popularity, n_seen, i, u, user_head, hist_next, hist_item, mark, stamp0 + t + 1
-            )
+            ranks[t] = rank_target_lex(scores, popularity, n_seen, i, u, h, stamp0 + t + 1)
         if i >= n_seen:
             n_seen = i + 1
         if positive[t]:
             n_blocks, n_post = _learn_block(u, i, sb, n_blocks, n_post)
             popularity[i] += 1.0
-            n_hist = append_history(u, i, user_head, hist_next, hist_item, n_hist)
+            n_hist = append_history(u, i, h, n_hist)
     return n_blocks, n_post, n_seen, n_hist
 
 
@@ -237,10 +232,7 @@ class SKNN:
             self.touched,
             self.q_items,
             self.q_w,
-            ix.user_head,
-            ix.hist_next,
-            ix.hist_item,
-            ix.mark,
+            ix.histories(),
             ix.n_seen,
             ix.n_hist,
             ix.n_events,

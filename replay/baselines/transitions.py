@@ -68,10 +68,7 @@ def transitions_chunk(
     n_ent,
     scores,
     popularity,
-    user_head,
-    hist_next,
-    hist_item,
-    mark,
+    h,
     n_seen,
     n_hist,
     stamp0,
@@ -91,9 +88,7 @@ def transitions_chunk(
                 while e >= 0:
                     scores[ent_item[e]] = ent_count[e]
                     e = ent_next[e]
-            ranks[t] = rank_target_lex(
-                scores, popularity, n_seen, i, u, user_head, hist_next, hist_item, mark, stamp0 + t + 1
-            )
+            ranks[t] = rank_target_lex(scores, popularity, n_seen, i, u, h, stamp0 + t + 1)
             if p >= 0:
                 e = row_head[p]
                 while e >= 0:
@@ -104,12 +99,12 @@ def transitions_chunk(
         if positive[t]:
             if p >= 0:
                 key = np.uint64(p) * np.uint64(4294967296) + np.uint64(i)
-                h = _slot(ent_key, table, key)
-                e = table[h]
+                slot = _slot(ent_key, table, key)
+                e = table[slot]
                 if e < 0:
                     e = n_ent
                     n_ent += 1
-                    table[h] = e
+                    table[slot] = e
                     ent_key[e] = key
                     ent_item[e] = i
                     ent_count[e] = 0.0
@@ -118,7 +113,7 @@ def transitions_chunk(
                 ent_count[e] += 1.0
             popularity[i] += 1.0
             last_item[u] = i
-            n_hist = append_history(u, i, user_head, hist_next, hist_item, n_hist)
+            n_hist = append_history(u, i, h, n_hist)
     return n_ent, n_seen, n_hist
 
 
@@ -182,10 +177,7 @@ class Transitions:
             self.n_ent,
             self.scores,
             self.popularity,
-            ix.user_head,
-            ix.hist_next,
-            ix.hist_item,
-            ix.mark,
+            ix.histories(),
             ix.n_seen,
             ix.n_hist,
             ix.n_events,
