@@ -91,6 +91,8 @@ class RecommenderConfig:
             raise ValueError("half_life_events > 0, n_neighbours >= 1, n_recent >= 1 required")
         if not 0 <= self.n_seq_fields <= 8 or self.n_negatives < 0:
             raise ValueError("0 <= n_seq_fields <= 8 and n_negatives >= 0 required")
+        if not 1 <= self.n_probe <= 64:
+            raise ValueError("1 <= n_probe <= 64 required (IVF buckets probed per request)")
         if self.knn_slots < 0 or self.knn_window < 0 or self.knn_recent < 0:
             raise ValueError("knn_slots, knn_window, knn_recent must be >= 0")
         if not 0.0 <= self.bpr_weight < math.inf:

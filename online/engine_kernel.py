@@ -116,7 +116,7 @@ def learn_event(j, label, n_user, st, sc, hp, logscale):
     return ex.loss[0]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def init_new_items(n_items, st, hp):
     """Items ``ready .. n_items-1`` enter the catalog now: optionally start the id
     embedding at the centroid of the attribute embeddings, then fill the cache row."""
@@ -184,11 +184,12 @@ def record_event(u, j, label, n_items, st, sc, hp):
 
 
 @inner_kernel
-def maintain(n_items, st, hp):
+def maintain(n_items, st, sc, hp):
     """Event-count schedules: refresh a few item caches round-robin, refresh and relink
     ``ceil(n / ivf_every)`` items in the IVF, recompute the trending list, seed the IVF
     once the catalog is large, then add a centroid every ``ivf_every / 100`` events
-    while there are fewer than ``sqrt(n)/2`` (no clustering pass: ``online.retrieval``)."""
+    while there are fewer than ``sqrt(n)/2`` (no clustering pass: ``online.retrieval``).
+    ``sc.score`` serves as the trending pass's work buffer (rewritten before every use)."""
     c, ivf = st.ctr[0], st.ivf
     ev = c.events
     if hp.cache_every > 0 and n_items > 0:
@@ -206,7 +207,7 @@ def maintain(n_items, st, hp):
             refresh_item(q, st.fm, st.items)
             ivf_relink(q, st.items, ivf, c.n_clusters, IVF_ETA)
     if hp.trend_every > 0 and ev % hp.trend_every == 0:
-        n_tr = top_items(st.items.popd, n_items, ivf.trend.shape[0], ivf.trend)
+        n_tr = top_items(st.items.popd, n_items, ivf.trend.shape[0], ivf.trend, sc.score)
         ivf.trend[n_tr:] = -1
     if n_items > hp.full_threshold:
         n_c = hp.n_clusters
@@ -218,7 +219,7 @@ def maintain(n_items, st, hp):
             ivf_add_centroid(st.items, ivf, st.ctr, hp.seed)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
     """Process a batch of encoded events ``ev`` in order (see module docstring).
 
@@ -258,7 +259,7 @@ def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
         clear_transitions(sc.tr0, sc.tr1, sc.touched, n_t)
         record_event(u, j, label, n_items, st, sc, hp)
         out.learned[i] = True
-        maintain(n_items, st, hp)
+        maintain(n_items, st, sc, hp)
         if n_top > 0:  # candidates after learning
             n_user, n_t, stamp, n_cand = prepare_user(
                 u, ev.ctx_rows, c0, c1, st, sc, hp, n_top > 0

@@ -55,7 +55,7 @@ def new_knn_scratch(n_items_cap: int) -> KnnScratch:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def topm_add(knn_item, knn_cnt, i, j, wgt):
     """Add ``wgt`` to ``c(i, j)`` in row ``i``: ``j`` lives in one of ``PROBE`` slots from
     ``hash(j) mod M`` (open addressing, O(1) per update, unlike ``neighbours.ss_add``'s
@@ -88,7 +88,7 @@ def topm_add(knn_item, knn_cnt, i, j, wgt):
     knn_cnt[i, mpos] = wgt
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window, wdecay):
     """Symmetric co-occurrence of ``j`` with the first ``min(n_rec, window)`` items of
     ``rec`` (the user's recent items, newest first; repeats of ``j`` are skipped), the
@@ -102,25 +102,23 @@ def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window, wdecay):
         wgt *= wdecay
 
 
-@njit(cache=True)
-def query_weights(pop, rec, n_rec, decay):
-    """``decay^p / sqrt(pop_rec_p)`` for the ``n_rec`` recent items."""
-    wq = np.empty(n_rec)
-    wgt = 1.0
-    for p in range(n_rec):
-        wq[p] = wgt / math.sqrt(max(pop[rec[p]], 1.0))
-        wgt *= decay
-    return wq
+@njit(cache=True, _nrt=False, inline="always")
+def query_weight(pop, i, wgt):
+    """``wgt / sqrt(pop_i)``: the weight of recent item ``i`` at recency weight ``wgt``
+    (``decay^p`` for the ``p``-th newest)."""
+    return wgt / math.sqrt(max(pop[i], 1.0))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def knn_scatter(knn_item, knn_cnt, pop, rec, n_rec, decay, out, kmark, stamp, ktouched):
     """``out[j] = sum_p decay^p c(rec_p, j) / sqrt(pop_rec_p pop_j)`` for every neighbour
     ``j`` of the recent items, listed once in ``ktouched`` (``kmark[j] = stamp``: a fresh
     ``stamp`` per request); returns their count. ``out`` must be zero on entry."""
     n_k = 0
-    wq = query_weights(pop, rec, n_rec, decay)
+    wgt = 1.0
     for p in range(n_rec):
+        wi = query_weight(pop, rec[p], wgt)
+        wgt *= decay
         row = knn_item[rec[p]]
         cnt = knn_cnt[rec[p]]
         for m in range(row.shape[0]):
@@ -130,21 +128,22 @@ def knn_scatter(knn_item, knn_cnt, pop, rec, n_rec, decay, out, kmark, stamp, kt
                     kmark[q] = stamp
                     ktouched[n_k] = q
                     n_k += 1
-                out[q] += wq[p] * cnt[m]
+                out[q] += wi * cnt[m]
     for t in range(n_k):
         q = ktouched[t]
         out[q] /= math.sqrt(max(pop[q], 1.0))
     return n_k
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def knn_scatter_dense(knn_item, knn_cnt, pop, rec, n_rec, decay, out, n_items):
     """Same scores as ``knn_scatter`` for a small catalog (whole-catalog ranking): a
     branch-free pass over the rows (an empty slot adds 0 to ``out[0]``), then one
     vectorised pass over the ``n_items`` items; no touched list (~1.4x cheaper)."""
-    wq = query_weights(pop, rec, n_rec, decay)
+    wgt = 1.0
     for p in range(n_rec):
-        wi = wq[p]
+        wi = query_weight(pop, rec[p], wgt)
+        wgt *= decay
         row = knn_item[rec[p]]
         cnt = knn_cnt[rec[p]]
         for m in range(row.shape[0]):
@@ -153,7 +152,7 @@ def knn_scatter_dense(knn_item, knn_cnt, pop, rec, n_rec, decay, out, n_items):
         out[q] /= math.sqrt(max(pop[q], 1.0))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t):
     """Append to ``touched[:n_t]`` the kNN items not already there (those with zero
     transition features); returns the new ``n_t``."""
@@ -165,7 +164,7 @@ def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t):
     return n_t
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t):
     """Reset the previous request's ``ks.x``, then fill it for the recent items
     ``rec[:n_rec]``: whole catalog if ``dense_n >= 0`` (the first ``dense_n`` items), else

@@ -70,7 +70,7 @@ def compile_learn() -> None:
     write_item_rows.compile((typeof(item_rows), i64, typeof(st.fm), typeof(st.items)))
     learn_event.compile((i64, f64, i64, *bundles, f64))
     record_event.compile((i64, i64, f64, i64, *bundles))
-    maintain.compile((i64, typeof(st), typeof(hp)))
+    maintain.compile((i64, typeof(st), typeof(sc), typeof(hp)))
 
 
 PARTS: dict[str, Callable[[], None]] = {"serve": compile_serve, "learn": compile_learn}

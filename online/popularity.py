@@ -14,7 +14,6 @@ exceeds 1e100 everything is renormalised (exact up to rounding), so updates are 
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from streamrec.online.topk import topk_insert
@@ -22,7 +21,7 @@ from streamrec.online.topk import topk_insert
 _RENORM_AT = 1e100
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def decayed_add(popd, scale, growth, j, dirty):
     """Decay every count by one event (via ``scale``) and add 1 to item ``j``; returns the
     new scale."""
@@ -37,11 +36,11 @@ def decayed_add(popd, scale, growth, j, dirty):
     return scale
 
 
-@njit(cache=True, inline="always")
-def top_items(values, eligible_n, k, out):
+@njit(cache=True, _nrt=False)
+def top_items(values, eligible_n, k, out, best):
     """Indices of the ``k`` largest positive ``values[0:eligible_n]`` (ties: lower index
-    first), best first, into ``out``; returns how many were written."""
-    best = np.empty(k)
+    first), best first, into ``out``; returns how many were written. ``best``: a work
+    buffer of at least ``min(k, eligible_n)`` floats."""
     n_out = 0
     for j in range(eligible_n):
         if values[j] > 0.0:

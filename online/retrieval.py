@@ -37,7 +37,7 @@ IVF_ETA = 0.05  # step of the online centroid update
 SEED_STREAM = 2_000_000  # counter_uniform stream of the sampled centroid seeds
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def nearest_centroid(x, centroids, n_c):
     """Index of the centroid with the largest inner product with ``x``."""
     best = -np.inf
@@ -52,7 +52,7 @@ def nearest_centroid(x, centroids, n_c):
     return bc
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ivf_link(j, it, ivf, n_c):
     """Put item ``j`` into the bucket of its nearest centroid."""
     _push(j, it, ivf, nearest_centroid(it.vsum[j], ivf.centroids, n_c))
@@ -133,7 +133,7 @@ def ivf_unlink(j, it, ivf, c):
         prev, q = q, it.clnext[q]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def ivf_relink(j, it, ivf, n_c, eta):
     """Move item ``j`` to the bucket of its nearest centroid ``c`` (``O(C k)``, plus a walk
     of the old bucket's list when ``j`` moves), then ``c <- normalize(c + eta x/|x|)``."""
@@ -181,7 +181,7 @@ def ivf_add_centroid(it, ivf, ctr, seed):
     c0.n_clusters = n_c + 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def ivf_seed(it, ivf, ctr, n_c, seed):
     """Start the index with no clustering pass: ``n_c`` unit centroids at sampled items'
     directions and empty buckets; items join as the sweep relinks them and when they are
@@ -192,7 +192,7 @@ def ivf_seed(it, ivf, ctr, n_c, seed):
         ivf_add_centroid(it, ivf, ctr, seed)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _add(q, mark2, cand, n, stamp):
     # arrays, not the Scratch bundle: a bundle argument costs a reference count
     # increment and decrement per array on every call (~0.3 µs), this is per item
@@ -203,7 +203,7 @@ def _add(q, mark2, cand, n, stamp):
     return n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_max):
     """Union of neighbours (``sc.touched``), trending and probed IVF buckets (at most
     ``ivf_max`` items from these) into ``sc.cand``; returns the count."""
@@ -216,9 +216,8 @@ def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_ma
     n_c = n_clusters
     if n_c == 0:
         return n
-    n_probe = min(n_probe, n_c)
-    best_c = np.full(n_probe, -1, np.int64)
-    best_s = np.full(n_probe, -np.inf)
+    best_c, best_s = sc.probe_idx, sc.probe_score
+    n_probe = min(n_probe, n_c, best_c.shape[0])
     m = np.int64(0)
     for c in range(n_c):
         d = 0.0

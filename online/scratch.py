@@ -15,6 +15,7 @@ from streamrec.online.item_similarity import KnnScratch, new_knn_scratch
 from streamrec.online.scoring import N_NUM
 
 USER_ROWS_MAX = 72  # context rows (<= 64) + sequence rows (<= 8)
+PROBE_MAX = 64  # IVF buckets probed per request, at most (``RecommenderConfig.n_probe``)
 
 
 class Examples(NamedTuple):
@@ -25,6 +26,7 @@ class Examples(NamedTuple):
     labels: np.ndarray
     loss: np.ndarray
     s: np.ndarray
+    g32: np.ndarray
 
 
 class Scratch(NamedTuple):
@@ -42,6 +44,8 @@ class Scratch(NamedTuple):
     ex_items: np.ndarray
     ex: Examples
     knn: KnnScratch
+    probe_idx: np.ndarray
+    probe_score: np.ndarray
 
 
 def new_examples(n_rows: int, n_ex: int, k: int) -> Examples:
@@ -54,6 +58,7 @@ def new_examples(n_rows: int, n_ex: int, k: int) -> Examples:
         labels=np.zeros(n_ex),
         loss=np.zeros(n_ex),
         s=np.zeros((6, k)),
+        g32=np.zeros(k, np.float32),
     )
 
 
@@ -75,4 +80,6 @@ def new_scratch(n_items_cap: int, k: int, n_rec: int, n_neg: int = 4, max_feats:
         ex_items=np.zeros(n_ex, np.int64),
         ex=new_examples(USER_ROWS_MAX + n_ex * (max_feats + N_NUM) + 8, n_ex, k),
         knn=new_knn_scratch(n_items_cap),
+        probe_idx=np.zeros(PROBE_MAX, np.int64),
+        probe_score=np.zeros(PROBE_MAX),
     )

@@ -84,7 +84,7 @@ def test_top_items_matches_argsort():
     vals = np.random.default_rng(3).random(200)
     vals[::7] = 0.0
     out = np.full(10, -1, np.int32)
-    n = top_items(vals, 200, 10, out)
+    n = top_items(vals, 200, 10, out, np.zeros(10))
     assert n == 10
     assert out.tolist() == np.argsort(-vals, kind="stable")[:10].tolist()
 
