@@ -32,7 +32,7 @@ from streamrec.online.item_cache import refresh_item, refresh_row, write_item_ro
 from streamrec.online.item_similarity import cooc_update
 from streamrec.online.jit import inner_kernel
 from streamrec.online.neighbours import ss_add
-from streamrec.online.popularity import decayed_add, top_items
+from streamrec.online.popularity import count_add, decayed_add, top_items
 from streamrec.online.retrieval import (
     IVF_ETA,
     ivf_add_centroid,
@@ -156,8 +156,7 @@ def record_event(u, j, label, n_items, st, sc, hp):
             cooc_update(it.knn_item, it.knn_cnt, sc.rec, n_w, j, n_w, hp.knn_window_decay)
             for p in range(n_w):
                 it.dirty[sc.rec[p]] = True
-        it.pop[j] += 1.0
-        it.lpop[j] = math.log1p(it.pop[j])
+        count_add(it, j, 1.0)
         old_scale = c.scale
         c.scale = decayed_add(it.popd, old_scale, hp.growth, j, it.dirty)
         if c.scale < old_scale:  # renormalised

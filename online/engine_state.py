@@ -72,6 +72,7 @@ class Items(NamedTuple):
     vsum_t: np.ndarray  # derived: transposed copy of vsum (not persisted)
     knn_item: np.ndarray  # item-kNN co-occurrence rows (online.item_similarity)
     knn_cnt: np.ndarray
+    pop_rs: np.ndarray  # derived: 1 / sqrt(max(pop, 1)) (not persisted)
 
 
 class Users(NamedTuple):
@@ -209,6 +210,16 @@ def initial_arrays(cfg: Any) -> dict[str, np.ndarray]:
     return arrays
 
 
+def derived_item_arrays(items: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The item arrays computed from persisted ones: ``vsum_t`` (``vsum`` transposed, for
+    scoring vectorised over items) and ``pop_rs = 1 / sqrt(max(pop, 1))`` (the cosine's
+    normaliser, ``online.item_similarity``)."""
+    return {
+        "vsum_t": np.ascontiguousarray(items["vsum"].T),
+        "pop_rs": 1.0 / np.sqrt(np.maximum(items["pop"], 1.0)),
+    }
+
+
 def build_state(arrays: Mapping[str, np.ndarray], cfg: Any, dirty: bool = True) -> EngineState:
     """An ``EngineState`` over copies of persisted ``arrays`` (all rows dirty if ``dirty``)."""
     specs = array_specs(cfg)
@@ -230,7 +241,7 @@ def build_state(arrays: Mapping[str, np.ndarray], cfg: Any, dirty: bool = True) 
     for t, n in enumerate(INT_COUNTERS):
         ctr[n] = cnt[t]
     fields["fm"]["w0"] = np.array(glob[:1], np.float64)
-    fields["items"]["vsum_t"] = np.ascontiguousarray(fields["items"]["vsum"].T)
+    fields["items"].update(derived_item_arrays(fields["items"]))
     bundles = {b: cls(**fields[b]) for b, cls in BUNDLES.items()}
     return EngineState(ctr=ctr, **bundles)
 
@@ -272,7 +283,7 @@ def grow(st: EngineState, cfg: Any, group: str, rows: int) -> EngineState:
     d[:cap] = getattr(st, bundle).dirty
     changed.setdefault(bundle, {})["dirty"] = d
     if group == "item":
-        changed["items"]["vsum_t"] = np.ascontiguousarray(changed["items"]["vsum"].T)
+        changed["items"].update(derived_item_arrays(changed["items"]))
     parts = {b: getattr(st, b)._replace(**f) for b, f in changed.items()}
     return st._replace(**parts)
 

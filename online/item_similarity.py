@@ -16,16 +16,15 @@ the tests checks this).
 >>> import numpy as np
 >>> it = np.full((3, 4), -1, np.int32); ct = np.zeros((3, 4), np.float32)
 >>> cooc_update(it, ct, np.array([0, 1], np.int32), 2, 2, 50, 1.0)
->>> pop = np.array([1.0, 1.0, 1.0]); out = np.zeros(3); mark = np.zeros(3, np.int64)
+>>> rsp = np.array([1.0, 1.0, 1.0]); out = np.zeros(3); mark = np.zeros(3, np.int64)
 >>> touched = np.zeros(3, np.int32)
->>> n = knn_scatter(it, ct, pop, np.array([2], np.int32), 1, 0.8, out, mark, 1, touched)
+>>> n = knn_scatter(it, ct, rsp, np.array([2], np.int32), 1, 0.8, out, mark, 1, touched)
 >>> n, out.tolist()
 (2, [1.0, 1.0, 0.0])
 """
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -102,22 +101,16 @@ def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window, wdecay):
         wgt *= wdecay
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def query_weight(pop, i, wgt):
-    """``wgt / sqrt(pop_i)``: the weight of recent item ``i`` at recency weight ``wgt``
-    (``decay^p`` for the ``p``-th newest)."""
-    return wgt / math.sqrt(max(pop[i], 1.0))
-
-
 @njit(cache=True, _nrt=False)
-def knn_scatter(knn_item, knn_cnt, pop, rec, n_rec, decay, out, kmark, stamp, ktouched):
-    """``out[j] = sum_p decay^p c(rec_p, j) / sqrt(pop_rec_p pop_j)`` for every neighbour
-    ``j`` of the recent items, listed once in ``ktouched`` (``kmark[j] = stamp``: a fresh
-    ``stamp`` per request); returns their count. ``out`` must be zero on entry."""
+def knn_scatter(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, kmark, stamp, ktouched):
+    """``out[j] = sum_p decay^p c(rec_p, j) rsp_rec_p rsp_j`` (``rsp = 1 / sqrt(pop)``,
+    ``Items.pop_rs``) for every neighbour ``j`` of the recent items, listed once in
+    ``ktouched`` (``kmark[j] = stamp``: a fresh ``stamp`` per request); returns their
+    count. ``out`` must be zero on entry."""
     n_k = 0
     wgt = 1.0
     for p in range(n_rec):
-        wi = query_weight(pop, rec[p], wgt)
+        wi = wgt * rsp[rec[p]]
         wgt *= decay
         row = knn_item[rec[p]]
         cnt = knn_cnt[rec[p]]
@@ -131,25 +124,25 @@ def knn_scatter(knn_item, knn_cnt, pop, rec, n_rec, decay, out, kmark, stamp, kt
                 out[q] += wi * cnt[m]
     for t in range(n_k):
         q = ktouched[t]
-        out[q] /= math.sqrt(max(pop[q], 1.0))
+        out[q] *= rsp[q]
     return n_k
 
 
 @njit(cache=True, _nrt=False)
-def knn_scatter_dense(knn_item, knn_cnt, pop, rec, n_rec, decay, out, n_items):
+def knn_scatter_dense(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, n_items):
     """Same scores as ``knn_scatter`` for a small catalog (whole-catalog ranking): a
     branch-free pass over the rows (an empty slot adds 0 to ``out[0]``), then one
     vectorised pass over the ``n_items`` items; no touched list (~1.4x cheaper)."""
     wgt = 1.0
     for p in range(n_rec):
-        wi = query_weight(pop, rec[p], wgt)
+        wi = wgt * rsp[rec[p]]
         wgt *= decay
         row = knn_item[rec[p]]
         cnt = knn_cnt[rec[p]]
         for m in range(row.shape[0]):
             out[max(row[m], 0)] += wi * cnt[m]
     for q in range(n_items):
-        out[q] /= math.sqrt(max(pop[q], 1.0))
+        out[q] *= rsp[q]
 
 
 @njit(cache=True, _nrt=False)
@@ -178,14 +171,14 @@ def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t):
         x[ks.touched[t]] = 0.0
     last[1], last[2] = 0, 0
     if dense_n >= 0:
-        knn_scatter_dense(it.knn_item, it.knn_cnt, it.pop, rec, n_rec, decay, x, dense_n)
+        knn_scatter_dense(it.knn_item, it.knn_cnt, it.pop_rs, rec, n_rec, decay, x, dense_n)
         last[1] = dense_n
         return n_t
     last[0] += 1
     n_k = knn_scatter(
         it.knn_item,
         it.knn_cnt,
-        it.pop,
+        it.pop_rs,
         rec,
         n_rec,
         decay,

@@ -14,6 +14,8 @@ exceeds 1e100 everything is renormalised (exact up to rounding), so updates are 
 
 from __future__ import annotations
 
+import math
+
 from numba import njit
 
 from streamrec.online.topk import topk_insert
@@ -34,6 +36,15 @@ def decayed_add(popd, scale, growth, j, dirty):
     popd[j] += scale
     dirty[j] = True
     return scale
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def count_add(it, j, x):
+    """``pop_j += x`` in the ``Items`` bundle ``it``, with the arrays derived from it:
+    ``lpop_j = log1p(pop_j)`` and ``pop_rs_j = 1 / sqrt(max(pop_j, 1))``."""
+    it.pop[j] += x
+    it.lpop[j] = math.log1p(it.pop[j])
+    it.pop_rs[j] = 1.0 / math.sqrt(max(it.pop[j], 1.0))
 
 
 @njit(cache=True, _nrt=False)

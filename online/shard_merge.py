@@ -20,6 +20,7 @@ from numba import njit
 from streamrec.online.engine_state import EngineState
 from streamrec.online.item_cache import refresh_item
 from streamrec.online.neighbours import ss_add
+from streamrec.online.popularity import count_add
 from streamrec.online.retrieval import ivf_link
 from streamrec.online.shard_base import ShardBase
 from streamrec.online.shard_delta import Delta, check_delta
@@ -43,8 +44,7 @@ def add_counts(st, idx, pop, popd, obs, scale):
     for t in range(idx.shape[0]):
         j = idx[t]
         if pop[t] > 0.0:
-            it.pop[j] += pop[t]
-            it.lpop[j] = math.log1p(it.pop[j])
+            count_add(it, j, pop[t])
         if popd[t] > 0.0:
             it.popd[j] += popd[t] * scale
         if it.popd[j] > 0.0:

@@ -57,16 +57,17 @@ def test_scatter_matches_dense_twin_when_rows_are_roomy(window, wdecay):
     n_items = 12  # <= PROBE and far below M: every item finds its slot, counts are exact
     events = _stream(rng, n_items, 5, 300)
     it, ct, dense, pop, hist = _replay(events, n_items, 64, window, wdecay)
+    rsp = 1.0 / np.sqrt(np.maximum(pop, 1.0))  # Items.pop_rs
     for u, h in hist.items():
         rec = np.array(h[::-1][:7], np.int32)
         out, mark = np.zeros(n_items), np.zeros(n_items, np.int64)
         touched = np.zeros(n_items, np.int32)
-        n_t = knn_scatter(it, ct, pop, rec, len(rec), 0.8, out, mark, u + 1, touched)
+        n_t = knn_scatter(it, ct, rsp, rec, len(rec), 0.8, out, mark, u + 1, touched)
         twin = _twin_scores(dense, pop, rec, 0.8)
         np.testing.assert_allclose(out, twin, rtol=1e-5)
         assert sorted(touched[:n_t].tolist()) == np.flatnonzero(out).tolist()
         out_dense = np.zeros(n_items + 3)  # capacity beyond the catalog stays zero
-        knn_scatter_dense(it, ct, pop, rec, len(rec), 0.8, out_dense, n_items)
+        knn_scatter_dense(it, ct, rsp, rec, len(rec), 0.8, out_dense, n_items)
         np.testing.assert_allclose(out_dense[:n_items], twin, rtol=1e-5)
         assert not out_dense[n_items:].any()
 
