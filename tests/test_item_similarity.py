@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streamrec.online.config import RecommenderConfig
-from streamrec.online.engine_state import build_state, initial_arrays
+from streamrec.online.engine_state import build_state, derived_item_arrays, initial_arrays
 from streamrec.online.item_similarity import (
     cooc_update,
     knn_features,
@@ -109,7 +109,8 @@ def test_self_pairs_are_skipped():
 def _items(it, ct, pop):
     cfg = RecommenderConfig(n_buckets=256, k=2, knn_slots=it.shape[1])
     items = build_state(initial_arrays(cfg), cfg).items
-    return items._replace(knn_item=it, knn_cnt=ct, pop=pop)
+    pop_rs = derived_item_arrays({"vsum": items.vsum, "pop": pop})["pop_rs"]
+    return items._replace(knn_item=it, knn_cnt=ct, pop=pop, pop_rs=pop_rs)
 
 
 def test_knn_features_dense_and_sparse_agree_and_reset_the_last_request():
