@@ -127,7 +127,5 @@ def format_sharded_info(info: dict[str, Any]) -> str:
             f"shard {s['shard']:<4} {s.get('model_version', 'empty'):<24} {s['events']:>12,} events "
             f"{s['disk_bytes']['total'] / 1e6:>9.1f} MB"
         )
-    lines.append(
-        f"total      {'':<24} {info['total_events']:>12,} events {info['total_disk_bytes'] / 1e6:>9.1f} MB"
-    )
+    lines.append(f"total      {'':<24} {info['total_events']:>12,} events {info['total_disk_bytes'] / 1e6:>9.1f} MB")
     return "\n".join(lines)

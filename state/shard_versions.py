@@ -88,8 +88,9 @@ def snapshot_set(state_dir: str | Path, label: str | None = None) -> dict[str, A
     h = hashlib.blake2b("".join(m["content_hash"] for m in members).encode(), digest_size=16).hexdigest()
     number = max((v["number"] for v in list_sets(state_dir)), default=0) + 1
     events = [m["events_learned"] for m in members]
-    manifest = {
-        "id": f"v{number:04d}-{h[:8]}",
+    vid = f"v{number:04d}-{h[:8]}"
+    manifest: dict[str, Any] = {
+        "id": vid,
         "number": number,
         "created": time.time(),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -103,8 +104,8 @@ def snapshot_set(state_dir: str | Path, label: str | None = None) -> dict[str, A
     }
     root = state_dir / VERSIONS_DIR
     root.mkdir(parents=True, exist_ok=True)
-    write_atomic(root / f"{manifest['id']}.json", json.dumps(manifest, indent=1).encode())
-    write_atomic(state_dir / CURRENT_FILE, manifest["id"].encode())
+    write_atomic(root / f"{vid}.json", json.dumps(manifest, indent=1).encode())
+    write_atomic(state_dir / CURRENT_FILE, vid.encode())
     return manifest
 
 
@@ -132,7 +133,9 @@ def check_set(state_dir: str | Path, version: str) -> dict[str, Any]:
         raise KeyError(f"unknown version set {version}")
     n = shard_count(state_dir)
     if sorted(manifest["shards"], key=int) != [str(s) for s in range(n)]:
-        raise ValueError(f"version {version} holds shards {','.join(sorted(manifest['shards'], key=int))}, the state has {n}")
+        raise ValueError(
+            f"version {version} holds shards {','.join(sorted(manifest['shards'], key=int))}, the state has {n}"
+        )
     for key, member in manifest["shards"].items():
         d = shard_dir(state_dir, int(key))
         known = next((v for v in list_versions(d) if v["id"] == member), None)

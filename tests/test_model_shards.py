@@ -53,7 +53,7 @@ def learn(state: Path, events: list[dict]) -> Counter[int]:
         )
         for _, (s, m) in route(msg):
             batches.setdefault(s, []).append((s, m))
-    for s, values in sorted(batches.items()):
+    for _, values in sorted(batches.items()):
         logic = ShardLogic(cfg, "test-run", None)
         logic.on_batch(values)
         logic.engine.store.close()
@@ -141,6 +141,9 @@ def test_a_shard_without_its_live_db_is_refused_and_nothing_is_taken(sharded, ca
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "1 of 2 shards have no live model" in err and "shard-1" in err
     assert list_sets(state) == [] and list_versions(state / "shard-0") == []
+    assert run_cli(["model", "info", "--state", str(state), "--json"]) == 0
+    shards = json.loads(capsys.readouterr().out)["shards"]
+    assert [s.get("missing", False) for s in shards] == [False, True]
 
 
 def test_rollback_checks_every_shard_before_touching_any(sharded, capsys):
