@@ -67,8 +67,9 @@ def quiet_gc() -> None:
 class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
     """Bytewax logic wrapping :class:`online.recommender.Recommender` and the RocksDB store."""
 
-    def __init__(self, cfg: RunConfig, resume_state: dict | None):
+    def __init__(self, cfg: RunConfig, resume_state: dict | None, shard: int = 0):
         self.cfg = cfg
+        self.shard = str(shard)  # the ``shard`` label of this engine's metrics
         cfg.model_dir.mkdir(parents=True, exist_ok=True)
         if resume_state is not None:  # before opening: restore swaps the live database
             restore_epoch(cfg.model_dir, resume_state["epoch"])
@@ -101,11 +102,11 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         self._flush()
         log.info("model rows saved at start-up in %.2f s", time.perf_counter() - t)
         quiet_gc()
-        self._rec_counters = {name: metrics.RECOMMENDATIONS.labels(name) for name in self.arms.policies}
+        self._rec_counters = {name: metrics.RECOMMENDATIONS.labels(name, self.shard) for name in self.arms.policies}
         self.served = LastServed()
         self.index_refreshes = 0
         self.max_ts = float(resume_state.get("max_ts", float("-inf"))) if resume_state else float("-inf")
-        metrics.MODEL_VERSION.info({"version": self.version()})
+        metrics.MODEL_VERSION.labels(self.shard).info({"version": self.version()})
         metrics.STATUS.ready = True
         log.info(
             "engine ready: %s, version %s, resumed=%s", self.model.stats(), self.base_version, resume_state is not None
@@ -129,7 +130,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
                 self._request(arrival, out)
             else:
                 self.model.add_item_metadata(arrival.payload.item, arrival.payload.attributes)
-                metrics.EVENTS.labels("item_metadata").inc()
+                metrics.EVENTS.labels("item_metadata", self.shard).inc()
         refreshed |= self._clicks(run, out)
         n_clicks += len(run)
         self._rewards(self._close_expired(), out)
@@ -154,7 +155,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             extra=self.join_store.ops(self.joiner),
         )
         self.model.clear_dirty()
-        metrics.STATE_BYTES.set(self.store.size_bytes())
+        metrics.STATE_BYTES.labels(self.shard).set(self.store.size_bytes())
         # the reward join travels in the epoch's checkpoint (incrementally), not in the snapshot
         state = {"epoch": token, "arms": self.arms.snapshot(), "max_ts": self.max_ts}
         CLOCK.add("commit", time.perf_counter() - t)
@@ -177,7 +178,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             reasons[res.reason.split(":", 1)[0]] += 1
             out.append(KafkaSinkMessage(key=None, value=dumps(res.to_dict()), topic=cfg.dlq_topic))
         for reason, n in reasons.items():
-            metrics.DEAD_LETTERS.labels(reason).inc(n)
+            metrics.DEAD_LETTERS.labels(reason, self.shard).inc(n)
         CLOCK.lap("parse")
         return arrivals
 
@@ -246,10 +247,10 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             scores=sl.scores[0],
         )
         metrics.STATUS.add_recommendations([msg])
-        metrics.EVENTS.labels("request").inc()
+        metrics.EVENTS.labels("request", self.shard).inc()
         self._rec_counters[arm].inc()
         if arrival.broker_ts_ms:
-            metrics.LATENCY.observe(max(latency, 0.0) / 1000.0)
+            metrics.LATENCY.labels(self.shard).observe(max(latency, 0.0) / 1000.0)
 
     def _answer(self, run, events, sl, learned_before: int, out: list[Out]) -> None:
         """One recommendation message per event; decisions remembered for the reward join."""
@@ -304,7 +305,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
                 scores=sl.scores[i],
             )
         CLOCK.lap("reward_join")
-        metrics.observe_many(metrics.LATENCY, latencies[latencies >= 0.0] / 1000.0)
+        metrics.observe_many(metrics.LATENCY.labels(self.shard), latencies[latencies >= 0.0] / 1000.0)
         for arm in set(sl.arms):
             self._rec_counters[arm].inc(sl.arms.count(arm))
 
@@ -327,9 +328,9 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             clicks += bool(rec.get("reward"))
             out.append(KafkaSinkMessage(key=rec["user"].encode(), value=dumps(rec), topic=topic))
         if clicks:
-            metrics.REWARDS.labels("click").inc(clicks)
+            metrics.REWARDS.labels("click", self.shard).inc(clicks)
         if len(records) > clicks:
-            metrics.REWARDS.labels("no_click").inc(len(records) - clicks)
+            metrics.REWARDS.labels("no_click", self.shard).inc(len(records) - clicks)
 
     def _close_expired(self) -> list[dict]:
         if self.max_ts == float("-inf"):
@@ -347,17 +348,17 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
 
     def _publish(self, n_clicks: int, refreshed: bool) -> None:
         """Metrics once per batch."""
-        elapsed = time.perf_counter() - CLOCK.batch_t0
-        metrics.EVENTS.labels("click").inc(n_clicks)
-        metrics.PROCESSING.observe(elapsed / n_clicks)
-        metrics.EVENTS_PER_SECOND.set(n_clicks / max(elapsed, 1e-9))
+        elapsed, sh = time.perf_counter() - CLOCK.batch_t0, self.shard
+        metrics.EVENTS.labels("click", sh).inc(n_clicks)
+        metrics.PROCESSING.labels(sh).observe(elapsed / n_clicks)
+        metrics.EVENTS_PER_SECOND.labels(sh).set(n_clicks / max(elapsed, 1e-9))
         if refreshed:
-            metrics.INDEX_REFRESHES.inc()
+            metrics.INDEX_REFRESHES.labels(sh).inc()
         stats = self.model.stats()
-        metrics.HIT_RATE.set(self.served.rate)
-        metrics.LOSS.set(stats["mean_loss"])
-        metrics.DRIFT.set(1.0 if stats["drift_detected"] else 0.0)
-        metrics.DRIFTS.set(stats["drift_count"])
-        metrics.MODEL_VERSION.info({"version": self.version()})
+        metrics.HIT_RATE.labels(sh).set(self.served.rate)
+        metrics.LOSS.labels(sh).set(stats["mean_loss"])
+        metrics.DRIFT.labels(sh).set(1.0 if stats["drift_detected"] else 0.0)
+        metrics.DRIFTS.labels(sh).set(stats["drift_count"])
+        metrics.MODEL_VERSION.labels(sh).info({"version": self.version()})
         for name, value in self.joiner.counters.items():
-            metrics.JOIN.labels(name).set(value)
+            metrics.JOIN.labels(name, sh).set(value)

@@ -58,7 +58,7 @@ class ShardLogic(StatefulBatchLogic[Any, Any, dict]):
 
         resume = self.resume
         self.shard = shard
-        self.engine = EngineLogic(shard_config(self.cfg, shard), resume)
+        self.engine = EngineLogic(shard_config(self.cfg, shard), resume, shard=shard)
         self.sync = ShardSync(self.engine.model, shard, self.run)
         mine = (resume or {}).get("shard", {})
         self.inbox = DeltaInbox(self.run, resume is not None, mine.get("held"))

@@ -5,15 +5,16 @@ the interval, broker-to-recommendation latency percentiles of the interval, the 
 hit rate, drift, dead letters; ``capacity`` points are kept (10 minutes at 1 s). The
 latency percentiles come from the histogram's bucket counts of the interval, linearly
 interpolated inside the bucket that holds the quantile (the estimate Prometheus'
-``histogram_quantile`` makes). The engine step adds the latest recommendations with
+``histogram_quantile`` makes). A figure is one for the whole process, over the ``shard``
+labels of its engines (:func:`read_registry`). The engine step adds the latest recommendations with
 :meth:`StatusHistory.add_recommendations`. ``snapshot()`` is what ``/status.json`` serves.
 
 >>> from prometheus_client import CollectorRegistry, Counter
 >>> reg = CollectorRegistry()
->>> events = Counter("streamrec_events", "x", ["kind"], registry=reg)
+>>> events = Counter("streamrec_events", "x", ["kind", "shard"], registry=reg)
 >>> h = StatusHistory(reg, interval_s=1.0)
 >>> h.sample(now=0.0)
->>> events.labels("click").inc(50)
+>>> events.labels("click", "0").inc(30); events.labels("click", "1").inc(20)
 >>> h.sample(now=2.0)
 >>> h.snapshot()["points"][-1]["events_per_s"]
 25.0
@@ -34,25 +35,34 @@ QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 
 
 def read_registry(registry: CollectorRegistry) -> dict[str, Any]:
-    """Totals of the streamrec metrics now (counters summed over labels, histogram buckets)."""
+    """Totals of the streamrec metrics now, over every ``shard`` label: counters and histogram
+    buckets summed, the hit rate averaged, drift the largest, versions joined in shard order."""
     out: dict[str, Any] = {"events": 0.0, "dead_letters": {}, "buckets": [], "version": ""}
+    buckets: dict[float, float] = {}
+    hit_rates: list[float] = []
+    versions: dict[str, str] = {}
     for family in registry.collect():
         for s in family.samples:
             if s.name == "streamrec_events_total":
                 out["events"] += s.value
             elif s.name == "streamrec_dead_letters_total":
-                out["dead_letters"][s.labels.get("reason", "")] = s.value
+                reason = s.labels.get("reason", "")
+                out["dead_letters"][reason] = out["dead_letters"].get(reason, 0.0) + s.value
             elif s.name == "streamrec_event_latency_seconds_bucket":
-                out["buckets"].append((float(s.labels["le"]), s.value))
+                le = float(s.labels["le"])
+                buckets[le] = buckets.get(le, 0.0) + s.value
             elif s.name == "streamrec_online_hit_rate":
-                out["hit_rate"] = s.value
+                hit_rates.append(s.value)
             elif s.name == "streamrec_drift_detected":
-                out["drift"] = s.value
+                out["drift"] = max(out.get("drift", 0.0), s.value)
             elif s.name == "streamrec_drifts_total":
-                out["drifts"] = s.value
+                out["drifts"] = out.get("drifts", 0.0) + s.value
             elif s.name == "streamrec_model_info":
-                out["version"] = s.labels.get("version", "")
-    out["buckets"].sort()
+                versions[s.labels.get("shard", "0")] = s.labels.get("version", "")
+    out["buckets"] = sorted(buckets.items())
+    if hit_rates:
+        out["hit_rate"] = sum(hit_rates) / len(hit_rates)
+    out["version"] = " ".join(versions[k] for k in sorted(versions, key=lambda k: (len(k), k)))
     return out
 
 

@@ -4,6 +4,8 @@
 ``snapshot``, ``list`` and ``rollback`` print JSON (one object or one line per
 version), ``info`` prints a readable summary (``--json`` for the machine form).
 Exit codes: 0 ok, 1 refused/failed, 2 ``--state`` is not a state directory.
+On a sharded state (``STATE/shard-<s>``, :mod:`streamrec.state.shard_versions`) each
+command acts on the set of all shards: one version id per set, ``rollback`` all or nothing.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from streamrec.shell.model_info import format_info, model_info
+from streamrec.shell.model_info import format_info, format_sharded_info, model_info, sharded_info
 from streamrec.shell.usage_checks import UsageError, check_state_dir
 from streamrec.state.disk import live_db_path
+from streamrec.state.shard_versions import list_sets, rollback_set, shard_count, snapshot_set
 from streamrec.state.versions import current_version, list_versions, rollback, snapshot
 
 
@@ -41,6 +44,13 @@ def _checked(func: Any) -> Any:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
+    if shard_count(args.state):
+        try:
+            m = snapshot_set(args.state, label=args.label)
+        except FileNotFoundError as exc:
+            return _fail(str(exc))
+        _print({"version": m["id"], "label": args.label, "shards": m["shards"]})
+        return 0
     if not live_db_path(args.state).exists():
         return _fail(f"no model in {args.state}")
     vid = snapshot(args.state, label=args.label)
@@ -50,33 +60,41 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     current = current_version(args.state)
-    for v in list_versions(args.state):
+    for v in list_sets(args.state) if shard_count(args.state) else list_versions(args.state):
         _print({**v, "current": v["id"] == current})
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    members: dict[str, Any] = {}
     try:
-        rollback(args.state, args.version)
+        if shard_count(args.state):
+            members = {"shards": rollback_set(args.state, args.version)["shards"]}
+        else:
+            rollback(args.state, args.version)
     except (KeyError, ValueError, RuntimeError) as exc:
         return _fail(str(exc).strip("'\""))
     # a resumed flow would restore its last epoch over the rolled-back model: start the
-    # Bytewax recovery store afresh (input offsets restart with it)
+    # Bytewax recovery store afresh (input offsets restart with it); the sharded flow keeps
+    # the whole cluster's store there too, with each shard's start-up baseline in shard-<s>/
     recovery = Path(args.state) / "recovery"
     shutil.rmtree(recovery, ignore_errors=True)
-    _print({"rolled_back_to": args.version, "recovery_reset": str(recovery)})
+    _print({"rolled_back_to": args.version, "recovery_reset": str(recovery), **members})
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    try:
-        info = model_info(args.state)
-    except FileNotFoundError as exc:
-        raise UsageError(str(exc)) from None
+    if shard_count(args.state):
+        info, text = sharded_info(args.state), format_sharded_info
+    else:
+        try:
+            info, text = model_info(args.state), format_info
+        except FileNotFoundError as exc:
+            raise UsageError(str(exc)) from None
     if args.json:
         _print(info)
     else:
-        print(format_info(info))
+        print(text(info))
     return 0
 
 

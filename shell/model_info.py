@@ -2,7 +2,8 @@
 
 The model version reads ``VERSION+N`` as in the recommendations: ``VERSION`` the
 current snapshot (``v0000`` before the first), ``N`` the events learned in the
-model's whole life.
+model's whole life. A sharded state (``STATE/shard-<s>``) is shown shard by shard
+(:func:`sharded_info`), each shard's version, events and disk, and their totals.
 
 >>> print(format_settings({"k": 32, "lr": 0.1}))
 settings   k=32 (default 16)
@@ -18,6 +19,7 @@ from typing import Any
 from streamrec.online.config import RecommenderConfig
 from streamrec.state.disk import live_db_path, state_size_bytes
 from streamrec.state.epochs import list_epochs
+from streamrec.state.shard_versions import list_sets, shard_count, shard_dir
 from streamrec.state.store import ParamStore
 from streamrec.state.versions import current_version, list_versions
 
@@ -89,4 +91,41 @@ def format_info(info: dict[str, Any]) -> str:
     if "config" in meta:
         raw = meta["config"]
         lines.append(format_settings(json.loads(raw) if isinstance(raw, str) else dict(raw)))
+    return "\n".join(lines)
+
+
+def sharded_info(state_dir: str) -> dict[str, Any]:
+    """Per shard: :func:`model_info` (or ``{"missing": true}``); totals; the current version set."""
+    shards: list[dict[str, Any]] = []
+    for s in range(shard_count(state_dir)):
+        try:
+            one = model_info(str(shard_dir(state_dir, s)))
+        except FileNotFoundError:
+            one = {"state_dir": str(shard_dir(state_dir, s)), "missing": True}
+        shards.append({"shard": s, "events": int(one.get("meta", {}).get("n_events", 0)), **one})
+    return {
+        "state_dir": str(state_dir),
+        "current_version": current_version(state_dir),
+        "versions": len(list_sets(state_dir)),
+        "shards": shards,
+        "total_events": sum(s["events"] for s in shards),
+        "total_disk_bytes": sum(s["disk_bytes"]["total"] for s in shards if "disk_bytes" in s),
+    }
+
+
+def format_sharded_info(info: dict[str, Any]) -> str:
+    """Multi-line, human-readable :func:`sharded_info`: one line per shard, then the totals."""
+    lines = [
+        f"state      {info['state_dir']} ({len(info['shards'])} shards)",
+        f"versions   {info['versions']} sets (current {info['current_version'] or 'none'})",
+    ]
+    for s in info["shards"]:
+        if s.get("missing"):
+            lines.append(f"shard {s['shard']:<4} no model in {s['state_dir']}")
+            continue
+        lines.append(
+            f"shard {s['shard']:<4} {s.get('model_version', 'empty'):<24} {s['events']:>12,} events "
+            f"{s['disk_bytes']['total'] / 1e6:>9.1f} MB"
+        )
+    lines.append(f"total      {'':<24} {info['total_events']:>12,} events {info['total_disk_bytes'] / 1e6:>9.1f} MB")
     return "\n".join(lines)

@@ -43,6 +43,11 @@ _ID = re.compile(r"^v(\d{4,})-([0-9a-f]{8})$")
 _EVENT_KEYS = ("events_learned", "n_events", "events")
 
 
+def is_version_id(text: str) -> bool:
+    """Whether ``text`` has the form of a version id (``v0003-1a2b3c4d``)."""
+    return _ID.match(text) is not None
+
+
 def content_hash(db_path: str | Path) -> str:
     """blake2b over every (key, value) of a closed DB, in key order."""
     db = rocksdict.Rdict(str(db_path), raw_options(), access_type=rocksdict.AccessType.read_only())
