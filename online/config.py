@@ -11,24 +11,25 @@ from typing import Any
 class RecommenderConfig:
     """All knobs of :class:`online.recommender.Recommender`.
 
-    FM: ``k`` factors over ``n_buckets`` hashed rows, ``optimizer`` "adagrad" | "sgd".
-    Negatives: ``n_negatives`` per positive, ``negative_sampling`` "uniform" (over items
-    observed so far) | "popularity" (over the last ``occurrence_window`` positives);
-    ``bpr_weight`` adds that much BPR loss (the positive over each negative) to the
-    logistic one.
-    Sequence: the last ``n_seq_fields`` items are FM fields; transitions from the last
-    ``n_recent`` items (weight ``trans_decay**p``) feed ``n_neighbours``-slot tables.
-    Retrieval: above ``full_rank_threshold`` items, candidates = neighbours ∪ trending ∪
-    IVF buckets (``n_clusters``, 0 = sqrt(n)/2; ``n_probe`` buckets, at most
-    ``ivf_max_candidates`` items per query). Item caches: each event refreshes
-    ``clip(n_items / cache_refresh_events, 1, cache_refresh_max)`` items round-robin.
-    Item-kNN feature (``online.item_similarity``): co-occurrence within the last
-    ``knn_window`` items (the ``p``-th weighted ``knn_window_decay**p``) in
-    ``knn_slots``-slot rows (0 = off), scored from the last ``knn_recent`` items (weight
-    ``knn_decay**p``). Ranking priors: ``knn_prior`` is added to the kNN feature's learned
-    weight, ``pop_prior`` to the decayed popularity's (the FM learns them for logistic
-    loss on sampled negatives; ranking is better with more). Defaults chosen on ML-100K
-    events 0-49,999 only.
+        FM: ``k`` factors over ``n_buckets`` hashed rows, ``optimizer`` "adagrad" | "sgd".
+        Negatives: ``n_negatives`` per positive, ``negative_sampling`` "uniform" (over items
+        observed so far) | "popularity" (over the last ``occurrence_window`` positives);
+        ``bpr_weight`` adds that much BPR loss (the positive over each negative) to the
+        logistic one.
+        Sequence: the last ``n_seq_fields`` items are FM fields; transitions from the last
+        ``n_recent`` items (weight ``trans_decay**p``) feed ``n_neighbours``-slot tables.
+        Retrieval: above ``full_rank_threshold`` items, candidates = neighbours ∪ trending ∪
+        IVF buckets (``n_clusters``, 0 = sqrt(n)/2; ``n_probe`` buckets, at most
+        ``ivf_max_candidates`` items per query). Item caches: each event refreshes
+        ``clip(n_items / cache_refresh_events, 1, cache_refresh_max)`` items round-robin.
+        Item-kNN feature (``online.item_similarity``): co-occurrence within the last
+        ``knn_window`` items (the ``p``-th weighted ``knn_window_decay**p``) in
+        ``knn_slots``-slot rows (0 = off), scored from the last ``knn_recent`` items (weight
+        ``knn_decay**p``); in the retrieval regime the ``knn_candidates`` items of highest
+    ``knn_u`` join the candidates. Ranking priors: ``knn_prior`` is added to the kNN feature's learned
+        weight, ``pop_prior`` to the decayed popularity's (the FM learns them for logistic
+        loss on sampled negatives; ranking is better with more). Defaults chosen on ML-100K
+        events 0-49,999 only.
     """
 
     k: int = 16
@@ -71,6 +72,7 @@ class RecommenderConfig:
     knn_recent: int = 20
     knn_decay: float = 0.85
     knn_window_decay: float = 0.95
+    knn_candidates: int = 200
     knn_prior: float = 3.0
     pop_prior: float = 0.4
     seed: int = 42
@@ -93,8 +95,8 @@ class RecommenderConfig:
             raise ValueError("0 <= n_seq_fields <= 8 and n_negatives >= 0 required")
         if not 1 <= self.n_probe <= 64:
             raise ValueError("1 <= n_probe <= 64 required (IVF buckets probed per request)")
-        if self.knn_slots < 0 or self.knn_window < 0 or self.knn_recent < 0:
-            raise ValueError("knn_slots, knn_window, knn_recent must be >= 0")
+        if min(self.knn_slots, self.knn_window, self.knn_recent, self.knn_candidates) < 0:
+            raise ValueError("knn_slots, knn_window, knn_recent, knn_candidates must be >= 0")
         if not 0.0 <= self.bpr_weight < math.inf:
             raise ValueError("a finite bpr_weight >= 0 required")
         if not 0.0 <= self.knn_window_decay < math.inf or not math.isfinite(self.pop_prior):

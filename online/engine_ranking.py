@@ -15,7 +15,7 @@ from numba import njit
 from streamrec.online.fm_kernels import G_ITEM, G_NUM, G_USER, fm_logit
 from streamrec.online.hashing import seq_row
 from streamrec.online.history import mark_seen, recent_items
-from streamrec.online.item_similarity import knn_features
+from streamrec.online.item_similarity import knn_features, knn_fill
 from streamrec.online.jit import inner_kernel
 from streamrec.online.retrieval import gather_candidates
 from streamrec.online.scoring import (
@@ -60,6 +60,7 @@ def item_side(j, n0, it, sc, logscale):
     """Append item ``j``'s static and numeric rows after position ``n0``; returns the end."""
     n = n0
     ex = sc.ex
+    knn_fill(j, it, sc.knn, sc.rec)  # the request deferred knn_u: look up j's
     for t in range(it.nf[j]):
         ex.rows[n] = it.feats[j, t]
         ex.xs[n] = 1.0
@@ -80,7 +81,8 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather):
     """User side + user vector + transition and item-kNN features + seen marks; returns
     ``(n_user_rows, n_touched, stamp, n_cand)`` with candidates in ``sc.cand``
     (``n_cand = -1`` means: score the whole catalog). With ``gather=False`` only the
-    user side and the transition features are prepared (enough to learn). Callers pass
+    user side and the transition features are prepared (enough to learn); ``knn_u`` is
+    then looked up per item by ``item_side``. Callers pass
     ``gather`` as a bool value, never a literal (each literal compiles a version)."""
     it, c = st.items, st.ctr[0]
     n_user, n_rec = user_side(u, ctx_rows, c0, c1, st, sc, hp)
@@ -97,7 +99,9 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather):
     )
     dense_n = c.ready if c.ready <= hp.full_threshold else -1
     n_kr = min(n_rec, hp.knn_recent)
-    n_t = knn_features(it, sc.knn, sc.rec, n_kr, hp.knn_decay, dense_n, sc.tr0, sc.tr1, sc.touched, n_t)
+    n_t = knn_features(
+        it, sc.knn, sc.rec, n_kr, hp.knn_decay, dense_n, sc.tr0, sc.tr1, sc.touched, n_t, not gather, hp.knn_cand
+    )
     sc.anum[NUM_KNN] += hp.knn_prior  # ranking only: FM logits come from the rows
     sc.anum[NUM_POP_DECAYED] += hp.pop_prior
     sc.n_touched[0] = n_t

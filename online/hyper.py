@@ -50,6 +50,7 @@ class Hyper(NamedTuple):
     knn_window: int
     knn_recent: int
     knn_decay: float
+    knn_cand: int
     knn_window_decay: float
     knn_prior: float
     pop_prior: float
@@ -92,6 +93,7 @@ def hyper(cfg: Any, boosted: bool = False) -> Hyper:
         knn_window=int(cfg.knn_window),
         knn_recent=int(cfg.knn_recent),
         knn_decay=float(cfg.knn_decay),
+        knn_cand=int(cfg.knn_candidates),
         knn_window_decay=float(cfg.knn_window_decay),
         knn_prior=float(cfg.knn_prior),
         pop_prior=float(cfg.pop_prior),

@@ -30,28 +30,42 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from streamrec.online.select_kth import kth_largest
+
 PROBE = 16  # slots probed per co-occurrence update
 
 
 class KnnScratch(NamedTuple):
     """Per-request buffers: ``x[j]`` = ``knn_u(j)`` (zero elsewhere), ``mark``/``touched``
-    list the sparse entries, ``last = [stamp, n_dense, n_sparse]`` of the last request
-    (what to reset before the next one)."""
+    list the sparse entries (``sel``: their values, for selecting the best), ``last = [stamp, n_dense, n_sparse, n_lookup]`` of the last
+    request (what to reset before the next one; ``n_lookup >= 0``: ``x`` is filled on
+    demand, ``knn_fill``, from the ``n_lookup`` weights ``w[p] = decay^p rsp_rec_p``)."""
 
     x: np.ndarray
     mark: np.ndarray
     touched: np.ndarray
     last: np.ndarray
+    w: np.ndarray
+    sel: np.ndarray
 
 
-def new_knn_scratch(n_items_cap: int) -> KnnScratch:
-    """Zeroed buffers for a catalog of ``n_items_cap`` items."""
+def new_knn_scratch(n_items_cap: int, n_rec: int = 64) -> KnnScratch:
+    """Zeroed buffers for a catalog of ``n_items_cap`` items and ``n_rec`` recent items."""
     return KnnScratch(
         np.zeros(n_items_cap),
         np.zeros(n_items_cap, np.int64),
         np.zeros(n_items_cap, np.int32),
-        np.zeros(3, np.int64),
+        np.array([0, 0, 0, -1], np.int64),
+        np.zeros(max(n_rec, 1)),
+        np.zeros(n_items_cap),
     )
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _slot0(j, m_slots):
+    """First slot of ``j``'s probe sequence in a row of ``m_slots`` slots."""
+    h = (np.uint64(j) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+    return np.int64(h % np.uint64(m_slots))
 
 
 @njit(cache=True, _nrt=False)
@@ -64,8 +78,7 @@ def topm_add(knn_item, knn_cnt, i, j, wgt):
     small ``sqrt(pop)`` would swamp the cosine (HR@10 fell to 0.02 with it). Counts never
     over-estimate; exact while rows are not crowded."""
     m_slots = knn_item.shape[1]
-    h = (np.uint64(j) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
-    start = np.int64(h % np.uint64(m_slots))
+    start = _slot0(j, m_slots)
     mn = np.inf
     mpos = start
     for t in range(min(PROBE, m_slots)):
@@ -129,6 +142,42 @@ def knn_scatter(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, kmark, stamp, kt
 
 
 @njit(cache=True, _nrt=False)
+def knn_lookup(knn_item, knn_cnt, rsp, rec, wts, n_rec, j):
+    """``knn_u(j)`` alone: ``c(rec_p, j)`` is in one of ``PROBE`` slots from ``hash(j)``
+    (``topm_add``; an empty slot ends the probe), so ``O(n_rec PROBE)`` instead of the
+    scatter's ``O(n_rec M)``. ``wts[p]`` = the scatter's ``decay^p rsp_rec_p``; summed in
+    the scatter's order, the value is bitwise the one ``knn_scatter`` writes for ``j``."""
+    m_slots = knn_item.shape[1]
+    start = _slot0(j, m_slots)
+    acc = 0.0
+    for p in range(n_rec):
+        i = rec[p]
+        for t in range(min(PROBE, m_slots)):
+            m = start + t
+            if m >= m_slots:
+                m -= m_slots
+            q = knn_item[i, m]
+            if q == j:
+                acc += wts[p] * knn_cnt[i, m]
+                break
+            if q < 0:
+                break
+    return acc * rsp[j]
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def knn_fill(j, it, ks, rec):
+    """Write ``x[j] = knn_u(j)`` when the request deferred the kNN features (learning
+    needs them for a few items only) and list ``j`` for the next reset."""
+    n_rec = ks.last[3]
+    if n_rec < 0 or ks.last[2] >= ks.touched.shape[0]:
+        return
+    ks.x[j] = knn_lookup(it.knn_item, it.knn_cnt, it.pop_rs, rec, ks.w, n_rec, j)
+    ks.touched[ks.last[2]] = j
+    ks.last[2] += 1
+
+
+@njit(cache=True, _nrt=False)
 def knn_scatter_dense(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, n_items):
     """Same scores as ``knn_scatter`` for a small catalog (whole-catalog ranking): a
     branch-free pass over the rows (an empty slot adds 0 to ``out[0]``), then one
@@ -146,11 +195,30 @@ def knn_scatter_dense(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, n_items):
 
 
 @njit(cache=True, _nrt=False)
-def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t):
-    """Append to ``touched[:n_t]`` the kNN items not already there (those with zero
-    transition features); returns the new ``n_t``."""
+def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t, x, sel, n_max):
+    """Append to ``touched[:n_t]`` the ``n_max`` kNN items of highest ``x`` (ties: first
+    listed; selected in ``O(n_k)``, ``sel`` a work buffer) not already there (those with
+    zero transition features); returns the new ``n_t``."""
+    thr = -np.inf
+    n_eq = n_k
+    if n_k > n_max:
+        if n_max <= 0:
+            return n_t
+        for t in range(n_k):
+            sel[t] = x[ktouched[t]]
+        thr = kth_largest(sel, n_k, n_max - 1)
+        n_eq = n_max
+        for t in range(n_k):
+            if x[ktouched[t]] > thr:
+                n_eq -= 1
     for t in range(n_k):
         q = ktouched[t]
+        if x[q] < thr:
+            continue
+        if x[q] == thr:
+            if n_eq <= 0:
+                continue
+            n_eq -= 1
         if tr0[q] == 0.0 and tr1[q] == 0.0:
             touched[n_t] = q
             n_t += 1
@@ -158,18 +226,28 @@ def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t):
+def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t, lookup, n_max):
     """Reset the previous request's ``ks.x``, then fill it for the recent items
-    ``rec[:n_rec]``: whole catalog if ``dense_n >= 0`` (the first ``dense_n`` items), else
-    sparse with the kNN items appended to the transition ``touched[:n_t]`` (retrieval
-    candidates). Returns the new ``n_t``. No-op when ``it.knn_item`` has no slots."""
+    ``rec[:n_rec]``: with ``lookup`` only on demand (``knn_fill``: learning reads a few
+    items); else whole catalog if ``dense_n >= 0`` (the first ``dense_n`` items), else
+    sparse with the best ``n_max`` kNN items appended to the transition ``touched[:n_t]``
+    (retrieval candidates). Returns the new ``n_t``. No-op when ``it.knn_item`` has no slots."""
+    x, last = ks.x, ks.last
+    last[3] = -1
     if it.knn_item.shape[1] == 0:
         return n_t
-    x, last = ks.x, ks.last
     x[: last[1]] = 0.0
     for t in range(last[2]):
         x[ks.touched[t]] = 0.0
     last[1], last[2] = 0, 0
+    if lookup:
+        n_rec = min(n_rec, ks.w.shape[0])
+        wgt = 1.0
+        for p in range(n_rec):  # the scatter's weights, computed the same way
+            ks.w[p] = wgt * it.pop_rs[rec[p]]
+            wgt *= decay
+        last[3] = n_rec
+        return n_t
     if dense_n >= 0:
         knn_scatter_dense(it.knn_item, it.knn_cnt, it.pop_rs, rec, n_rec, decay, x, dense_n)
         last[1] = dense_n
@@ -188,4 +266,4 @@ def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t):
         ks.touched,
     )
     last[2] = n_k
-    return merge_touched(ks.touched, n_k, tr0, tr1, touched, n_t)
+    return merge_touched(ks.touched, n_k, tr0, tr1, touched, n_t, x, ks.sel, n_max)

@@ -7,7 +7,8 @@ A query ``s_A`` probes the centroids by decreasing ``<s_A, c>`` (at most ``n_pro
 takes at most ``ivf_max_candidates`` items, so the cost per query is
 ``O(C k + min(n_probe n/C, ivf_max) k)`` instead of ``O(n k)``. Buckets are stored
 contiguously (``order`` sorted by bucket, ``ptr`` offsets: no pointer chasing); items first
-observed after a build join a per-bucket linked list.
+observed after a build join a per-bucket doubly linked list (``clnext`` persisted,
+``clprev`` derived on load: ``engine_state.ivf_prev_links``), so moving an item costs ``O(1)``.
 
 No stop-the-world clustering on the event path: when the catalog first exceeds
 ``full_rank_threshold`` the index starts from sampled centroids (``ivf_seed``), then is
@@ -60,8 +61,12 @@ def ivf_link(j, it, ivf, n_c):
 
 @inner_kernel
 def _push(j, it, ivf, c):
+    h = ivf.head[c]
     it.cluster[j] = c
-    it.clnext[j] = ivf.head[c]
+    it.clnext[j] = h
+    it.clprev[j] = -1
+    if h >= 0:
+        it.clprev[h] = j
     ivf.head[c] = j
     it.dirty[j] = True
 
@@ -99,6 +104,7 @@ def ivf_build(it, ivf, ctr, n_c, seed, n_iter):
         nrm = math.sqrt(np.sum(ivf.centroids[c].astype(np.float64) ** 2)) + 1e-12
         ivf.centroids[c, :] = ivf.centroids[c, :] / nrm
     ivf.head[:] = -1
+    it.clprev[:] = -1
     c0.n_clusters = n_c
     counts = np.zeros(n_c + 1, np.int64)
     for j in range(n):
@@ -119,24 +125,27 @@ def ivf_build(it, ivf, ctr, n_c, seed, n_iter):
 
 @inner_kernel
 def ivf_unlink(j, it, ivf, c):
-    """Remove item ``j`` from bucket ``c``'s linked list (no-op when it is not there)."""
-    q, prev = ivf.head[c], -1
-    while q >= 0:
-        if q == j:
-            if prev < 0:
-                ivf.head[c] = it.clnext[j]
-            else:
-                it.clnext[prev] = it.clnext[j]
-                it.dirty[prev] = True
-            it.clnext[j] = -1
+    """Remove item ``j`` from bucket ``c``'s doubly linked list in ``O(1)`` (no-op when
+    ``j``'s links say it is not there)."""
+    prev, nxt = it.clprev[j], it.clnext[j]
+    if prev < 0:
+        if ivf.head[c] != j:
             return
-        prev, q = q, it.clnext[q]
+        ivf.head[c] = nxt
+    else:
+        if it.clnext[prev] != j:
+            return
+        it.clnext[prev] = nxt
+        it.dirty[prev] = True
+    if nxt >= 0:
+        it.clprev[nxt] = prev
+    it.clnext[j] = -1
+    it.clprev[j] = -1
 
 
 @njit(cache=True, _nrt=False, inline="always")
 def ivf_relink(j, it, ivf, n_c, eta):
-    """Move item ``j`` to the bucket of its nearest centroid ``c`` (``O(C k)``, plus a walk
-    of the old bucket's list when ``j`` moves), then ``c <- normalize(c + eta x/|x|)``."""
+    """Move item ``j`` to the bucket of its nearest centroid ``c`` (``O(C k)``), then ``c <- normalize(c + eta x/|x|)``."""
     x = it.vsum[j]
     nx = 0.0
     for f in range(x.shape[0]):

@@ -79,7 +79,7 @@ def new_scratch(n_items_cap: int, k: int, n_rec: int, n_neg: int = 4, max_feats:
         rec=np.zeros(max(n_rec, 1), np.int32),
         ex_items=np.zeros(n_ex, np.int64),
         ex=new_examples(USER_ROWS_MAX + n_ex * (max_feats + N_NUM) + 8, n_ex, k),
-        knn=new_knn_scratch(n_items_cap),
+        knn=new_knn_scratch(n_items_cap, n_rec),
         probe_idx=np.zeros(PROBE_MAX, np.int64),
         probe_score=np.zeros(PROBE_MAX),
     )

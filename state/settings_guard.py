@@ -62,6 +62,7 @@ SAFE_SETTINGS = frozenset(
         "knn_decay",
         "knn_prior",
         "knn_window_decay",
+        "knn_candidates",  # how many kNN items join the retrieval candidates (read per request)
         # ranking-time prior on decayed popularity
         "pop_prior",
         # retrieval and refresh schedules

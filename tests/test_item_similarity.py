@@ -84,7 +84,7 @@ def test_merge_appends_only_items_without_transition_features():
     tr0, tr1 = np.zeros(3), np.zeros(3)
     tr0[0] = 2.0  # item 0 already touched by the transition features
     touched = np.zeros(6, np.int32)
-    n_t = merge_touched(ktouched, n_k, tr0, tr1, touched, 1)
+    n_t = merge_touched(ktouched, n_k, tr0, tr1, touched, 1, out, np.zeros(3), 10)
     assert n_t == 2 and touched[:2].tolist() == [0, 1]
 
 
@@ -126,15 +126,15 @@ def test_knn_features_dense_and_sparse_agree_and_reset_the_last_request():
     for h in hist.values():
         rec = np.array(h[::-1][:4], np.int32)
         twin = _twin_scores(dense, pop, rec, 0.9)
-        assert knn_features(items, ks, rec, len(rec), 0.9, n_items, tr0, tr1, touched, 1) == 1
+        assert knn_features(items, ks, rec, len(rec), 0.9, n_items, tr0, tr1, touched, 1, False, 1000) == 1
         np.testing.assert_allclose(ks.x, twin, rtol=1e-5)
-        n_t = knn_features(items, ks, rec, len(rec), 0.9, -1, tr0, tr1, touched, 1)
+        n_t = knn_features(items, ks, rec, len(rec), 0.9, -1, tr0, tr1, touched, 1, False, 1000)
         np.testing.assert_allclose(ks.x, twin, rtol=1e-5)  # the dense values were reset
         nz = set(np.flatnonzero(twin).tolist())
         assert sorted(touched[:n_t].tolist()) == sorted(nz | {2})
     off = items._replace(knn_item=it[:, :0], knn_cnt=ct[:, :0])
     ks.x[:] = 0.0
-    assert knn_features(off, ks, rec, len(rec), 0.9, n_items, tr0, tr1, touched, 1) == 1
+    assert knn_features(off, ks, rec, len(rec), 0.9, n_items, tr0, tr1, touched, 1, False, 1000) == 1
     assert not ks.x.any()
 
 
