@@ -37,7 +37,7 @@ PROBE = 16  # slots probed per co-occurrence update
 
 class KnnScratch(NamedTuple):
     """Per-request buffers: ``x[j]`` = ``knn_u(j)`` (zero elsewhere), ``mark``/``touched``
-    list the sparse entries (``sel``: their values, for selecting the best), ``last = [stamp, n_dense, n_sparse, n_lookup]`` of the last
+    list the sparse entries (``vals``, ``sel``: their values, for selecting the best), ``last = [stamp, n_dense, n_sparse, n_lookup]`` of the last
     request (what to reset before the next one; ``n_lookup >= 0``: ``x`` is filled on
     demand, ``knn_fill``, from the ``n_lookup`` weights ``w[p] = decay^p rsp_rec_p``)."""
 
@@ -46,6 +46,7 @@ class KnnScratch(NamedTuple):
     touched: np.ndarray
     last: np.ndarray
     w: np.ndarray
+    vals: np.ndarray
     sel: np.ndarray
 
 
@@ -57,6 +58,7 @@ def new_knn_scratch(n_items_cap: int, n_rec: int = 64) -> KnnScratch:
         np.zeros(n_items_cap, np.int32),
         np.array([0, 0, 0, -1], np.int64),
         np.zeros(max(n_rec, 1)),
+        np.zeros(n_items_cap),
         np.zeros(n_items_cap),
     )
 
@@ -194,31 +196,59 @@ def knn_scatter_dense(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, n_items):
         out[q] *= rsp[q]
 
 
+SAMPLE = 256  # values sampled to bound the selection threshold from below
+
+
 @njit(cache=True, _nrt=False)
-def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t, x, sel, n_max):
+def best_threshold(vals, n, n_max, sel):
+    """The ``n_max``-th largest of ``vals[:n]`` (``0 < n_max < n``), exact, in ``O(n)``:
+    a lower bound from an evenly strided sample, then a selection among the values not
+    below it (branch-free compaction into ``sel``; the whole buffer if the bound fails)."""
+    step = max(n // SAMPLE, 1)
+    m = 0
+    for t in range(0, n, step):
+        sel[m] = vals[t]
+        m += 1
+    r = min(m - 1, (2 * n_max * m) // n + 2)  # about twice the share of n_max: a margin
+    low = kth_largest(sel, m, r)
+    m = 0
+    for t in range(n):
+        v = vals[t]
+        sel[m] = v
+        m += np.int64(v >= low)
+    if m < n_max:
+        for t in range(n):
+            sel[t] = vals[t]
+        m = n
+    return kth_largest(sel, m, n_max - 1)
+
+
+@njit(cache=True, _nrt=False)
+def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t, x, ks, n_max):
     """Append to ``touched[:n_t]`` the ``n_max`` kNN items of highest ``x`` (ties: first
-    listed; selected in ``O(n_k)``, ``sel`` a work buffer) not already there (those with
-    zero transition features); returns the new ``n_t``."""
+    listed; ``ks.vals``/``ks.sel`` work buffers) not already there (those with zero
+    transition features); returns the new ``n_t``."""
+    if n_max <= 0:
+        return n_t
+    vals = ks.vals
+    for t in range(n_k):
+        vals[t] = x[ktouched[t]]
     thr = -np.inf
     n_eq = n_k
     if n_k > n_max:
-        if n_max <= 0:
-            return n_t
-        for t in range(n_k):
-            sel[t] = x[ktouched[t]]
-        thr = kth_largest(sel, n_k, n_max - 1)
+        thr = best_threshold(vals, n_k, n_max, ks.sel)
         n_eq = n_max
         for t in range(n_k):
-            if x[ktouched[t]] > thr:
-                n_eq -= 1
+            n_eq -= np.int64(vals[t] > thr)
     for t in range(n_k):
-        q = ktouched[t]
-        if x[q] < thr:
+        v = vals[t]
+        if v < thr:
             continue
-        if x[q] == thr:
+        if v == thr:
             if n_eq <= 0:
                 continue
             n_eq -= 1
+        q = ktouched[t]
         if tr0[q] == 0.0 and tr1[q] == 0.0:
             touched[n_t] = q
             n_t += 1
@@ -266,4 +296,4 @@ def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t, loo
         ks.touched,
     )
     last[2] = n_k
-    return merge_touched(ks.touched, n_k, tr0, tr1, touched, n_t, x, ks.sel, n_max)
+    return merge_touched(ks.touched, n_k, tr0, tr1, touched, n_t, x, ks, n_max)

@@ -38,18 +38,48 @@ IVF_ETA = 0.05  # step of the online centroid update
 SEED_STREAM = 2_000_000  # counter_uniform stream of the sampled centroid seeds
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def dot4(x, centroids, c):
+    """``<x, centroids[c + i]>`` for ``i < 4``: four independent sums (each in the order of
+    a plain loop, so bitwise the same) instead of one dependent chain."""
+    d0 = d1 = d2 = d3 = 0.0
+    for f in range(x.shape[0]):
+        xf = x[f]
+        d0 += xf * centroids[c, f]
+        d1 += xf * centroids[c + 1, f]
+        d2 += xf * centroids[c + 2, f]
+        d3 += xf * centroids[c + 3, f]
+    return d0, d1, d2, d3
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def dot1(x, centroids, c):
+    """``<x, centroids[c]>``."""
+    d = 0.0
+    for f in range(x.shape[0]):
+        d += x[f] * centroids[c, f]
+    return d
+
+
 @njit(cache=True, _nrt=False)
 def nearest_centroid(x, centroids, n_c):
-    """Index of the centroid with the largest inner product with ``x``."""
+    """Index of the centroid with the largest inner product with ``x`` (the first on ties)."""
     best = -np.inf
     bc = 0
-    for c in range(n_c):
-        d = 0.0
-        for f in range(x.shape[0]):
-            d += x[f] * centroids[c, f]
+    c = 0
+    while c + 4 <= n_c:
+        ds = dot4(x, centroids, c)
+        for i in range(4):
+            if ds[i] > best:
+                best = ds[i]
+                bc = c + i
+        c += 4
+    while c < n_c:
+        d = dot1(x, centroids, c)
         if d > best:
             best = d
             bc = c
+        c += 1
     return bc
 
 
@@ -228,11 +258,15 @@ def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_ma
     best_c, best_s = sc.probe_idx, sc.probe_score
     n_probe = min(n_probe, n_c, best_c.shape[0])
     m = np.int64(0)
-    for c in range(n_c):
-        d = 0.0
-        for f in range(sc.sa.shape[0]):
-            d += sc.sa[f] * ivf.centroids[c, f]
-        m = topk_insert(c, d, best_c, best_s, m, n_probe)
+    c = 0
+    while c + 4 <= n_c:
+        ds = dot4(sc.sa, ivf.centroids, c)
+        for i in range(4):
+            m = topk_insert(c + i, ds[i], best_c, best_s, m, n_probe)
+        c += 4
+    while c < n_c:
+        m = topk_insert(c, dot1(sc.sa, ivf.centroids, c), best_c, best_s, m, n_probe)
+        c += 1
     n_max = n + ivf_max
     for t in range(m):
         c = best_c[t]

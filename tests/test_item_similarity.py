@@ -84,7 +84,7 @@ def test_merge_appends_only_items_without_transition_features():
     tr0, tr1 = np.zeros(3), np.zeros(3)
     tr0[0] = 2.0  # item 0 already touched by the transition features
     touched = np.zeros(6, np.int32)
-    n_t = merge_touched(ktouched, n_k, tr0, tr1, touched, 1, out, np.zeros(3), 10)
+    n_t = merge_touched(ktouched, n_k, tr0, tr1, touched, 1, out, new_knn_scratch(3), 10)
     assert n_t == 2 and touched[:2].tolist() == [0, 1]
 
 

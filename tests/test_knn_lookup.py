@@ -7,6 +7,8 @@ from numba import njit
 
 from streamrec.online.engine_state import INT_COUNTERS, array_specs, build_state, initial_arrays
 from streamrec.online.item_similarity import (
+    SAMPLE,
+    best_threshold,
     cooc_update,
     knn_features,
     knn_fill,
@@ -99,6 +101,16 @@ def test_kth_largest_matches_a_sort():
             assert kth_largest(a.copy(), n, k) == np.sort(a)[::-1][k]
 
 
+def test_threshold_is_exact_also_when_the_sample_misleads():
+    rng = np.random.default_rng(5)
+    n = 2560
+    vals = rng.random(n) * 0.5
+    vals[:: n // SAMPLE] = 1.0  # every sampled value is among the largest
+    for n_max in (1, 10, 300, 1000, n - 1):
+        got = best_threshold(vals, n, n_max, np.zeros(n))
+        assert got == np.sort(vals)[::-1][n_max - 1]
+
+
 def test_merge_keeps_the_best_knn_items_ties_first_listed():
     rng = np.random.default_rng(4)
     n = 500
@@ -109,7 +121,7 @@ def test_merge_keeps_the_best_knn_items_ties_first_listed():
     tr0[kt[::5]] = 1.0  # already candidates through the transitions
     for n_max in (0, 1, 50, 200, len(kt), len(kt) + 10):
         touched = np.zeros(2 * n, np.int32)
-        n_t = merge_touched(kt, len(kt), tr0, tr1, touched, 0, x, np.zeros(n), n_max)
+        n_t = merge_touched(kt, len(kt), tr0, tr1, touched, 0, x, new_knn_scratch(n), n_max)
         order = sorted(range(len(kt)), key=lambda t: (-x[kt[t]], t))[:n_max]
         want = [int(kt[t]) for t in sorted(order) if tr0[kt[t]] == 0.0]
         assert touched[:n_t].tolist() == want
