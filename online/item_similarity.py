@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from streamrec.online.select_kth import kth_largest
+from streamrec.online.select_kth import best_threshold
 
 PROBE = 16  # slots probed per co-occurrence update
 
@@ -70,6 +70,23 @@ def _slot0(j, m_slots):
     return np.int64(h % np.uint64(m_slots))
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def probe_slot(knn_item, i, j):
+    """Slot of row ``i`` that holds ``j`` or, first, an empty slot, within ``j``'s probe
+    sequence (``PROBE`` slots from ``hash(j) mod M``); -1 when all probed slots hold
+    other items."""
+    m_slots = knn_item.shape[1]
+    start = _slot0(j, m_slots)
+    for t in range(min(PROBE, m_slots)):
+        m = start + t
+        if m >= m_slots:
+            m -= m_slots
+        q = knn_item[i, m]
+        if q == j or q < 0:
+            return m
+    return np.int64(-1)
+
+
 @njit(cache=True, _nrt=False)
 def topm_add(knn_item, knn_cnt, i, j, wgt):
     """Add ``wgt`` to ``c(i, j)`` in row ``i``: ``j`` lives in one of ``PROBE`` slots from
@@ -79,22 +96,20 @@ def topm_add(knn_item, knn_cnt, i, j, wgt):
     differs from space-saving on purpose: an inherited ``c_min`` divided by a newcomer's
     small ``sqrt(pop)`` would swamp the cosine (HR@10 fell to 0.02 with it). Counts never
     over-estimate; exact while rows are not crowded."""
+    m = probe_slot(knn_item, i, j)
+    if m >= 0:
+        if knn_item[i, m] == j:
+            knn_cnt[i, m] += wgt
+        else:
+            knn_item[i, m] = j
+            knn_cnt[i, m] = wgt
+        return
     m_slots = knn_item.shape[1]
     start = _slot0(j, m_slots)
     mn = np.inf
     mpos = start
-    for t in range(min(PROBE, m_slots)):
-        m = start + t
-        if m >= m_slots:
-            m -= m_slots
-        it = knn_item[i, m]
-        if it == j:
-            knn_cnt[i, m] += wgt
-            return
-        if it < 0:
-            knn_item[i, m] = j
-            knn_cnt[i, m] = wgt
-            return
+    for t in range(min(PROBE, m_slots)):  # all probed slots taken: evict the smallest
+        m = (start + t) % m_slots
         if knn_cnt[i, m] < mn:
             mn = knn_cnt[i, m]
             mpos = m
@@ -149,21 +164,12 @@ def knn_lookup(knn_item, knn_cnt, rsp, rec, wts, n_rec, j):
     (``topm_add``; an empty slot ends the probe), so ``O(n_rec PROBE)`` instead of the
     scatter's ``O(n_rec M)``. ``wts[p]`` = the scatter's ``decay^p rsp_rec_p``; summed in
     the scatter's order, the value is bitwise the one ``knn_scatter`` writes for ``j``."""
-    m_slots = knn_item.shape[1]
-    start = _slot0(j, m_slots)
     acc = 0.0
     for p in range(n_rec):
         i = rec[p]
-        for t in range(min(PROBE, m_slots)):
-            m = start + t
-            if m >= m_slots:
-                m -= m_slots
-            q = knn_item[i, m]
-            if q == j:
-                acc += wts[p] * knn_cnt[i, m]
-                break
-            if q < 0:
-                break
+        m = probe_slot(knn_item, i, j)
+        if m >= 0 and knn_item[i, m] == j:
+            acc += wts[p] * knn_cnt[i, m]
     return acc * rsp[j]
 
 
@@ -194,33 +200,6 @@ def knn_scatter_dense(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, n_items):
             out[max(row[m], 0)] += wi * cnt[m]
     for q in range(n_items):
         out[q] *= rsp[q]
-
-
-SAMPLE = 256  # values sampled to bound the selection threshold from below
-
-
-@njit(cache=True, _nrt=False)
-def best_threshold(vals, n, n_max, sel):
-    """The ``n_max``-th largest of ``vals[:n]`` (``0 < n_max < n``), exact, in ``O(n)``:
-    a lower bound from an evenly strided sample, then a selection among the values not
-    below it (branch-free compaction into ``sel``; the whole buffer if the bound fails)."""
-    step = max(n // SAMPLE, 1)
-    m = 0
-    for t in range(0, n, step):
-        sel[m] = vals[t]
-        m += 1
-    r = min(m - 1, (2 * n_max * m) // n + 2)  # about twice the share of n_max: a margin
-    low = kth_largest(sel, m, r)
-    m = 0
-    for t in range(n):
-        v = vals[t]
-        sel[m] = v
-        m += np.int64(v >= low)
-    if m < n_max:
-        for t in range(n):
-            sel[t] = vals[t]
-        m = n
-    return kth_largest(sel, m, n_max - 1)
 
 
 @njit(cache=True, _nrt=False)

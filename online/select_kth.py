@@ -2,7 +2,9 @@
 
 Wirth's selection (Hoare partitions around the current ``a[k]``, keeping the side that
 holds position ``k``): afterwards ``a[:k]`` are ``>=`` and ``a[k+1:n]`` are ``<=`` the
-returned value. Used to cap how many item-kNN neighbours join the retrieval candidates.
+returned value. ``best_threshold`` first bounds it from a sample, so that the selection
+runs on few values. Used to cap how many item-kNN neighbours join the retrieval
+candidates.
 
 >>> import numpy as np
 >>> a = np.array([3.0, 9.0, 1.0, 7.0, 7.0, 2.0])
@@ -12,7 +14,10 @@ returned value. Used to cap how many item-kNN neighbours join the retrieval cand
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
+
+SAMPLE = 256  # values sampled to bound the selection threshold from below
 
 
 @njit(cache=True, _nrt=False)
@@ -37,3 +42,27 @@ def kth_largest(a, n, k):
         if k < i:
             hi = j
     return a[k]
+
+
+@njit(cache=True, _nrt=False)
+def best_threshold(vals, n, n_max, sel):
+    """The ``n_max``-th largest of ``vals[:n]`` (``0 < n_max < n``), exact, in ``O(n)``:
+    a lower bound from an evenly strided sample, then a selection among the values not
+    below it (branch-free compaction into ``sel``; the whole buffer if the bound fails)."""
+    step = max(n // SAMPLE, 1)
+    m = 0
+    for t in range(0, n, step):
+        sel[m] = vals[t]
+        m += 1
+    r = min(m - 1, (2 * n_max * m) // n + 2)  # about twice the share of n_max: a margin
+    low = kth_largest(sel, m, r)
+    m = 0
+    for t in range(n):
+        v = vals[t]
+        sel[m] = v
+        m += np.int64(v >= low)
+    if m < n_max:
+        for t in range(n):
+            sel[t] = vals[t]
+        m = n
+    return kth_largest(sel, m, n_max - 1)

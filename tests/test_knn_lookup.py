@@ -7,8 +7,6 @@ from numba import njit
 
 from streamrec.online.engine_state import INT_COUNTERS, array_specs, build_state, initial_arrays
 from streamrec.online.item_similarity import (
-    SAMPLE,
-    best_threshold,
     cooc_update,
     knn_features,
     knn_fill,
@@ -19,7 +17,7 @@ from streamrec.online.item_similarity import (
     new_knn_scratch,
 )
 from streamrec.online.recommender import Recommender, RecommenderConfig
-from streamrec.online.select_kth import kth_largest
+from streamrec.online.select_kth import SAMPLE, best_threshold, kth_largest
 
 
 def _tables(rng, n_items, m_slots, n_events):
