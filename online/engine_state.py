@@ -98,6 +98,8 @@ class Ivf(NamedTuple):
     trend: np.ndarray
     order: np.ndarray
     ptr: np.ndarray
+    cent_t: np.ndarray  # derived: centroids transposed, [k, N_CLUST_MAX] (not persisted)
+    dots: np.ndarray  # work: one query's inner products with the centroids (not persisted)
 
 
 class EngineState(NamedTuple):
@@ -258,6 +260,8 @@ def build_state(arrays: Mapping[str, np.ndarray], cfg: Any, dirty: bool = True) 
     fields["fm"]["w0"] = np.array(glob[:1], np.float64)
     fields["items"].update(derived_item_arrays(fields["items"]))
     fields["items"]["clprev"] = ivf_prev_links(fields["items"]["clnext"])
+    fields["ivf"]["cent_t"] = np.ascontiguousarray(fields["ivf"]["centroids"].T)
+    fields["ivf"]["dots"] = np.zeros(fields["ivf"]["centroids"].shape[0])
     bundles = {b: cls(**fields[b]) for b, cls in BUNDLES.items()}
     return EngineState(ctr=ctr, **bundles)
 

@@ -39,54 +39,45 @@ SEED_STREAM = 2_000_000  # counter_uniform stream of the sampled centroid seeds
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def dot4(x, centroids, c):
-    """``<x, centroids[c + i]>`` for ``i < 4``: four independent sums (each in the order of
-    a plain loop, so bitwise the same) instead of one dependent chain."""
-    d0 = d1 = d2 = d3 = 0.0
+def centroid_dots(x, ivf, n_c):
+    """``ivf.dots[c] = <x, centroid c>`` for ``c < n_c``, over the transposed copy
+    ``cent_t`` so that the inner loop runs across centroids (vectorised; each sum still
+    in feature order, so bitwise the plain loop's)."""
+    dots = ivf.dots
+    for c in range(n_c):
+        dots[c] = 0.0
     for f in range(x.shape[0]):
         xf = x[f]
-        d0 += xf * centroids[c, f]
-        d1 += xf * centroids[c + 1, f]
-        d2 += xf * centroids[c + 2, f]
-        d3 += xf * centroids[c + 3, f]
-    return d0, d1, d2, d3
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def dot1(x, centroids, c):
-    """``<x, centroids[c]>``."""
-    d = 0.0
-    for f in range(x.shape[0]):
-        d += x[f] * centroids[c, f]
-    return d
+        row = ivf.cent_t[f]
+        for c in range(n_c):
+            dots[c] += xf * row[c]
+    return dots
 
 
 @njit(cache=True, _nrt=False)
-def nearest_centroid(x, centroids, n_c):
+def nearest_centroid(x, ivf, n_c):
     """Index of the centroid with the largest inner product with ``x`` (the first on ties)."""
+    dots = centroid_dots(x, ivf, n_c)
     best = -np.inf
     bc = 0
-    c = 0
-    while c + 4 <= n_c:
-        ds = dot4(x, centroids, c)
-        for i in range(4):
-            if ds[i] > best:
-                best = ds[i]
-                bc = c + i
-        c += 4
-    while c < n_c:
-        d = dot1(x, centroids, c)
-        if d > best:
-            best = d
+    for c in range(n_c):
+        if dots[c] > best:
+            best = dots[c]
             bc = c
-        c += 1
     return bc
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def sync_centroid(ivf, c):
+    """Copy centroid ``c`` into the transposed ``cent_t`` (after every write to it)."""
+    for f in range(ivf.centroids.shape[1]):
+        ivf.cent_t[f, c] = ivf.centroids[c, f]
 
 
 @njit(cache=True, _nrt=False)
 def ivf_link(j, it, ivf, n_c):
     """Put item ``j`` into the bucket of its nearest centroid."""
-    _push(j, it, ivf, nearest_centroid(it.vsum[j], ivf.centroids, n_c))
+    _push(j, it, ivf, nearest_centroid(it.vsum[j], ivf, n_c))
 
 
 @inner_kernel
@@ -122,10 +113,11 @@ def ivf_build(it, ivf, ctr, n_c, seed, n_iter):
         for c in range(n_c):
             nrm = math.sqrt(np.sum(ivf.centroids[c].astype(np.float64) ** 2)) + 1e-12
             ivf.centroids[c, :] = ivf.centroids[c, :] / nrm
+            sync_centroid(ivf, c)
         acc[:, :] = 0.0
         for t in range(n_s):
             j = sample[t]
-            c = nearest_centroid(it.vsum[j], ivf.centroids, n_c)
+            c = nearest_centroid(it.vsum[j], ivf, n_c)
             acc[c, :] += it.vsum[j]
         for c in range(n_c):
             if np.any(acc[c] != 0.0):
@@ -133,12 +125,13 @@ def ivf_build(it, ivf, ctr, n_c, seed, n_iter):
     for c in range(n_c):  # unit centroids: the online updates keep them so
         nrm = math.sqrt(np.sum(ivf.centroids[c].astype(np.float64) ** 2)) + 1e-12
         ivf.centroids[c, :] = ivf.centroids[c, :] / nrm
+        sync_centroid(ivf, c)
     ivf.head[:] = -1
     it.clprev[:] = -1
     c0.n_clusters = n_c
     counts = np.zeros(n_c + 1, np.int64)
     for j in range(n):
-        c = nearest_centroid(it.vsum[j], ivf.centroids, n_c)
+        c = nearest_centroid(it.vsum[j], ivf, n_c)
         it.cluster[j] = c
         it.clnext[j] = IN_ORDER
         counts[c + 1] += 1
@@ -182,7 +175,7 @@ def ivf_relink(j, it, ivf, n_c, eta):
         nx += float(x[f]) * x[f]
     if nx == 0.0:
         return
-    c = nearest_centroid(x, ivf.centroids, n_c)
+    c = nearest_centroid(x, ivf, n_c)
     old = it.cluster[j]
     if c != old:
         if old >= 0 and it.clnext[j] != IN_ORDER:
@@ -197,6 +190,7 @@ def ivf_relink(j, it, ivf, n_c, eta):
     scale = 1.0 / (math.sqrt(acc) + 1e-12)
     for f in range(x.shape[0]):
         cen[f] *= scale
+    sync_centroid(ivf, c)
 
 
 @inner_kernel
@@ -215,6 +209,7 @@ def ivf_add_centroid(it, ivf, ctr, seed):
     nrm = math.sqrt(ss) + 1e-12
     for f in range(x.shape[0]):
         cen[f] = x[f] / nrm
+    sync_centroid(ivf, n_c)
     ivf.head[n_c] = -1
     ivf.ptr[n_c + 1] = ivf.ptr[n_c]  # no contiguous part
     c0.n_clusters = n_c + 1
@@ -258,15 +253,9 @@ def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_ma
     best_c, best_s = sc.probe_idx, sc.probe_score
     n_probe = min(n_probe, n_c, best_c.shape[0])
     m = np.int64(0)
-    c = 0
-    while c + 4 <= n_c:
-        ds = dot4(sc.sa, ivf.centroids, c)
-        for i in range(4):
-            m = topk_insert(c + i, ds[i], best_c, best_s, m, n_probe)
-        c += 4
-    while c < n_c:
-        m = topk_insert(c, dot1(sc.sa, ivf.centroids, c), best_c, best_s, m, n_probe)
-        c += 1
+    dots = centroid_dots(sc.sa, ivf, n_c)
+    for c in range(n_c):
+        m = topk_insert(c, dots[c], best_c, best_s, m, n_probe)
     n_max = n + ivf_max
     for t in range(m):
         c = best_c[t]

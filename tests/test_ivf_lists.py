@@ -7,7 +7,16 @@ from numba import njit
 
 from streamrec.online.engine_state import build_state, grow, initial_arrays, state_arrays
 from streamrec.online.recommender import RecommenderConfig
-from streamrec.online.retrieval import IN_ORDER, IVF_ETA, ivf_build, ivf_link, ivf_relink, ivf_seed, ivf_unlink
+from streamrec.online.retrieval import (
+    IN_ORDER,
+    IVF_ETA,
+    ivf_build,
+    ivf_link,
+    ivf_relink,
+    ivf_seed,
+    ivf_unlink,
+    nearest_centroid,
+)
 
 
 @njit(cache=True)
@@ -95,3 +104,27 @@ def test_backward_links_are_rebuilt_on_load_and_after_a_build():
         grown.items.vsum[j] = -grown.items.vsum[j]
         ivf_relink(j, grown.items, grown.ivf, int(grown.ctr[0]["n_clusters"]), IVF_ETA)
     assert_lists_consistent(grown, n_items)
+
+
+def test_transposed_centroids_stay_in_sync_and_give_the_plain_loops_nearest():
+    n_items = 200
+    _cfg, st = _state(n_items, seed=8)
+    it, ivf = st.items, st.ivf
+    ivf_seed(it, ivf, st.ctr, 10, 2)
+    n_c = int(st.ctr[0]["n_clusters"])
+    rng = np.random.default_rng(9)
+    for _ in range(500):
+        ivf_relink(int(rng.integers(n_items)), it, ivf, n_c, IVF_ETA)  # moves centroids
+    assert np.array_equal(ivf.cent_t[:, :n_c], ivf.centroids[:n_c].T)
+    for _ in range(50):
+        x = rng.standard_normal(it.vsum.shape[1]).astype(np.float32)
+        dots = []
+        for c in range(n_c):  # the plain loop: float32 products summed in float64
+            d = 0.0
+            for f in range(x.shape[0]):
+                d += float(x[f] * ivf.centroids[c, f])
+            dots.append(d)
+        assert nearest_centroid(x, ivf, n_c) == int(np.argmax(dots))
+        assert np.array_equal(ivf.dots[:n_c], np.array(dots))
+    ivf_build(it, ivf, st.ctr, 6, 1, 2)
+    assert np.array_equal(ivf.cent_t, ivf.centroids.T)
