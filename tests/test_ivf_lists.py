@@ -36,6 +36,13 @@ def _state(n_items: int, seed: int):
     return cfg, st
 
 
+def _seeded(n_items: int, seed: int, n_c: int):
+    """A state of ``n_items`` random items and an IVF seeded with ``n_c`` empty buckets."""
+    _cfg, st = _state(n_items, seed)
+    ivf_seed(st.items, st.ivf, st.ctr, n_c, seed + 1)
+    return st, st.items, st.ivf, int(st.ctr[0]["n_clusters"])
+
+
 def assert_lists_consistent(st, n_items: int) -> None:
     """Every bucket walked forward and backward gives the same items: exactly those of
     ``cluster == c`` that are not in the contiguous part."""
@@ -60,10 +67,7 @@ def assert_lists_consistent(st, n_items: int) -> None:
 
 def test_random_links_relinks_and_unlinks_keep_both_directions_consistent():
     n_items = 300
-    _cfg, st = _state(n_items, seed=3)
-    it, ivf = st.items, st.ivf
-    ivf_seed(it, ivf, st.ctr, 12, 7)
-    n_c = int(st.ctr[0]["n_clusters"])
+    st, it, ivf, n_c = _seeded(n_items, 3, 12)
     rng = np.random.default_rng(11)
     for step in range(6000):
         j = int(rng.integers(n_items))
@@ -108,10 +112,7 @@ def test_backward_links_are_rebuilt_on_load_and_after_a_build():
 
 def test_transposed_centroids_stay_in_sync_and_give_the_plain_loops_nearest():
     n_items = 200
-    _cfg, st = _state(n_items, seed=8)
-    it, ivf = st.items, st.ivf
-    ivf_seed(it, ivf, st.ctr, 10, 2)
-    n_c = int(st.ctr[0]["n_clusters"])
+    st, it, ivf, n_c = _seeded(n_items, 8, 10)
     rng = np.random.default_rng(9)
     for _ in range(500):
         ivf_relink(int(rng.integers(n_items)), it, ivf, n_c, IVF_ETA)  # moves centroids
