@@ -11,25 +11,25 @@ from typing import Any
 class RecommenderConfig:
     """All knobs of :class:`online.recommender.Recommender`.
 
-        FM: ``k`` factors over ``n_buckets`` hashed rows, ``optimizer`` "adagrad" | "sgd".
-        Negatives: ``n_negatives`` per positive, ``negative_sampling`` "uniform" (over items
-        observed so far) | "popularity" (over the last ``occurrence_window`` positives);
-        ``bpr_weight`` adds that much BPR loss (the positive over each negative) to the
-        logistic one.
-        Sequence: the last ``n_seq_fields`` items are FM fields; transitions from the last
-        ``n_recent`` items (weight ``trans_decay**p``) feed ``n_neighbours``-slot tables.
-        Retrieval: above ``full_rank_threshold`` items, candidates = neighbours ∪ trending ∪
-        IVF buckets (``n_clusters``, 0 = sqrt(n)/2; ``n_probe`` buckets, at most
-        ``ivf_max_candidates`` items per query). Item caches: each event refreshes
-        ``clip(n_items / cache_refresh_events, 1, cache_refresh_max)`` items round-robin.
-        Item-kNN feature (``online.item_similarity``): co-occurrence within the last
-        ``knn_window`` items (the ``p``-th weighted ``knn_window_decay**p``) in
-        ``knn_slots``-slot rows (0 = off), scored from the last ``knn_recent`` items (weight
-        ``knn_decay**p``); in the retrieval regime the ``knn_candidates`` items of highest
-    ``knn_u`` join the candidates. Ranking priors: ``knn_prior`` is added to the kNN feature's learned
-        weight, ``pop_prior`` to the decayed popularity's (the FM learns them for logistic
-        loss on sampled negatives; ranking is better with more). Defaults chosen on ML-100K
-        events 0-49,999 only.
+    FM: ``k`` factors over ``n_buckets`` hashed rows, ``optimizer`` "adagrad" | "sgd".
+    Negatives: ``n_negatives`` per positive, ``negative_sampling`` "uniform" (over items
+    observed so far) | "popularity" (over the last ``occurrence_window`` positives);
+    ``bpr_weight`` adds that much BPR loss (the positive over each negative) to the
+    logistic one.
+    Sequence: the last ``n_seq_fields`` items are FM fields; transitions from the last
+    ``n_recent`` items (weight ``trans_decay**p``) feed ``n_neighbours``-slot tables.
+    Retrieval: above ``full_rank_threshold`` items, candidates = neighbours ∪ trending ∪
+    IVF buckets (``n_clusters``, 0 = sqrt(n)/2; ``n_probe`` buckets, at most
+    ``ivf_max_candidates`` items per query). Item caches: each event refreshes
+    ``clip(n_items / cache_refresh_events, 1, cache_refresh_max)`` items round-robin.
+    Item-kNN feature (``online.item_similarity``): co-occurrence within the last
+    ``knn_window`` items (the ``p``-th weighted ``knn_window_decay**p``) in
+    ``knn_slots``-slot rows (0 = off), scored from the last ``knn_recent`` items (weight
+    ``knn_decay**p``); in the retrieval regime the ``knn_candidates`` items of highest
+    ``knn_u`` join the candidates. Ranking priors: ``knn_prior`` is added to the kNN
+    feature's learned weight, ``pop_prior`` to the decayed popularity's (the FM learns
+    them for logistic loss on sampled negatives; ranking is better with more). Defaults
+    chosen on ML-100K events 0-49,999 only.
     """
 
     k: int = 16
