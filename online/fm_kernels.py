@@ -102,7 +102,7 @@ def weight_step(w, gw, r, g, opt):
         w[r] = clip(w[r] - opt.lr * gwt, opt.clip_p)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def latent_step(vr, gvr, grad, l2v, lr, eps, clip_g, clip_p, adagrad):
     """The latent update: ``v_f -= step(clip(grad_f + l2v v_f))`` for every factor ``f``, by
     SGD or AdaGrad (``gvr_f`` gains the square). The arithmetic runs in the type of the
