@@ -54,7 +54,7 @@ def new_knn_scratch(n_items_cap: int) -> KnnScratch:
     )
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def topm_add(knn_item, knn_cnt, i, j, wgt):
     """Add ``wgt`` to ``c(i, j)`` in row ``i``: ``j`` lives in one of ``PROBE`` slots from
     ``hash(j) mod M`` (open addressing, O(1) per update, unlike ``neighbours.ss_add``'s
@@ -87,7 +87,7 @@ def topm_add(knn_item, knn_cnt, i, j, wgt):
     knn_cnt[i, mpos] = wgt
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
 def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window, wdecay):
     """Symmetric co-occurrence of ``j`` with the first ``min(n_rec, window)`` items of
     ``rec`` (the user's recent items, newest first; repeats of ``j`` are skipped), the
@@ -101,7 +101,7 @@ def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window, wdecay):
         wgt *= wdecay
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def knn_scatter(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, kmark, stamp, ktouched):
     """``out[j] = sum_p decay^p c(rec_p, j) rsp_rec_p rsp_j`` (``rsp = 1 / sqrt(pop)``,
     ``Items.pop_rs``) for every neighbour ``j`` of the recent items, listed once in
@@ -128,7 +128,7 @@ def knn_scatter(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, kmark, stamp, kt
     return n_k
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def knn_scatter_dense(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, n_items):
     """Same scores as ``knn_scatter`` for a small catalog (whole-catalog ranking): a
     branch-free pass over the rows (an empty slot adds 0 to ``out[0]``), then one
@@ -145,7 +145,7 @@ def knn_scatter_dense(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, n_items):
         out[q] *= rsp[q]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t):
     """Append to ``touched[:n_t]`` the kNN items not already there (those with zero
     transition features); returns the new ``n_t``."""
@@ -157,7 +157,7 @@ def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t):
     return n_t
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
 def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t):
     """Reset the previous request's ``ks.x``, then fill it for the recent items
     ``rec[:n_rec]``: whole catalog if ``dense_n >= 0`` (the first ``dense_n`` items), else

@@ -37,7 +37,7 @@ IVF_ETA = 0.05  # step of the online centroid update
 SEED_STREAM = 2_000_000  # counter_uniform stream of the sampled centroid seeds
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def nearest_centroid(x, centroids, n_c):
     """Index of the centroid with the largest inner product with ``x``."""
     best = -np.inf
@@ -52,7 +52,7 @@ def nearest_centroid(x, centroids, n_c):
     return bc
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def ivf_link(j, it, ivf, n_c):
     """Put item ``j`` into the bucket of its nearest centroid."""
     _push(j, it, ivf, nearest_centroid(it.vsum[j], ivf.centroids, n_c))
@@ -133,7 +133,7 @@ def ivf_unlink(j, it, ivf, c):
         prev, q = q, it.clnext[q]
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
 def ivf_relink(j, it, ivf, n_c, eta):
     """Move item ``j`` to the bucket of its nearest centroid ``c`` (``O(C k)``, plus a walk
     of the old bucket's list when ``j`` moves), then ``c <- normalize(c + eta x/|x|)``."""
@@ -181,7 +181,7 @@ def ivf_add_centroid(it, ivf, ctr, seed):
     c0.n_clusters = n_c + 1
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
 def ivf_seed(it, ivf, ctr, n_c, seed):
     """Start the index with no clustering pass: ``n_c`` unit centroids at sampled items'
     directions and empty buckets; items join as the sweep relinks them and when they are
@@ -192,7 +192,7 @@ def ivf_seed(it, ivf, ctr, n_c, seed):
         ivf_add_centroid(it, ivf, ctr, seed)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def _add(q, mark2, cand, n, stamp):
     # arrays, not the Scratch bundle: a bundle argument costs a reference count
     # increment and decrement per array on every call (~0.3 µs), this is per item
@@ -203,7 +203,7 @@ def _add(q, mark2, cand, n, stamp):
     return n
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
 def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_max):
     """Union of neighbours (``sc.touched``), trending and probed IVF buckets (at most
     ``ivf_max`` items from these) into ``sc.cand``; returns the count."""

@@ -25,7 +25,7 @@ N_NUM = 5
 LOG_POP_FLOOR = -3.0  # log of the smallest decayed count used as a feature
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def user_vector(v, w, rows, n_user, sa, anum):
     """``sa = sum of the user-side rows' v``; ``anum[n] = w_n + <sa, v_n>``."""
     k = v.shape[1]
@@ -41,7 +41,7 @@ def user_vector(v, w, rows, n_user, sa, anum):
         anum[q] = a
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
 def scatter_transitions(nbr_item, nbr_cnt, rec, n_rec, decay, tr0, tr1, touched):
     """Fill ``tr0``/``tr1`` with the (sqrt) transition features of every neighbour of the
     user's recent items; returns the number of (distinct) touched items."""
@@ -67,7 +67,7 @@ def scatter_transitions(nbr_item, nbr_cnt, rec, n_rec, decay, tr0, tr1, touched)
     return n_t
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def clear_transitions(tr0, tr1, touched, n_t):
     """Reset the entries written by ``scatter_transitions``."""
     for t in range(n_t):
@@ -76,7 +76,7 @@ def clear_transitions(tr0, tr1, touched, n_t):
         tr1[j] = 0.0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def numeric_value(q, j, tr0, tr1, knn, lpop, lpopd, logscale):
     """Value of numeric feature ``q`` for item ``j`` (after ``scatter_transitions`` and
     ``item_similarity.knn_features``)."""
@@ -91,7 +91,7 @@ def numeric_value(q, j, tr0, tr1, knn, lpop, lpopd, logscale):
     return lpop[j]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, knn, lpop, lpopd, logscale):
     """Ranking score of item ``j`` (FM logit up to user-only terms)."""
     k = sa.shape[0]
@@ -104,7 +104,7 @@ def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, knn, lpop, lpopd, logsca
     return s
 
 
-@njit(cache=True, _nrt=False, fastmath={"contract"})
+@njit(cache=True, _nrt=False, error_model="numpy", fastmath={"contract"})
 def score_all(
     n,
     sa,
