@@ -166,10 +166,16 @@ class Catalog:
         n_items: list[int] = []
         ptr: list[int] = [0]
         rows: list[int] = []
+        is_mapping: dict[type, bool] = {dict: True}  # isinstance(ev, Mapping) per type, once
+        user_index, item_index, context_rows = self.user_index, self.item_index, self.context_rows
         for i, ev in enumerate(events):
             u, j, label = -1, -1, 0.0
             try:
-                if type(ev) is dict or isinstance(ev, Mapping):
+                tp = type(ev)
+                mapping = is_mapping.get(tp)
+                if mapping is None:
+                    mapping = is_mapping[tp] = isinstance(ev, Mapping)
+                if mapping:
                     get = ev.get
                     user, item, etype = get("user"), get("item"), get("type", "click")
                     attrs, ctx = get("item_attributes"), get("context")
@@ -182,9 +188,9 @@ class Catalog:
                     )
                 user, item, lab = clean_id(user), clean_id(item), label_of(etype)
                 if user is not None and item is not None and lab is not None:
-                    ctx_rows = self.context_rows(user, ctx)
-                    j = self.item_index(item, attrs, i)
-                    u = self.user_index(user, True)
+                    ctx_rows = context_rows(user, ctx)
+                    j = item_index(item, attrs, i)
+                    u = user_index(user, True)
                     label = lab
                     rows.extend(ctx_rows)
             except (TypeError, ValueError, AttributeError):

@@ -47,6 +47,28 @@ class DriftMonitor:
             self._reset([])
         return self.drift_detected
 
+    def update_many(self, xs: np.ndarray) -> int:
+        """``update`` with each value in turn (the same detections, one call per batch);
+        returns how many drifts were detected."""
+        clipped = np.clip(np.nan_to_num(np.asarray(xs, np.float64), nan=0.0), 0.0, 1.0).tolist()
+        if not clipped:
+            return 0
+        detected = 0
+        adwin, vals = self._adwin, self._values
+        for x in clipped:
+            if len(vals) >= self.max_values:
+                self._reset(vals[self.max_values // 2 :])
+                adwin, vals = self._adwin, self._values
+            adwin.update(x)
+            vals.append(x)
+            if adwin.drift_detected:
+                detected += 1
+                self._reset([])
+                adwin, vals = self._adwin, self._values
+        self.n_detections += detected
+        self.drift_detected = detected > 0 and not vals  # as after ``update``: the last value detected
+        return detected
+
     def values(self) -> np.ndarray:
         """Values fed since the detector's last restart (for persistence)."""
         return np.asarray(self._values, dtype=np.float64)

@@ -21,6 +21,8 @@ MAX_ID_CHARS = 256
 
 def clean_id(x: Any) -> str | None:
     """External id as a string, or None when unusable."""
+    if type(x) is str:  # the common case first
+        return x if 0 < len(x) <= MAX_ID_CHARS else None
     if x is None or isinstance(x, bool):
         return None
     if isinstance(x, (str, int)):

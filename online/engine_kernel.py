@@ -116,7 +116,7 @@ def learn_event(j, label, n_user, st, sc, hp, logscale):
     return ex.loss[0]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def init_new_items(n_items, st, hp):
     """Items ``ready .. n_items-1`` enter the catalog now: optionally start the id
     embedding at the centroid of the attribute embeddings, then fill the cache row."""
@@ -218,7 +218,7 @@ def maintain(n_items, st, sc, hp):
             ivf_add_centroid(st.items, ivf, st.ctr, hp.seed)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
     """Process a batch of encoded events ``ev`` in order (see module docstring).
 

@@ -21,7 +21,7 @@ from numba import njit
 from streamrec.online.jit import inner_kernel
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
 def refresh_item(j, fm, it):
     """Recompute the cache row of item ``j`` (bundle ``it``) from the FM bundle ``fm``;
     marks the row dirty."""
@@ -29,7 +29,7 @@ def refresh_item(j, fm, it):
     it.dirty[j] = True
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def refresh_row(j, w, v, feats, nf, vsum, vsum_t, wsum, pair):
     """``refresh_item`` over plain arrays (for loops: a bundle argument costs a reference
     count update per array on every call); the caller marks row ``j`` dirty."""
@@ -71,7 +71,7 @@ def write_item_rows(ir, t, fm, it):
         refresh_item(j, fm, it)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def write_all_item_rows(ir, fm, it, new_only):
     """Apply every entry of ``ir`` in order (only new items' if ``new_only``)."""
     for t in range(ir.item.shape[0]):

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def ss_add(nbr_item, nbr_cnt, i, j, wgt):
     """Add weight ``wgt`` to the count of transition ``i -> j`` (space-saving)."""
     m_slots = nbr_item.shape[1]
@@ -41,7 +41,7 @@ def ss_add(nbr_item, nbr_cnt, i, j, wgt):
     nbr_cnt[i, mpos] = mn + wgt
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def ss_count(nbr_item, nbr_cnt, i, j):
     """Estimated count of ``i -> j`` (0 when ``j`` is not in ``i``'s table)."""
     for m in range(nbr_item.shape[1]):
@@ -53,7 +53,7 @@ def ss_count(nbr_item, nbr_cnt, i, j):
     return 0.0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def ss_scatter(nbr_item, nbr_cnt, i, wgt, out, touched, n_touched):
     """``out[j] += wgt * count(i -> j)`` for every ``j`` in ``i``'s table; records new
     non-zero positions in ``touched``; returns the new ``n_touched``."""

@@ -178,12 +178,10 @@ class Recommender:
         else:
             sel = learned & (loss >= 0.0)
             signal = np.minimum(loss[sel] / 5.0, 1.0)
-        update = drift.update
         cfg = self.config
         reacts = cfg.drift_lr_boost != 1.0 or cfg.drift_half_life_factor != 1.0
-        for x in signal.tolist():
-            if update(x) and reacts:
-                self._boost_until = int(self._st.ctr[0]["events"]) + cfg.drift_boost_events
+        if drift.update_many(signal) and reacts:
+            self._boost_until = int(self._st.ctr[0]["events"]) + cfg.drift_boost_events
 
     def learn_one(self, event: Mapping[str, Any] | Any) -> None:
         """Learn one event (positive, or negative for impression/skip)."""

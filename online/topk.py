@@ -17,7 +17,7 @@ from __future__ import annotations
 from numba import njit
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def topk_insert(idx, score, out_idx, out_score, n_out, k):
     """Insert ``(idx, score)`` into the descending top-``k`` buffers; returns the new size."""
     if n_out < k:

@@ -49,3 +49,17 @@ def test_engine_detects_preference_flip_and_boosts_learning_rate():
     assert st["lr_multiplier"] == 3.0
     clone = Recommender.from_state(rec.export_state())
     assert clone.stats()["drift_count"] == st["drift_count"]
+
+
+def test_update_many_detects_as_one_update_per_value():
+    rng = np.random.default_rng(1)
+    xs = np.concatenate([rng.random(3000) < 0.2, rng.random(3000) < 0.6, rng.random(9000) < 0.3]).astype(float)
+    xs[5], xs[7] = np.nan, 3.0  # cleaned like ``update`` does
+    one, many = DriftMonitor(max_values=4096), DriftMonitor(max_values=4096)
+    for x in xs:
+        one.update(x)
+    for lo in range(0, len(xs), 777):
+        many.update_many(xs[lo : lo + 777])
+    assert one.n_detections >= 1
+    assert (many.n_detections, many.drift_detected) == (one.n_detections, one.drift_detected)
+    np.testing.assert_array_equal(many.values(), one.values())

@@ -219,7 +219,9 @@ def test_multi_step_gradient_matches_finite_differences(seed, bpr):
         np.zeros_like(v2),
         np.zeros(len(w), np.bool_),
     )
-    ex = Examples(rows, xs, groups, ex_ptr, labels, np.zeros(3), np.zeros((6, v.shape[1])), np.zeros(v.shape[1], np.float32))
+    ex = Examples(
+        rows, xs, groups, ex_ptr, labels, np.zeros(3), np.zeros((6, v.shape[1])), np.zeros(v.shape[1], np.float32)
+    )
     fm_multi_step(fm, FmStep(1.0, 0.0, 0.0, False, 1e-8, 1.0, 1e12, 1e12, bpr), ex, 3, 4)
     losses, glob = ex.loss, fm.w0
     for e in range(3):
