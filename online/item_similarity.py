@@ -37,9 +37,10 @@ PROBE = 16  # slots probed per co-occurrence update
 
 class KnnScratch(NamedTuple):
     """Per-request buffers: ``x[j]`` = ``knn_u(j)`` (zero elsewhere), ``mark``/``touched``
-    list the sparse entries (``vals``, ``sel``: their values, for selecting the best), ``last = [stamp, n_dense, n_sparse, n_lookup]`` of the last
-    request (what to reset before the next one; ``n_lookup >= 0``: ``x`` is filled on
-    demand, ``knn_fill``, from the ``n_lookup`` weights ``w[p] = decay^p rsp_rec_p``)."""
+    list the sparse entries (``vals``, ``sel``: their values, for selecting the best),
+    ``last = [stamp, n_dense, n_sparse, n_lookup]`` of the last request (what to reset
+    before the next one; ``n_lookup >= 0``: ``x`` is filled on demand, ``knn_fill``, from
+    the ``n_lookup`` weights ``w[p] = decay^p rsp_rec_p``)."""
 
     x: np.ndarray
     mark: np.ndarray
