@@ -17,7 +17,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from streamrec.online.engine_ranking import (
     item_side,
@@ -30,7 +29,7 @@ from streamrec.online.hashing import counter_uniform
 from streamrec.online.history import hist_append, recent_items
 from streamrec.online.item_cache import refresh_item, refresh_row, write_item_rows
 from streamrec.online.item_similarity import cooc_update
-from streamrec.online.jit import inner_kernel
+from streamrec.online.jit import inner_kernel, kernel
 from streamrec.online.neighbours import ss_add
 from streamrec.online.popularity import count_add, decayed_add, top_items
 from streamrec.online.retrieval import (
@@ -116,7 +115,7 @@ def learn_event(j, label, n_user, st, sc, hp, logscale):
     return ex.loss[0]
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def init_new_items(n_items, st, hp):
     """Items ``ready .. n_items-1`` enter the catalog now: optionally start the id
     embedding at the centroid of the attribute embeddings, then fill the cache row."""
@@ -218,7 +217,7 @@ def maintain(n_items, st, sc, hp):
             ivf_add_centroid(st.items, ivf, st.ctr, hp.seed)
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def run_batch(ev, item_rows, st, sc, hp, rank_before, n_top, out):
     """Process a batch of encoded events ``ev`` in order (see module docstring).
 

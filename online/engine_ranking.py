@@ -10,13 +10,12 @@ catalog (``score_all``, vectorised) or the retrieved candidates (``item_score``)
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from streamrec.online.fm_kernels import G_ITEM, G_NUM, G_USER, fm_logit
 from streamrec.online.hashing import seq_row
 from streamrec.online.history import mark_seen, recent_items
 from streamrec.online.item_similarity import knn_features, knn_fill
-from streamrec.online.jit import inner_kernel
+from streamrec.online.jit import inner_kernel, kernel
 from streamrec.online.retrieval import gather_candidates
 from streamrec.online.scoring import (
     LOG_POP_FLOOR,
@@ -33,7 +32,7 @@ from streamrec.online.scoring import (
 from streamrec.online.topk import topk_insert
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def user_side(u, ctx_rows, c0, c1, st, sc, hp):
     """Write the user-side rows into ``sc.ex`` and recent items into ``sc.rec``;
     returns ``(n_user_rows, n_recent)`` (``n_recent``: all items written to ``sc.rec``)."""
@@ -55,7 +54,7 @@ def user_side(u, ctx_rows, c0, c1, st, sc, hp):
     return n, n_rec
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def item_side(j, n0, it, sc, logscale):
     """Append item ``j``'s static and numeric rows after position ``n0``; returns the end."""
     n = n0
@@ -117,7 +116,7 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather):
     return n_user, n_t, stamp, n_cand
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def score_catalog(it, sc, n_items, logscale):
     """``sc.score[j]`` for every item ``j < n_items`` (:func:`score_all` over the bundles)."""
     score_all(
@@ -139,7 +138,7 @@ def score_catalog(it, sc, n_items, logscale):
     )
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def candidate_score(q, it, sc, logscale):
     """Score of one candidate ``q`` (:func:`item_score` over the bundles; inlined, so the
     bundles cost no per-call reference counting)."""
@@ -194,7 +193,7 @@ def top_candidates(it, sc, stamp, n_cand, n_items, logscale, out_idx, out_score,
     return n_out
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def rank_query(u, ctx_rows, exclude_seen, st, sc, hp, out_idx, out_score, k):
     """Top-``k`` items for user ``u`` (-1 = unknown) with context rows; returns the count."""
     _n_user, n_t, stamp, n_cand = prepare_user(
@@ -209,7 +208,7 @@ def rank_query(u, ctx_rows, exclude_seen, st, sc, hp, out_idx, out_score, k):
     return n
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def predict_logit(u, ctx_rows, j, item_rows, st, sc, hp):
     """Exact FM logit for user ``u`` and item ``j`` (or, if ``j < 0``, an unknown item
     with static rows ``item_rows``)."""

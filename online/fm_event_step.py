@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from streamrec.online.fm_kernels import (
     clip,
@@ -28,9 +27,10 @@ from streamrec.online.fm_kernels import (
     log_loss,
     weight_step,
 )
+from streamrec.online.jit import kernel
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def example_logit(w, v, ex, e, uconst, sa, sb, sc_):
     """Logit of example ``e`` given the user-only terms ``uconst`` and ``s_A = sa``; leaves
     its group sums ``s_B`` in ``sb`` and ``s_C`` in ``sc_``."""
@@ -62,7 +62,7 @@ def example_logit(w, v, ex, e, uconst, sa, sb, sc_):
     return y + 0.5 * (bb - qb) + cross
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def pairwise_terms(fm, opt, ex, n_ex, uconst, sa, sb, sc_, out):
     """``out[e] = dL_pair/dlogit_e`` of the BPR loss ``opt.bpr * sum_n log(1 + exp(y_n - y_0))``
     (example 0 the positive, the rest its negatives): ``-bpr sum_n sigma(y_n - y_0)`` for
@@ -82,7 +82,7 @@ def pairwise_terms(fm, opt, ex, n_ex, uconst, sa, sb, sc_, out):
             out[0] -= g
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def fm_multi_step(fm, opt, ex, n_ex, n_user):
     """One step of ``opt`` (``online.hyper.FmStep``) on the summed loss of ``n_ex`` examples
     sharing the user side, on the FM bundle ``fm`` (``w0, w, v, gw, gv, dirty``).

@@ -26,12 +26,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from streamrec.online.jit import kernel
 
 G_USER, G_ITEM, G_NUM = 0, 1, 2
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def fm_group_sums(v, rows, xs, groups, n, s):
     """Fill ``s[3, k]`` with the group sums; return the within-group squares (qa, qb)."""
     k = v.shape[1]
@@ -54,7 +55,7 @@ def fm_group_sums(v, rows, xs, groups, n, s):
     return qa, qb
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def fm_logit(w0, w, v, rows, xs, groups, n, s):
     """Logit of one example; leaves the group sums in ``s``."""
     qa, qb = fm_group_sums(v, rows, xs, groups, n, s)
@@ -74,7 +75,7 @@ def fm_logit(w0, w, v, rows, xs, groups, n, s):
     return y + 0.5 * (aa - qa) + 0.5 * (bb - qb) + ab + ac
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def log_loss(logit, label):
     """Numerically safe logistic loss of a logit."""
     z = logit if label > 0.5 else -logit
@@ -85,13 +86,13 @@ def log_loss(logit, label):
     return math.log1p(math.exp(-z))
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def clip(x, c):
     """``x`` clipped to ``[-c, c]`` (in the type of its arguments)."""
     return c if x > c else (-c if x < -c else x)  # noqa: FURB136 (selects: NaN passes through)
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def weight_step(w, gw, r, g, opt):
     """``w_r -= step(clip(g + l2w w_r))`` by SGD or AdaGrad (``gw_r`` gains the square)."""
     gwt = clip(g + opt.l2w * w[r], opt.clip_g)
@@ -102,7 +103,7 @@ def weight_step(w, gw, r, g, opt):
         w[r] = clip(w[r] - opt.lr * gwt, opt.clip_p)
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def latent_step(vr, gvr, grad, l2v, lr, eps, clip_g, clip_p, adagrad):
     """The latent update: ``v_f -= step(clip(grad_f + l2v v_f))`` for every factor ``f``, by
     SGD or AdaGrad (``gvr_f`` gains the square). The arithmetic runs in the type of the

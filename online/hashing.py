@@ -21,6 +21,8 @@ import hashlib
 import numpy as np
 from numba import njit
 
+from streamrec.online.jit import kernel
+
 #: Rows reserved for numeric item-side features (see ``online.scoring``).
 N_RESERVED = 8
 
@@ -49,20 +51,20 @@ def mix64(z):
     return z ^ (z >> _S31)
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def splitmix64(x: np.uint64) -> np.uint64:
     """One splitmix64 output: ``mix64(x + golden)``."""
     return mix64(x + _GOLD)
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def counter_uniform(seed: int, counter: int, j: int) -> float:
     """Uniform [0, 1) draw number ``j`` at event ``counter`` for ``seed``."""
     h = splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(counter) * _GOLD + np.uint64(j)))
     return float(h >> _S11) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def seq_row(item_key: int, position: int, n_rows: int) -> int:
     """Row of the sequence feature "the user's ``position``-th previous item was ``item``"."""
     h = splitmix64(np.uint64(item_key) ^ splitmix64(np.uint64(position + 1)))

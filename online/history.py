@@ -14,10 +14,10 @@ the user's recent items (sequence features) and the set of items to exclude from
 
 from __future__ import annotations
 
-from numba import njit
+from streamrec.online.jit import kernel
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def hist_append(hist_item, hist_prev, user_head, u, item, n_hist):
     """Append ``item`` to user ``u``'s history at entry ``n_hist``; returns ``n_hist + 1``."""
     hist_item[n_hist] = item
@@ -26,7 +26,7 @@ def hist_append(hist_item, hist_prev, user_head, u, item, n_hist):
     return n_hist + 1
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def recent_items(hist_item, hist_prev, user_head, u, out, n_max):
     """Write the user's last ``n_max`` items, newest first, to ``out``; return the count."""
     n = 0
@@ -40,7 +40,7 @@ def recent_items(hist_item, hist_prev, user_head, u, out, n_max):
     return n
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def mark_seen(hist_item, hist_prev, user_head, u, mark, stamp):
     """Set ``mark[item] = stamp`` for every item in user ``u``'s history."""
     if u < 0:

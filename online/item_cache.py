@@ -16,12 +16,10 @@ so every event also refreshes a few items round-robin (the whole catalog about e
 
 from __future__ import annotations
 
-from numba import njit
-
-from streamrec.online.jit import inner_kernel
+from streamrec.online.jit import inner_kernel, kernel
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def refresh_item(j, fm, it):
     """Recompute the cache row of item ``j`` (bundle ``it``) from the FM bundle ``fm``;
     marks the row dirty."""
@@ -29,7 +27,7 @@ def refresh_item(j, fm, it):
     it.dirty[j] = True
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def refresh_row(j, w, v, feats, nf, vsum, vsum_t, wsum, pair):
     """``refresh_item`` over plain arrays (for loops: a bundle argument costs a reference
     count update per array on every call); the caller marks row ``j`` dirty."""
@@ -71,7 +69,7 @@ def write_item_rows(ir, t, fm, it):
         refresh_item(j, fm, it)
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def write_all_item_rows(ir, fm, it, new_only):
     """Apply every entry of ``ir`` in order (only new items' if ``new_only``)."""
     for t in range(ir.item.shape[0]):

@@ -28,8 +28,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
+from streamrec.online.jit import kernel
 from streamrec.online.select_kth import best_threshold
 
 PROBE = 16  # slots probed per co-occurrence update
@@ -64,14 +64,14 @@ def new_knn_scratch(n_items_cap: int, n_rec: int = 64) -> KnnScratch:
     )
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def _slot0(j, m_slots):
     """First slot of ``j``'s probe sequence in a row of ``m_slots`` slots."""
     h = (np.uint64(j) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
     return np.int64(h % np.uint64(m_slots))
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def probe_slot(knn_item, i, j):
     """Slot of row ``i`` that holds ``j`` or, first, an empty slot, within ``j``'s probe
     sequence (``PROBE`` slots from ``hash(j) mod M``); -1 when all probed slots hold
@@ -88,7 +88,7 @@ def probe_slot(knn_item, i, j):
     return np.int64(-1)
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def topm_add(knn_item, knn_cnt, i, j, wgt):
     """Add ``wgt`` to ``c(i, j)`` in row ``i``: ``j`` lives in one of ``PROBE`` slots from
     ``hash(j) mod M`` (open addressing, O(1) per update, unlike ``neighbours.ss_add``'s
@@ -118,7 +118,7 @@ def topm_add(knn_item, knn_cnt, i, j, wgt):
     knn_cnt[i, mpos] = wgt
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window, wdecay):
     """Symmetric co-occurrence of ``j`` with the first ``min(n_rec, window)`` items of
     ``rec`` (the user's recent items, newest first; repeats of ``j`` are skipped), the
@@ -132,7 +132,7 @@ def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window, wdecay):
         wgt *= wdecay
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def knn_scatter(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, kmark, stamp, ktouched):
     """``out[j] = sum_p decay^p c(rec_p, j) rsp_rec_p rsp_j`` (``rsp = 1 / sqrt(pop)``,
     ``Items.pop_rs``) for every neighbour ``j`` of the recent items, listed once in
@@ -159,7 +159,7 @@ def knn_scatter(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, kmark, stamp, kt
     return n_k
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def knn_lookup(knn_item, knn_cnt, rsp, rec, wts, n_rec, j):
     """``knn_u(j)`` alone: ``c(rec_p, j)`` is in one of ``PROBE`` slots from ``hash(j)``
     (``topm_add``; an empty slot ends the probe), so ``O(n_rec PROBE)`` instead of the
@@ -174,7 +174,7 @@ def knn_lookup(knn_item, knn_cnt, rsp, rec, wts, n_rec, j):
     return acc * rsp[j]
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def knn_fill(j, it, ks, rec):
     """Write ``x[j] = knn_u(j)`` when the request deferred the kNN features (learning
     needs them for a few items only) and list ``j`` for the next reset."""
@@ -186,7 +186,7 @@ def knn_fill(j, it, ks, rec):
     ks.last[2] += 1
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def knn_scatter_dense(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, n_items):
     """Same scores as ``knn_scatter`` for a small catalog (whole-catalog ranking): a
     branch-free pass over the rows (an empty slot adds 0 to ``out[0]``), then one
@@ -203,7 +203,7 @@ def knn_scatter_dense(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, n_items):
         out[q] *= rsp[q]
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t, x, ks, n_max):
     """Append to ``touched[:n_t]`` the ``n_max`` kNN items of highest ``x`` (ties: first
     listed; ``ks.vals``/``ks.sel`` work buffers) not already there (those with zero
@@ -235,7 +235,7 @@ def merge_touched(ktouched, n_k, tr0, tr1, touched, n_t, x, ks, n_max):
     return n_t
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t, lookup, n_max):
     """Reset the previous request's ``ks.x``, then fill it for the recent items
     ``rec[:n_rec]``: with ``lookup`` only on demand (``knn_fill``: learning reads a few

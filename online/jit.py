@@ -25,6 +25,16 @@ kept loops such as ``latent_step`` from vectorising (~20% of the kernel time).
 
 from __future__ import annotations
 
+from typing import Any
+
 from numba import njit
 
-inner_kernel = njit(cache=True, no_cpython_wrapper=True, _nrt=False, error_model="numpy")  # type: ignore[call-overload]
+
+def kernel(**options: Any) -> Any:
+    """``njit`` with the engine's flags (cached on disk, no Numba runtime, NumPy division
+    semantics) and ``options`` (``inline``, ``fastmath``, ...): the one decorator of the
+    engine's kernels."""
+    return njit(cache=True, _nrt=False, error_model="numpy", **options)  # type: ignore[call-overload]
+
+
+inner_kernel = kernel(no_cpython_wrapper=True)

@@ -16,10 +16,11 @@ estimates overcount by at most ``c_min``. Memory is ``O(n_items * M)`` whatever 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from streamrec.online.jit import kernel
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def ss_add(nbr_item, nbr_cnt, i, j, wgt):
     """Add weight ``wgt`` to the count of transition ``i -> j`` (space-saving)."""
     m_slots = nbr_item.shape[1]
@@ -41,7 +42,7 @@ def ss_add(nbr_item, nbr_cnt, i, j, wgt):
     nbr_cnt[i, mpos] = mn + wgt
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def ss_count(nbr_item, nbr_cnt, i, j):
     """Estimated count of ``i -> j`` (0 when ``j`` is not in ``i``'s table)."""
     for m in range(nbr_item.shape[1]):
@@ -53,7 +54,7 @@ def ss_count(nbr_item, nbr_cnt, i, j):
     return 0.0
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def ss_scatter(nbr_item, nbr_cnt, i, wgt, out, touched, n_touched):
     """``out[j] += wgt * count(i -> j)`` for every ``j`` in ``i``'s table; records new
     non-zero positions in ``touched``; returns the new ``n_touched``."""

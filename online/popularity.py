@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
-
+from streamrec.online.jit import kernel
 from streamrec.online.topk import topk_insert
 
 _RENORM_AT = 1e100
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def decayed_add(popd, scale, growth, j, dirty):
     """Decay every count by one event (via ``scale``) and add 1 to item ``j``; returns the
     new scale."""
@@ -38,7 +37,7 @@ def decayed_add(popd, scale, growth, j, dirty):
     return scale
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def count_add(it, j, x):
     """``pop_j += x`` in the ``Items`` bundle ``it``, with the arrays derived from it:
     ``lpop_j = log1p(pop_j)`` and ``pop_rs_j = 1 / sqrt(max(pop_j, 1))``."""
@@ -47,7 +46,7 @@ def count_add(it, j, x):
     it.pop_rs[j] = 1.0 / math.sqrt(max(it.pop[j], 1.0))
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def top_items(values, eligible_n, k, out, best):
     """Indices of the ``k`` largest positive ``values[0:eligible_n]`` (ties: lower index
     first), best first, into ``out``; returns how many were written. ``best``: a work

@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit
 
 from streamrec.online.hashing import counter_uniform
-from streamrec.online.jit import inner_kernel
+from streamrec.online.jit import inner_kernel, kernel
 from streamrec.online.topk import topk_insert
 
 IN_ORDER = -2  # ``clnext`` of an item held in the contiguous part, not in a list
@@ -38,7 +38,7 @@ IVF_ETA = 0.05  # step of the online centroid update
 SEED_STREAM = 2_000_000  # counter_uniform stream of the sampled centroid seeds
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def centroid_dots(x, ivf, n_c):
     """``ivf.dots[c] = <x, centroid c>`` for ``c < n_c``, over the transposed copy
     ``cent_t`` so that the inner loop runs across centroids (vectorised; each sum still
@@ -54,7 +54,7 @@ def centroid_dots(x, ivf, n_c):
     return dots
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def nearest_centroid(x, ivf, n_c):
     """Index of the centroid with the largest inner product with ``x`` (the first on ties)."""
     dots = centroid_dots(x, ivf, n_c)
@@ -67,14 +67,14 @@ def nearest_centroid(x, ivf, n_c):
     return bc
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def sync_centroid(ivf, c):
     """Copy centroid ``c`` into the transposed ``cent_t`` (after every write to it)."""
     for f in range(ivf.centroids.shape[1]):
         ivf.cent_t[f, c] = ivf.centroids[c, f]
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def ivf_link(j, it, ivf, n_c):
     """Put item ``j`` into the bucket of its nearest centroid."""
     _push(j, it, ivf, nearest_centroid(it.vsum[j], ivf, n_c))
@@ -166,7 +166,7 @@ def ivf_unlink(j, it, ivf, c):
     it.clprev[j] = -1
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def ivf_relink(j, it, ivf, n_c, eta):
     """Move item ``j`` to the bucket of its nearest centroid ``c`` (``O(C k)``), then ``c <- normalize(c + eta x/|x|)``."""
     x = it.vsum[j]
@@ -215,7 +215,7 @@ def ivf_add_centroid(it, ivf, ctr, seed):
     c0.n_clusters = n_c + 1
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def ivf_seed(it, ivf, ctr, n_c, seed):
     """Start the index with no clustering pass: ``n_c`` unit centroids at sampled items'
     directions and empty buckets; items join as the sweep relinks them and when they are
@@ -226,7 +226,7 @@ def ivf_seed(it, ivf, ctr, n_c, seed):
         ivf_add_centroid(it, ivf, ctr, seed)
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def _add(q, mark2, cand, n, stamp):
     # arrays, not the Scratch bundle: a bundle argument costs a reference count
     # increment and decrement per array on every call (~0.3 µs), this is per item
@@ -237,7 +237,7 @@ def _add(q, mark2, cand, n, stamp):
     return n
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def gather_candidates(sc, ivf, it, n_touched, n_probe, stamp, n_clusters, ivf_max):
     """Union of neighbours (``sc.touched``), trending and probed IVF buckets (at most
     ``ivf_max`` items from these) into ``sc.cand``; returns the count."""

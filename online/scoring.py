@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
-
+from streamrec.online.jit import kernel
 from streamrec.online.neighbours import ss_scatter
 
 # numeric item-side features (reserved FM rows 0..N_NUM-1, see ``online.hashing.N_RESERVED``)
@@ -25,7 +24,7 @@ N_NUM = 5
 LOG_POP_FLOOR = -3.0  # log of the smallest decayed count used as a feature
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def user_vector(v, w, rows, n_user, sa, anum):
     """``sa = sum of the user-side rows' v``; ``anum[n] = w_n + <sa, v_n>``."""
     k = v.shape[1]
@@ -41,7 +40,7 @@ def user_vector(v, w, rows, n_user, sa, anum):
         anum[q] = a
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", inline="always")
+@kernel(inline="always")
 def scatter_transitions(nbr_item, nbr_cnt, rec, n_rec, decay, tr0, tr1, touched):
     """Fill ``tr0``/``tr1`` with the (sqrt) transition features of every neighbour of the
     user's recent items; returns the number of (distinct) touched items."""
@@ -67,7 +66,7 @@ def scatter_transitions(nbr_item, nbr_cnt, rec, n_rec, decay, tr0, tr1, touched)
     return n_t
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def clear_transitions(tr0, tr1, touched, n_t):
     """Reset the entries written by ``scatter_transitions``."""
     for t in range(n_t):
@@ -76,7 +75,7 @@ def clear_transitions(tr0, tr1, touched, n_t):
         tr1[j] = 0.0
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def numeric_value(q, j, tr0, tr1, knn, lpop, lpopd, logscale):
     """Value of numeric feature ``q`` for item ``j`` (after ``scatter_transitions`` and
     ``item_similarity.knn_features``)."""
@@ -91,7 +90,7 @@ def numeric_value(q, j, tr0, tr1, knn, lpop, lpopd, logscale):
     return lpop[j]
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, knn, lpop, lpopd, logscale):
     """Ranking score of item ``j`` (FM logit up to user-only terms)."""
     k = sa.shape[0]
@@ -104,7 +103,7 @@ def item_score(j, sa, anum, vsum, wsum, pair, tr0, tr1, knn, lpop, lpopd, logsca
     return s
 
 
-@njit(cache=True, _nrt=False, error_model="numpy", fastmath={"contract"})
+@kernel(fastmath={"contract"})
 def score_all(
     n,
     sa,

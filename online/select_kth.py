@@ -15,12 +15,13 @@ candidates.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from streamrec.online.jit import kernel
 
 SAMPLE = 256  # values sampled to bound the selection threshold from below
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def kth_largest(a, n, k):
     """The value at 0-based position ``k`` of ``a[:n]`` sorted in decreasing order
     (``0 <= k < n``); reorders ``a[:n]``."""
@@ -44,7 +45,7 @@ def kth_largest(a, n, k):
     return a[k]
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def best_threshold(vals, n, n_max, sel):
     """The ``n_max``-th largest of ``vals[:n]`` (``0 < n_max < n``), exact, in ``O(n)``:
     a lower bound from an evenly strided sample, then a selection among the values not

@@ -14,10 +14,10 @@ scores, so among equal scores the earlier inserted stays first.
 
 from __future__ import annotations
 
-from numba import njit
+from streamrec.online.jit import kernel
 
 
-@njit(cache=True, _nrt=False, error_model="numpy")
+@kernel()
 def topk_insert(idx, score, out_idx, out_score, n_out, k):
     """Insert ``(idx, score)`` into the descending top-``k`` buffers; returns the new size."""
     if n_out < k:

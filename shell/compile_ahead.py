@@ -23,7 +23,7 @@ def kernels_cached() -> bool:
     """True unless the on-disk cache lacks ``run_batch`` (a cold start). Without a disk
     cache (caching off) a second process cannot help, so that counts as cached too."""
     try:
-        return bool(run_batch._cache._cache_file._load_index())  # type: ignore[attr-defined]
+        return bool(run_batch._cache._cache_file._load_index())
     except AttributeError:
         return True
 
