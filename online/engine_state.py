@@ -215,11 +215,12 @@ def initial_arrays(cfg: Any) -> dict[str, np.ndarray]:
 
 def derived_item_arrays(items: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The item arrays computed from persisted ones: ``vsum_t`` (``vsum`` transposed, for
-    scoring vectorised over items) and ``pop_rs = 1 / sqrt(max(pop, 1))`` (the cosine's
-    normaliser, ``online.item_similarity``)."""
+    scoring vectorised over items), ``pop_rs = 1 / sqrt(max(pop, 1))`` (the cosine's
+    normaliser, ``online.item_similarity``) and ``clprev`` (``ivf_prev_links``)."""
     return {
         "vsum_t": np.ascontiguousarray(items["vsum"].T),
         "pop_rs": 1.0 / np.sqrt(np.maximum(items["pop"], 1.0)),
+        "clprev": ivf_prev_links(items["clnext"]),
     }
 
 
@@ -259,7 +260,6 @@ def build_state(arrays: Mapping[str, np.ndarray], cfg: Any, dirty: bool = True) 
         ctr[n] = cnt[t]
     fields["fm"]["w0"] = np.array(glob[:1], np.float64)
     fields["items"].update(derived_item_arrays(fields["items"]))
-    fields["items"]["clprev"] = ivf_prev_links(fields["items"]["clnext"])
     fields["ivf"]["cent_t"] = np.ascontiguousarray(fields["ivf"]["centroids"].T)
     fields["ivf"]["dots"] = np.zeros(fields["ivf"]["centroids"].shape[0])
     bundles = {b: cls(**fields[b]) for b, cls in BUNDLES.items()}
@@ -304,7 +304,6 @@ def grow(st: EngineState, cfg: Any, group: str, rows: int) -> EngineState:
     changed.setdefault(bundle, {})["dirty"] = d
     if group == "item":
         changed["items"].update(derived_item_arrays(changed["items"]))
-        changed["items"]["clprev"] = ivf_prev_links(changed["items"]["clnext"])
     parts = {b: getattr(st, b)._replace(**f) for b, f in changed.items()}
     return st._replace(**parts)
 

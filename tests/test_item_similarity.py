@@ -109,7 +109,7 @@ def test_self_pairs_are_skipped():
 def _items(it, ct, pop):
     cfg = RecommenderConfig(n_buckets=256, k=2, knn_slots=it.shape[1])
     items = build_state(initial_arrays(cfg), cfg).items
-    pop_rs = derived_item_arrays({"vsum": items.vsum, "pop": pop})["pop_rs"]
+    pop_rs = derived_item_arrays({"vsum": items.vsum, "pop": pop, "clnext": items.clnext})["pop_rs"]
     return items._replace(knn_item=it, knn_cnt=ct, pop=pop, pop_rs=pop_rs)
 
 
