@@ -27,7 +27,7 @@ from streamrec.online.engine_ranking import (
 from streamrec.online.fm_event_step import fm_multi_step
 from streamrec.online.hashing import counter_uniform
 from streamrec.online.history import hist_append, recent_items
-from streamrec.online.item_cache import refresh_item, refresh_row, write_item_rows
+from streamrec.online.item_cache import refresh_item, write_item_rows
 from streamrec.online.item_similarity import cooc_update
 from streamrec.online.jit import inner_kernel, kernel
 from streamrec.online.neighbours import ss_add
@@ -110,8 +110,7 @@ def learn_event(j, label, n_user, st, sc, hp, logscale):
     fm = st.fm
     for e in range(n_ex):
         q = sc.ex_items[e]
-        refresh_row(q, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair)
-        it.dirty[q] = True
+        refresh_item(q, fm, it)
     return ex.loss[0]
 
 
@@ -195,8 +194,7 @@ def maintain(n_items, st, sc, hp):
         fm, it = st.fm, st.items
         for _ in range(n_ref):
             q = c.cursor % n_items
-            refresh_row(q, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair)
-            it.dirty[q] = True
+            refresh_item(q, fm, it)
             c.cursor = q + 1
     if c.n_clusters > 0:  # every item relinked about every ``ivf_every`` events
         n_rl = min(-(-n_items // hp.ivf_every), n_items)

@@ -140,8 +140,7 @@ def score_catalog(it, sc, n_items, logscale):
 
 @kernel(inline="always")
 def candidate_score(q, it, sc, logscale):
-    """Score of one candidate ``q`` (:func:`item_score` over the bundles; inlined, so the
-    bundles cost no per-call reference counting)."""
+    """Score of one candidate ``q`` (:func:`item_score` over the bundles)."""
     return item_score(
         q, sc.sa, sc.anum, it.vsum, it.wsum, it.pair, sc.tr0, sc.tr1, sc.knn.x, it.lpop, it.lpopd, logscale
     )

@@ -19,18 +19,11 @@ from __future__ import annotations
 from streamrec.online.jit import inner_kernel, kernel
 
 
-@kernel(inline="always")
+@kernel()
 def refresh_item(j, fm, it):
     """Recompute the cache row of item ``j`` (bundle ``it``) from the FM bundle ``fm``;
     marks the row dirty."""
-    refresh_row(j, fm.w, fm.v, it.feats, it.nf, it.vsum, it.vsum_t, it.wsum, it.pair)
-    it.dirty[j] = True
-
-
-@kernel()
-def refresh_row(j, w, v, feats, nf, vsum, vsum_t, wsum, pair):
-    """``refresh_item`` over plain arrays (for loops: a bundle argument costs a reference
-    count update per array on every call); the caller marks row ``j`` dirty."""
+    w, v, feats, nf, vsum = fm.w, fm.v, it.feats, it.nf, it.vsum
     k = v.shape[1]
     ws = 0.0
     q = 0.0
@@ -46,9 +39,10 @@ def refresh_row(j, w, v, feats, nf, vsum, vsum_t, wsum, pair):
     ss = 0.0
     for f in range(k):
         ss += float(vsum[j, f]) * vsum[j, f]
-        vsum_t[f, j] = vsum[j, f]
-    wsum[j] = ws
-    pair[j] = 0.5 * (ss - q)
+        it.vsum_t[f, j] = vsum[j, f]
+    it.wsum[j] = ws
+    it.pair[j] = 0.5 * (ss - q)
+    it.dirty[j] = True
 
 
 @inner_kernel

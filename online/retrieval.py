@@ -228,8 +228,8 @@ def ivf_seed(it, ivf, ctr, n_c, seed):
 
 @kernel()
 def _add(q, mark2, cand, n, stamp):
-    # arrays, not the Scratch bundle: a bundle argument costs a reference count
-    # increment and decrement per array on every call (~0.3 µs), this is per item
+    """Append ``q`` to ``cand[:n]`` unless it is -1 or already marked with ``stamp``;
+    returns the new ``n``."""
     if q >= 0 and mark2[q] != stamp:
         mark2[q] = stamp
         cand[n] = q
