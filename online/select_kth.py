@@ -49,7 +49,13 @@ def kth_largest(a, n, k):
 def best_threshold(vals, n, n_max, sel):
     """The ``n_max``-th largest of ``vals[:n]`` (``0 < n_max < n``), exact, in ``O(n)``:
     a lower bound from an evenly strided sample, then a selection among the values not
-    below it (branch-free compaction into ``sel``; the whole buffer if the bound fails)."""
+    below it (branch-free compaction into ``sel``; the whole buffer if the bound fails).
+    When ``n_max`` is a large share of ``n`` (``4 n_max >= n``) the bound would keep most
+    values: one selection over a copy is cheaper."""
+    if 4 * n_max >= n:
+        for t in range(n):
+            sel[t] = vals[t]
+        return kth_largest(sel, n, n_max - 1)
     step = max(n // SAMPLE, 1)
     m = 0
     for t in range(0, n, step):

@@ -53,8 +53,8 @@ def test_lookup_equals_the_scatter_bitwise_for_every_item():
             n_rec = int(rng.integers(0, 21))
             rec = rng.integers(0, n_items, 20).astype(np.int32)  # repeats included
             decay = float(rng.uniform(0.5, 1.0))
-            out, mark, kt = np.zeros(n_items), np.zeros(n_items, np.int64), np.zeros(n_items, np.int32)
-            knn_scatter(it, ct, rsp, rec, n_rec, decay, out, mark, 1, kt)
+            out, kt = np.zeros(n_items), np.zeros(n_items, np.int32)
+            knn_scatter(it, ct, rsp, rec, n_rec, decay, out, kt)
             dense = np.zeros(n_items)
             knn_scatter_dense(it, ct, rsp, rec, n_rec, decay, dense, n_items)
             w = np.zeros(20)
