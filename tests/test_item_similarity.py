@@ -58,7 +58,7 @@ def test_scatter_matches_dense_twin_when_rows_are_roomy(window, wdecay):
     events = _stream(rng, n_items, 5, 300)
     it, ct, dense, pop, hist = _replay(events, n_items, 64, window, wdecay)
     rsp = 1.0 / np.sqrt(np.maximum(pop, 1.0))  # Items.pop_rs
-    for u, h in hist.items():
+    for h in hist.values():
         rec = np.array(h[::-1][:7], np.int32)
         out = np.zeros(n_items)
         touched = np.zeros(n_items, np.int32)

@@ -90,10 +90,7 @@ def _knn_counts(rec: Recommender) -> dict[tuple[str, str], float]:
     """Item-kNN co-occurrence counts by item ids (dense indices differ per shard)."""
     ids, it = rec.catalog.item_ids, rec.state.items
     return {
-        (ids[r], ids[q]): float(c)
-        for r in range(len(ids))
-        for q, c in zip(it.knn_item[r], it.knn_cnt[r])
-        if q >= 0
+        (ids[r], ids[q]): float(c) for r in range(len(ids)) for q, c in zip(it.knn_item[r], it.knn_cnt[r]) if q >= 0
     }
 
 
