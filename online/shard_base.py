@@ -136,14 +136,18 @@ def transition_increments(cur_i, cur_c, b_i, b_c, n):
 
 
 @njit(cache=True)
-def knn_increments(cur_i, cur_c, b_i, b_c, n):
-    """``(src, dst, inc)``: for rows ``0..n-1`` of the item-kNN tables, each entry's count
+def knn_increments(cur_i, cur_c, b_i, b_c, n, touched):
+    """``(src, dst, inc)``: for the rows ``r < n`` flagged in ``touched`` (learned since the
+    last delta; the flags are then cleared) of the item-kNN tables, each entry's count
     minus its count in the base row (found in its probe window; 0 when absent), where
     positive; then base rows = current rows."""
     m_slots = cur_i.shape[1]
     changed = np.zeros(n, np.bool_)
     total = 0
     for r in range(n):
+        if not touched[r]:
+            continue
+        touched[r] = False
         for a in range(m_slots):
             if cur_i[r, a] != b_i[r, a] or cur_c[r, a] != b_c[r, a]:
                 changed[r] = True
@@ -159,9 +163,12 @@ def knn_increments(cur_i, cur_c, b_i, b_c, n):
             if ci < 0:
                 continue
             before = 0.0
-            b = probe_slot(b_i, r, ci)
-            if b >= 0 and b_i[r, b] == ci:
-                before = np.float64(b_c[r, b])
+            if b_i[r, a] == ci:  # an entry keeps its slot (an item is in a row at most once)
+                before = np.float64(b_c[r, a])
+            else:
+                b = probe_slot(b_i, r, ci)
+                if b >= 0 and b_i[r, b] == ci:
+                    before = np.float64(b_c[r, b])
             d = np.float64(cur_c[r, a]) - before
             if d > 0.0:
                 src[t], dst[t], inc[t] = r, ci, d
@@ -192,7 +199,7 @@ def take_delta(st: EngineState, base: ShardBase, item_ids: list, head: tuple, gr
     popd = np.maximum((it.popd[:n] - bi["popd"]) / scale, 0.0)
     obs = ((it.obs[:n] != 0) & (bi["obs"] == 0)).astype(np.uint8)
     src, dst, wgt = transition_increments(it.nbr_item, it.nbr_cnt, bi["nbr_item"], bi["nbr_cnt"], n)
-    k_src, k_dst, k_w = knn_increments(it.knn_item, it.knn_cnt, bi["knn_item"], bi["knn_cnt"], n)
+    k_src, k_dst, k_w = knn_increments(it.knn_item, it.knn_cnt, bi["knn_item"], bi["knn_cnt"], n, it.knn_touched)
     for f in ("feats", "nf", "pop", "popd", "obs"):
         bi[f][:] = getattr(it, f)[:n]
     ref = np.unique(
