@@ -96,7 +96,11 @@ def test_kth_largest_matches_a_sort():
     for n in (1, 2, 7, 100, 1000):
         a = np.round(rng.standard_normal(n), 1)  # ties
         for k in {0, n // 2, n - 1}:
-            assert kth_largest(a.copy(), n, k) == np.sort(a)[::-1][k]
+            b = a.copy()
+            v = kth_largest(b, n, k)
+            assert v == np.sort(a)[::-1][k]
+            assert (b[:k] >= v).all() and b[k] == v and (b[k + 1 :] <= v).all()
+            assert np.array_equal(np.sort(b), np.sort(a))  # a permutation
 
 
 def test_threshold_is_exact_also_when_the_sample_misleads():
