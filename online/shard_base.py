@@ -151,8 +151,10 @@ def knn_increments(cur_i, cur_c, b_i, b_c, n, touched):
         for a in range(m_slots):
             if cur_i[r, a] != b_i[r, a] or cur_c[r, a] != b_c[r, a]:
                 changed[r] = True
-                total += m_slots  # at most one increment per slot
                 break
+        if changed[r]:  # at most one increment per entry
+            for a in range(m_slots):
+                total += np.int64(cur_i[r, a] >= 0)
     src, dst, inc = np.zeros(total, np.int64), np.zeros(total, np.int64), np.zeros(total, np.float64)
     t = 0
     for r in range(n):
