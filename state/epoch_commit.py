@@ -1,0 +1,160 @@
+"""Epoch commits off the event path: capture + redo file now, RocksDB in a background thread.
+
+``EpochCommitter.commit(state, dirty, extra)`` -- called where Bytewax takes a snapshot --
+does only what must happen before the token may be handed out:
+
+1. waits until fewer than ``max_pending`` earlier commits are in flight (backpressure;
+   epochs are seconds apart and a commit normally finishes well within one) and re-raises
+   the error of a failed one;
+2. captures the epoch (``ParamStore.capture``: the changed chunks copied out of the live
+   arrays, diffed against the store's shadow copy; the first commit of a committer writes
+   everything, so it needs no base state -- see :func:`state.epochs.restore_epoch`);
+3. writes the redo file ``epochs/e<seq>.redo`` (:mod:`state.redo`; page cache);
+
+and returns the token ``{format, epoch, checkpoint, digest}``. A thread per epoch, each
+starting after the previous one finished (epoch order), then seals (CRC + fsync) the redo
+file, applies the capture to the live DB in batches of ``batch_bytes`` (``Rdict.write``
+holds the GIL; small batches keep each hold to a few ms), flushes the memtable (GIL
+released), takes the checkpoint ``epochs/e<seq>`` (after the flush: hard links only, ~5 ms),
+fsyncs it, deletes the redo file and prunes checkpoints beyond ``keep_last``.
+
+The threads are not daemons: the interpreter's exit waits for them (a clean stop leaves
+every epoch in RocksDB); ``wait()`` does so explicitly and raises a commit's error.
+
+Guarantees: after ``commit`` returns, a kill of the process at any moment loses nothing
+(``restore_epoch`` rebuilds the token's state from the newest checkpoint and the redo
+files); a machine crash loses nothing once the epoch's redo file is sealed or its
+checkpoint taken (normally tens of ms after ``commit`` returns); in that window a crash can
+leave the token's redo file torn, which ``restore_epoch`` reports (naming the file) instead
+of restoring a wrong state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streamrec.online.model_state import ModelState
+from streamrec.state import redo
+from streamrec.state.capture import Capture, Ops
+from streamrec.state.disk import fsync_dir
+from streamrec.state.epochs import checkpoint_epoch, next_epoch, redo_path, token_for
+from streamrec.state.store import ParamStore
+
+log = logging.getLogger("streamrec.state")
+
+
+class BufferPool:
+    """Reusable capture buffers: a commit's buffers come back when its background work is done
+    (fresh memory would cost a page fault per 4 KB on the event path)."""
+
+    def __init__(self, keep: int = 256) -> None:
+        self._free: list[np.ndarray] = []
+        self._lock = threading.Lock()
+        self.keep = keep
+
+    def allocator(self, used: list[np.ndarray]) -> Callable[[int, Any], np.ndarray]:
+        """An ``alloc(n, dtype)`` for one capture; the buffers it hands out are added to ``used``."""
+
+        def alloc(n: int, dtype: Any) -> np.ndarray:
+            nbytes = n * np.dtype(dtype).itemsize
+            with self._lock:
+                fits = [i for i, b in enumerate(self._free) if b.nbytes >= nbytes]
+                buf = self._free.pop(min(fits, key=lambda i: self._free[i].nbytes)) if fits else None
+            if buf is None:
+                buf = np.empty(max(nbytes, 1), np.uint8)
+            used.append(buf)
+            return buf[:nbytes].view(dtype)
+
+        return alloc
+
+    def give_back(self, used: list[np.ndarray]) -> None:
+        with self._lock:
+            self._free = sorted(self._free + used, key=lambda b: b.nbytes)[-self.keep :]
+
+
+class EpochCommitter:
+    """Background epoch commits of ``store`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: ParamStore,
+        keep_last: int = 4,
+        max_pending: int = 1,
+        batch_bytes: int = 1 << 20,
+        on_commit: Callable[[int], None] | None = None,
+    ) -> None:
+        if keep_last < 1 or max_pending < 1:
+            raise ValueError("keep_last and max_pending must be >= 1")
+        self.store, self.keep_last, self.max_pending = store, keep_last, max_pending
+        self.batch_bytes, self.on_commit = batch_bytes, on_commit
+        self._threads: deque[threading.Thread] = deque()
+        self._error: BaseException | None = None
+        self._next = next_epoch(store.state_dir)
+        self._first = True
+        #: seconds of the last commit's steps: waiting for earlier ones, capture, redo file
+        #: write (``redo_bytes`` its size), background work (seal, apply, flush, checkpoint, ...)
+        self.timings: dict[str, float] = {"background": 0.0}
+        self.pool = BufferPool()
+
+    def commit(self, state: ModelState, dirty: Mapping[str, np.ndarray] | None, extra: Ops | None = None) -> dict:
+        """Capture ``state`` and write its redo file; returns the epoch token."""
+        t0 = time.perf_counter()
+        while len(self._threads) >= self.max_pending or (self._threads and not self._threads[0].is_alive()):
+            self._threads.popleft().join()
+        self._raise()
+        t1 = time.perf_counter()
+        used: list[np.ndarray] = []
+        cap = self.store.capture(state, None if self._first else dirty, extra, self.pool.allocator(used))
+        self._first = False
+        t2 = time.perf_counter()
+        seq, self._next = self._next, self._next + 1
+        path = redo_path(self.store.state_dir, seq)
+        path.parent.mkdir(exist_ok=True)
+        size = redo.write(path, cap, seq)
+        self.timings.update(wait=t1 - t0, capture=t2 - t1, redo=time.perf_counter() - t2, redo_bytes=size)
+        prev = self._threads[-1] if self._threads else None
+        th = threading.Thread(target=self._finish, args=(seq, cap, path, prev, used), name=f"epoch-commit-{seq}")
+        th.start()
+        self._threads.append(th)
+        return token_for(seq, cap.digest())
+
+    def wait(self) -> None:
+        """Wait for every commit in flight; raise the error of a failed one."""
+        while self._threads:
+            self._threads.popleft().join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"a background epoch commit failed: {self._error!r}") from self._error
+
+    def _finish(self, seq: int, cap: Capture, path: Path, prev: threading.Thread | None, used: list) -> None:
+        if prev is not None:
+            prev.join()
+        if self._error is not None:
+            return
+        t = time.perf_counter()
+        try:
+            redo.seal(path)
+            self.store.apply(cap, self.batch_bytes)
+            self.store.db.flush()  # releases the GIL; the checkpoint then only links files
+            checkpoint_epoch(self.store, seq, self.keep_last)
+            path.unlink()
+            fsync_dir(path.parent)
+        except BaseException as exc:  # kept for the next commit (or wait) to raise
+            self._error = exc
+            log.exception("background commit of epoch %d failed (its redo file %s stays)", seq, path)
+            return
+        self.timings["background"] = time.perf_counter() - t
+        del cap
+        self.pool.give_back(used)
+        if self.on_commit is not None:
+            self.on_commit(seq)
