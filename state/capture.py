@@ -187,7 +187,7 @@ def _candidates(cap, prefix, arr, spec, old_rows, rows_dirty) -> np.ndarray:
     c = np.concatenate(parts).astype(np.int64, copy=False)
     if len(parts) > 1 or not np.all(c[1:] >= c[:-1]):
         c = np.sort(c)
-    return c[np.concatenate([[True], c[1:] != c[:-1]])]  # sorted: drop repeats without hashing
+    return c[np.concatenate([[True], c[1:] != c[:-1]])] if len(c) else c  # drop repeats without hashing
 
 
 def _diff_run(prefix: bytes, cb: int, raw: np.ndarray, old: np.ndarray, full: np.ndarray, alloc: Alloc) -> ChunkRun:
