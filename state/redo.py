@@ -118,8 +118,10 @@ def _parse(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture]:
     if len(raw) == end + 8 and raw[end : end + 4] == SEAL:
         if zlib.crc32(memoryview(raw)[:end]) != struct.unpack_from("<I", raw, end + 4)[0]:
             raise RedoError(f"redo file {path} is corrupt (checksum mismatch)")
-    elif len(raw) != end or not header["boot"] or header["boot"] != boot_id():
-        raise RedoError(f"redo file {path} is torn (unsealed, {len(raw)} of {end} bytes, written before a restart?)")
+    elif len(raw) != end:
+        raise RedoError(f"redo file {path} is torn ({len(raw)} bytes, its header says {end})")
+    elif not header["boot"] or header["boot"] != boot_id():
+        raise RedoError(f"redo file {path} was never sealed (fsynced) and the machine restarted since: not trusted")
     buf, pos, parts = memoryview(raw), start, []
     for size in header["sizes"]:
         parts.append(buf[pos : pos + int(size)])
