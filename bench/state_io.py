@@ -7,6 +7,16 @@ full save, incremental save with ``--dirty`` of the rows dirty, commit_epoch
 array (+ the vocab as JSON) and ``np.load``. Also sweeps the chunk size.
 
     python bench/state_io.py [--mb 10] [--dirty 0.01] [--repeats 5] [--dir /tmp/x]
+
+``--engine-items N`` instead runs the real engine on generated clicks over a catalog growing
+to N items and, at the end of every epoch of ``--epoch-events`` events, commits the same
+state twice: synchronously (``commit_epoch``: save + checkpoint, all on the event path) and
+with the background committer (``EpochCommitter``: capture + redo file on the event path,
+RocksDB in a thread). It prints, per epoch, both event-path times, their ratio, the
+background work, and the engine's batch times while a background commit runs vs while none
+does (the thread's GIL holds show there):
+
+    python bench/state_io.py --engine-items 20000 --engine-events 66000 --epoch-events 11000
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from streamrec.online.model_state import ModelState
 from streamrec.state.disk import state_size_bytes
+from streamrec.state.epoch_commit import EpochCommitter
 from streamrec.state.epochs import commit_epoch
 from streamrec.state.store import ParamStore
 
@@ -92,6 +103,72 @@ def npy_load(d: Path) -> tuple[dict, dict]:
     return arrays, json.loads((d / "vocab.json").read_text())
 
 
+BG_COLUMNS = (("background", 6), ("bg_seal", 5), ("bg_apply", 6), ("bg_flush", 6), ("bg_checkpoint", 5))
+
+
+def engine_epochs(n_items: int, n_events: int, epoch_events: int, root: Path, batch: int = 100) -> None:
+    """Sync vs background epoch commits of the real engine, same states, same run."""
+    from streamrec.contract.events import event_from_dict
+    from streamrec.online.recommender import Recommender
+    from streamrec.shell.traffic import ClickGenerator
+
+    gen = ClickGenerator(n_users=max(1000, n_items // 4), n_items=n_items, seed=1)
+    new = [k // 3 if k % 3 == 0 and k // 3 < n_items else None for k in range(n_events)]
+    events = [event_from_dict(gen.next_event(item=i)) for i in new]
+    model = Recommender()
+    sync_store = ParamStore(root / "sync", wal=False, diff=True)
+    async_store = ParamStore(root / "async", wal=False, diff=True)
+    for store in (sync_store, async_store):  # as EngineLogic does at start-up
+        store.save(model.export_state(copy=False))
+    model.clear_dirty()
+    committer = EpochCommitter(async_store)
+    rows, busy, idle = [], [], []
+    print(
+        f"{'events':>7} {'sync_ms':>8} {'async_ms':>8} {'ratio':>6} {'capture':>8} {'redo':>6} {'redo_MB':>8} {'bg_ms':>7}"
+    )
+    for start in range(0, n_events, epoch_events):
+        for b in range(start, min(n_events, start + epoch_events), batch):
+            t = time.perf_counter()
+            model.process_batch(events[b : b + batch], n_candidates=50, rank_before=False)
+            bg = any(th.is_alive() for th in committer._threads)
+            (busy if bg else idle).append(time.perf_counter() - t)
+        state, dirty = model.export_state(copy=False), model.dirty_rows()
+        t0 = time.perf_counter()
+        commit_epoch(sync_store, state, dirty)
+        t1 = time.perf_counter()
+        committer.commit(state, dirty)
+        t2 = time.perf_counter()
+        model.clear_dirty()
+        tm = committer.timings
+        rows.append((t1 - t0, t2 - t1))
+        print(
+            f"{min(n_events, start + epoch_events):7d} {(t1 - t0) * 1e3:8.0f} {(t2 - t1) * 1e3:8.0f} "
+            f"{(t1 - t0) / (t2 - t1):6.1f} {tm['capture'] * 1e3:8.0f} {tm['redo'] * 1e3:6.0f} "
+            f"{tm['redo_bytes'] / 1e6:8.1f} | {' ' * 31}"
+            + " ".join(f"{tm.get(k, 0) * 1e3:{w}.0f}" for k, w in BG_COLUMNS),
+            flush=True,
+        )
+    committer.wait()
+    tm = committer.timings
+    print("last epoch's background ms: " + " ".join(f"{k} {tm.get(k, 0) * 1e3:.0f}" for k, _ in BG_COLUMNS))
+    sync_ms = np.array([r[0] for r in rows[1:]]) * 1e3  # the first async epoch is a full capture
+    async_ms = np.array([r[1] for r in rows[1:]]) * 1e3
+    print(
+        f"epochs 2..{len(rows)}: event-path commit median sync {np.median(sync_ms):.0f} ms, background committer "
+        f"{np.median(async_ms):.0f} ms (ratio {np.median(sync_ms) / np.median(async_ms):.1f}x); max sync "
+        f"{sync_ms.max():.0f} ms, max async {async_ms.max():.0f} ms"
+    )
+    for name, ts in (("a background commit running", busy), ("no background commit", idle)):
+        if ts:
+            a = np.array(ts) * 1e3
+            print(
+                f"engine batches of {batch} events, {name}: n={len(a)} p50 {np.percentile(a, 50):.1f} "
+                f"p99 {np.percentile(a, 99):.1f} max {a.max():.1f} ms"
+            )
+    sync_store.close()
+    async_store.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=10.0)
@@ -100,8 +177,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--chunks", default="128,1024,4096,16384", help="chunk_bytes values to sweep")
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--engine-items", type=int, default=0, help="run the engine epoch-commit bench instead")
+    ap.add_argument("--engine-events", type=int, default=66000)
+    ap.add_argument("--epoch-events", type=int, default=11000)
     args = ap.parse_args()
     root = Path(args.dir or tempfile.mkdtemp(prefix="state_io_"))
+    if args.engine_items:
+        engine_epochs(args.engine_items, args.engine_events, args.epoch_events, root)
+        if args.dir is None:
+            shutil.rmtree(root, ignore_errors=True)
+        return
     rng = np.random.default_rng(1)
     state = synthetic(args.mb, args.k)
     nbytes = sum(a.nbytes for a in state.arrays.values())

@@ -141,19 +141,25 @@ class EpochCommitter:
             prev.join()
         if self._error is not None:
             return
-        t = time.perf_counter()
+        t, steps = time.perf_counter(), {}
         try:
             redo.seal(path)
+            steps["seal"] = time.perf_counter()
             self.store.apply(cap, self.batch_bytes)
+            steps["apply"] = time.perf_counter()
             self.store.db.flush()  # releases the GIL; the checkpoint then only links files
+            steps["flush"] = time.perf_counter()
             checkpoint_epoch(self.store, seq, self.keep_last)
             path.unlink()
             fsync_dir(path.parent)
+            steps["checkpoint"] = time.perf_counter()
         except BaseException as exc:  # kept for the next commit (or wait) to raise
             self._error = exc
             log.exception("background commit of epoch %d failed (its redo file %s stays)", seq, path)
             return
         self.timings["background"] = time.perf_counter() - t
+        for name, end in steps.items():
+            self.timings[f"bg_{name}"], t = end - t, end
         del cap
         self.pool.give_back(used)
         if self.on_commit is not None:
