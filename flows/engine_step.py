@@ -84,8 +84,6 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         # a commit writes only the chunks whose bytes changed (the engine flags whole item rows,
         # 2.7 KB each, for a change of one slot), at the cost of one more copy of the model
         self.store = ParamStore(cfg.model_dir, wal=not cfg.recovery, diff=True)
-        # epoch commits: capture + redo file at the snapshot, RocksDB work in a background thread
-        self.committer = EpochCommitter(self.store, on_commit=self._state_bytes) if cfg.recovery else None
         state = self.store.load()
         config = config_for_run(state.meta if state is not None else None, cfg.model_config, cfg.model_set)
         self.model = Recommender.from_state(state, config) if state is not None else Recommender(config)
@@ -107,6 +105,8 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         t = time.perf_counter()
         self._flush()
         log.info("model rows saved at start-up in %.2f s", time.perf_counter() - t)
+        # epoch commits: capture + redo file at the snapshot; a worker process then owns the DB
+        self.committer = EpochCommitter(self.store, on_commit=self._state_bytes) if cfg.recovery else None
         quiet_gc()
         self._rec_counters = {name: metrics.RECOMMENDATIONS.labels(name, self.shard) for name in self.arms.policies}
         self.served = LastServed()

@@ -13,10 +13,8 @@ chunk word by word, stops at the first difference, and copies a changed chunk in
 capture buffer and into the shadow (one pass; an unchanged chunk costs two reads). A capture
 therefore costs O(bytes of the dirty rows) memory traffic plus a copy of the changed bytes.
 
-Applying: the ranges first, then the chunks, then the puts (``m/layout``, ``m/meta`` last).
-``batch_bytes=None`` writes one atomic ``WriteBatch``; a size splits the write into batches
-of about that many bytes: ``Rdict.write`` holds the GIL for its whole duration (measured:
-a 51 MB batch, 67-98 ms), so a background writer keeps each hold to a few ms.
+Applying (one atomic ``WriteBatch``): the ranges first, then the chunks, then the puts
+(``m/layout``, ``m/meta`` last).
 
 >>> import numpy as np
 >>> from streamrec.online.model_state import ModelState
@@ -226,31 +224,16 @@ def diff_chunks(cur, old, cands, w, out, out_idx):  # pragma: no cover - compile
     return k
 
 
-def apply(db: rocksdict.Rdict, cap: Capture, batch_bytes: int | None = None) -> None:
-    """Write ``cap`` to ``db`` (raw mode): one batch, or batches of about ``batch_bytes``."""
-    limit = batch_bytes or 1 << 62
-    wb, size = rocksdict.WriteBatch(raw_mode=True), 0
+def apply(db: rocksdict.Rdict, cap: Capture) -> None:
+    """Write ``cap`` to ``db`` (raw mode) in one atomic ``WriteBatch``."""
+    wb = rocksdict.WriteBatch(raw_mode=True)
     for start, end in cap.ranges:
         wb.delete_range(start, end)
-    for keys, values, n in _groups(cap, max(1, min(limit, 1 << 22) // 256)):
-        deque(map(wb.put, keys, values), 0)
-        size += n
-        if size >= limit:
-            db.write(wb)
-            wb, size = rocksdict.WriteBatch(raw_mode=True), 0
-    db.write(wb)
-
-
-def _groups(cap: Capture, per: int):
-    """(keys, values, bytes) of ``cap``'s puts in write order, about ``per`` * 256 bytes each."""
     for run in cap.runs:
-        step = max(1, per * 256 // max(run.cb, 1))
-        for s in range(0, len(run.idx), step):
-            vals = run.data[s : s + step].view(f"V{run.cb}").ravel().tolist()
-            yield _chunk_keys(run.prefix, run.idx[s : s + step]), vals, len(vals) * run.cb
-    for s in range(0, len(cap.puts), per):
-        part = cap.puts[s : s + per]
-        yield [k for k, _ in part], [v for _, v in part], sum(len(v) for _, v in part)
+        deque(map(wb.put, _chunk_keys(run.prefix, run.idx), run.data.view(f"V{run.cb}").ravel().tolist()), 0)
+    for key, value in cap.puts:
+        wb.put(key, value)
+    db.write(wb)
 
 
 def _vocab_puts(puts: list[tuple[bytes, bytes]], prefix: bytes, ids: list[str], prev_len: int | None) -> list:

@@ -31,21 +31,21 @@ of restoring a wrong state.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from streamrec.online.model_state import ModelState
 from streamrec.state import redo
-from streamrec.state.capture import Capture, Ops
-from streamrec.state.disk import fsync_dir
-from streamrec.state.epochs import checkpoint_epoch, next_epoch, redo_path, token_for
+from streamrec.state.capture import Ops
+from streamrec.state.commit_worker import Worker, commit_redo
+from streamrec.state.epochs import next_epoch, redo_path, token_for
 from streamrec.state.store import ParamStore
 
 log = logging.getLogger("streamrec.state")
@@ -81,26 +81,32 @@ class BufferPool:
 
 
 class EpochCommitter:
-    """Background epoch commits of ``store`` (see the module docstring)."""
+    """Background epoch commits of ``store`` (see the module docstring). ``worker=True``: a
+    :class:`state.commit_worker.Worker` process writes RocksDB (``store``'s DB handle is
+    closed: the store only captures from then on); ``False``: a thread of this process does."""
 
     def __init__(
         self,
         store: ParamStore,
         keep_last: int = 4,
         max_pending: int = 1,
-        batch_bytes: int = 1 << 20,
+        worker: bool = True,
         on_commit: Callable[[int], None] | None = None,
     ) -> None:
         if keep_last < 1 or max_pending < 1:
             raise ValueError("keep_last and max_pending must be >= 1")
-        self.store, self.keep_last, self.max_pending = store, keep_last, max_pending
-        self.batch_bytes, self.on_commit = batch_bytes, on_commit
+        self.store, self.keep_last, self.max_pending, self.on_commit = store, keep_last, max_pending, on_commit
         self._threads: deque[threading.Thread] = deque()
         self._error: BaseException | None = None
         self._next = next_epoch(store.state_dir)
         self._first = True
+        self._worker: Worker | None = None
+        if worker:
+            store.close()
+            self._worker = Worker(store.state_dir)
+            atexit.register(self.close)  # after the interpreter joined the commit threads
         #: seconds of the last commit's steps: waiting for earlier ones, capture, redo file
-        #: write (``redo_bytes`` its size), background work (seal, apply, flush, checkpoint, ...)
+        #: write (``redo_bytes`` its size), background work (seal, apply, flush, checkpoint)
         self.timings: dict[str, float] = {"background": 0.0}
         self.pool = BufferPool()
 
@@ -119,9 +125,10 @@ class EpochCommitter:
         path = redo_path(self.store.state_dir, seq)
         path.parent.mkdir(exist_ok=True)
         size = redo.write(path, cap, seq)
+        self.pool.give_back(used)  # the background reads the redo file, not the capture
         self.timings.update(wait=t1 - t0, capture=t2 - t1, redo=time.perf_counter() - t2, redo_bytes=size)
         prev = self._threads[-1] if self._threads else None
-        th = threading.Thread(target=self._finish, args=(seq, cap, path, prev, used), name=f"epoch-commit-{seq}")
+        th = threading.Thread(target=self._finish, args=(seq, prev), name=f"epoch-commit-{seq}")
         th.start()
         self._threads.append(th)
         return token_for(seq, cap.digest())
@@ -132,35 +139,31 @@ class EpochCommitter:
             self._threads.popleft().join()
         self._raise()
 
+    def close(self) -> None:
+        """Wait for the commits in flight, then stop the worker (idempotent)."""
+        while self._threads:
+            self._threads.popleft().join()
+        if self._worker is not None:
+            self._worker.close()
+
     def _raise(self) -> None:
         if self._error is not None:
             raise RuntimeError(f"a background epoch commit failed: {self._error!r}") from self._error
 
-    def _finish(self, seq: int, cap: Capture, path: Path, prev: threading.Thread | None, used: list) -> None:
+    def _finish(self, seq: int, prev: threading.Thread | None) -> None:
         if prev is not None:
             prev.join()
         if self._error is not None:
             return
-        t, steps = time.perf_counter(), {}
         try:
-            redo.seal(path)
-            steps["seal"] = time.perf_counter()
-            self.store.apply(cap, self.batch_bytes)
-            steps["apply"] = time.perf_counter()
-            self.store.db.flush()  # releases the GIL; the checkpoint then only links files
-            steps["flush"] = time.perf_counter()
-            checkpoint_epoch(self.store, seq, self.keep_last)
-            path.unlink()
-            fsync_dir(path.parent)
-            steps["checkpoint"] = time.perf_counter()
+            if self._worker is not None:
+                timings = self._worker.commit(seq, self.keep_last)
+            else:
+                timings = commit_redo(self.store, seq, self.keep_last)
         except BaseException as exc:  # kept for the next commit (or wait) to raise
             self._error = exc
-            log.exception("background commit of epoch %d failed (its redo file %s stays)", seq, path)
+            log.error("background commit of epoch %d failed (its redo file stays): %r", seq, exc)
             return
-        self.timings["background"] = time.perf_counter() - t
-        for name, end in steps.items():
-            self.timings[f"bg_{name}"], t = end - t, end
-        del cap
-        self.pool.give_back(used)
+        self.timings.update(timings)
         if self.on_commit is not None:
             self.on_commit(seq)

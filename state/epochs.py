@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ import rocksdict
 from streamrec.online.model_state import ModelState
 from streamrec.state import redo
 from streamrec.state.capture import Ops
-from streamrec.state.disk import fsync_dir, install_live, raw_options
+from streamrec.state.disk import assert_not_open, fsync_dir, install_live, live_db_path, raw_options
 from streamrec.state.store import ParamStore
 
 EPOCHS_DIR = "epochs"
@@ -114,6 +115,19 @@ def commit_epoch(
     return token_for(seq, store.digest())
 
 
+def wait_unlocked(state_dir: Path, timeout_s: float = 120.0) -> None:
+    """Wait until no process holds the live DB: the commit worker of a stopped or killed run
+    finishes its epoch first (:mod:`state.commit_worker`); raises ``RuntimeError`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return assert_not_open(live_db_path(state_dir))
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def check_token(token: Any) -> int:
     """Validate a token (it comes back from Bytewax's recovery store); returns its epoch."""
     if not isinstance(token, Mapping) or token.get("format") != TOKEN_FORMAT:
@@ -135,6 +149,7 @@ def restore_epoch(state_dir: str | Path, token: Mapping[str, Any]) -> ModelState
     Call it before opening the store (no process may have the DB open)."""
     state_dir = Path(state_dir)
     seq = check_token(token)
+    wait_unlocked(state_dir)
     src = epoch_path(state_dir, seq)
     if src.is_dir():
         install_live(state_dir, src)
@@ -194,6 +209,7 @@ def start_without_resume(state_dir: str | Path, marker_dir: str | Path) -> bool:
     when it rolled back. Call before opening the store.
     """
     state_dir, marker = Path(state_dir), Path(marker_dir) / "streamrec-baseline"
+    wait_unlocked(state_dir)
     if (marker / "COMPLETE").is_file():
         install_live(state_dir, marker)
         for seq in list_epochs(state_dir):  # epochs of the crashed run were never committed

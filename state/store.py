@@ -121,9 +121,9 @@ class ParamStore:
         self._layout = cap.layout
         return cap
 
-    def apply(self, cap: C.Capture, batch_bytes: int | None = None) -> None:
-        """Write a capture (one atomic batch, or batches of ``batch_bytes``; :func:`state.capture.apply`)."""
-        C.apply(self.db, cap, batch_bytes)
+    def apply(self, cap: C.Capture) -> None:
+        """Write a capture in one atomic batch (:func:`state.capture.apply`)."""
+        C.apply(self.db, cap)
 
     # ---------------------------------------------------------------- reading
     def load(self) -> ModelState | None:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from test_state_crash import REPO, _assert_same, _child_module, _expected
 
-from streamrec.state import epoch_commit, redo
+from streamrec.state import commit_worker, redo
 from streamrec.state.epoch_commit import EpochCommitter
 from streamrec.state.epochs import (
     commit_epoch,
@@ -35,21 +35,21 @@ ASYNC_CHILD = r"""
 import json, sys, threading
 import numpy as np
 from crash_child import initial, step
-from streamrec.state import epoch_commit
+from streamrec.state import commit_worker, epoch_commit
 from streamrec.state.store import ParamStore
 
 state_dir, stall, pending = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-real = epoch_commit.checkpoint_epoch
+real = commit_worker.checkpoint_epoch
 def checkpoint(store, seq, keep_last):
     if stall and seq >= stall:
         print(f"stalled {seq}", flush=True)
         threading.Event().wait()
     real(store, seq, keep_last)
-epoch_commit.checkpoint_epoch = checkpoint
+commit_worker.checkpoint_epoch = checkpoint  # in this process: stalls need worker=False
 s = initial()
 store = ParamStore(state_dir, wal=False, diff=True)
 store.save(s)
-committer = epoch_commit.EpochCommitter(store, keep_last=2, max_pending=pending, batch_bytes=4096)
+committer = epoch_commit.EpochCommitter(store, keep_last=2, max_pending=pending, worker=not stall)
 acc = []  # rows changed since the last commit (None: all)
 for i in range(100000):
     rows = step(s, i)
@@ -152,16 +152,16 @@ def test_two_epochs_in_flight_commit_in_order_and_match_sync_commits(tmp_path, m
 
     s = ModelState({"w": rng.random((3000, 16)).astype("<f4"), "b": np.zeros(7)}, {"ids": ["a"]}, {"n": 0})
     gate, order = threading.Event(), []
-    real = epoch_commit.checkpoint_epoch
+    real = commit_worker.checkpoint_epoch
 
     def checkpoint(store, seq, keep_last):
         gate.wait()
         order.append(seq)
         real(store, seq, keep_last)
 
-    monkeypatch.setattr(epoch_commit, "checkpoint_epoch", checkpoint)
+    monkeypatch.setattr(commit_worker, "checkpoint_epoch", checkpoint)
     store, ref = ParamStore(tmp_path / "a", wal=False, diff=True), ParamStore(tmp_path / "b", diff=True)
-    committer = EpochCommitter(store, keep_last=10, max_pending=2)
+    committer = EpochCommitter(store, keep_last=10, max_pending=2, worker=False)
     tokens, expected = [], []
     for e in range(2):
         rows = rng.choice(3000, 40, replace=False)
@@ -192,9 +192,9 @@ def test_a_failed_background_commit_fails_the_next_commit(tmp_path, monkeypatch)
     def broken(store, seq, keep_last):
         raise OSError("disk full")
 
-    monkeypatch.setattr(epoch_commit, "checkpoint_epoch", broken)
+    monkeypatch.setattr(commit_worker, "checkpoint_epoch", broken)
     with ParamStore(tmp_path, wal=False, diff=True) as store:
-        committer = EpochCommitter(store)
+        committer = EpochCommitter(store, worker=False)
         token = committer.commit(s, None)
         with pytest.raises(RuntimeError, match="disk full"):
             committer.wait()
@@ -212,3 +212,26 @@ def test_start_without_resume_drops_redo_files(tmp_path):
     assert start_without_resume(st, marker) is False  # first start: takes the baseline
     assert start_without_resume(st, marker) is True
     assert list_redo(st) == [] and list_epochs(st) == [] and next_epoch(st) == 1
+
+
+def test_the_worker_process_commits_in_order_and_a_dead_worker_fails_the_next_commit(tmp_path):
+    from streamrec.online.model_state import ModelState
+
+    s = ModelState({"w": np.zeros((500, 8))}, {}, {"n": 0})
+    store = ParamStore(tmp_path, wal=False, diff=True)
+    committer = EpochCommitter(store, keep_last=3, max_pending=2)  # a worker process owns the DB
+    tokens = []
+    for e in range(5):
+        s.arrays["w"][e * 50 : e * 50 + 10] = e + 1
+        s.meta["n"] = e
+        tokens.append(committer.commit(s, {"w": np.arange(e * 50, e * 50 + 10)}))
+    committer.wait()
+    assert list_epochs(tmp_path) == [3, 4, 5] and list_redo(tmp_path) == []
+    assert committer.timings["bg_apply"] >= 0 and committer.timings["redo_bytes"] > 0
+    committer._worker.proc.kill()
+    committer._worker.proc.wait()
+    committer.commit(s, {})
+    with pytest.raises(RuntimeError, match="commit worker exited"):
+        committer.wait()
+    committer.close()
+    _assert_same(restore_epoch(tmp_path, tokens[-1]), s)
