@@ -146,20 +146,28 @@ def _take_array(cap, name, arr, prev, rows_dirty, shadow, chunk_bytes, alloc) ->
     cb, raw = L.chunk_bytes_of(spec, rb), _raw(arr)
     n_full = raw.shape[0] // cb
     old = shadow.get(name) if shadow is not None else None
-    diffing = chunks is not None and old is not None and old.shape == arr.shape and old.dtype == arr.dtype
-    if not diffing:
+    if chunks is None or old is None or old.dtype != arr.dtype or old.shape[1:] != arr.shape[1:]:
         chunks = np.arange(L.n_chunks(raw.shape[0], cb)) if chunks is None else chunks
         full = chunks[chunks < n_full]
         cap.runs.append(ChunkRun(prefix, cb, full, raw[: n_full * cb].reshape(n_full, cb)[full]))
         if shadow is not None:
-            shadow[name] = arr.copy()
+            shadow[name] = old = arr.copy()
     else:
+        n_cmp = n_full
+        if old.shape[0] != rows:  # grown or shrunk: chunks past the rows both have are new
+            common = min(rows, old.shape[0])
+            grown = np.empty_like(arr)
+            grown[:common], grown[common:] = old[:common], arr[common:]
+            shadow[name] = old = grown
+            n_cmp = common * rb // cb
         full = chunks[chunks < n_full]
-        cap.runs.append(_diff_run(prefix, cb, raw, _raw(old), full, alloc))
+        cap.runs.append(_diff_run(prefix, cb, raw, _raw(old), full[full < n_cmp], alloc))
+        new = full[full >= n_cmp]
+        if len(new):
+            cap.runs.append(ChunkRun(prefix, cb, new, raw[: n_full * cb].reshape(n_full, cb)[new]))
     if n_full * cb < raw.shape[0] and len(chunks) and chunks[-1] >= n_full:  # the last, partial chunk
-        tail = raw[n_full * cb :].tobytes()
-        cap.puts.append((L.chunk_key(prefix, n_full), tail))
-        if diffing:
+        cap.puts.append((L.chunk_key(prefix, n_full), raw[n_full * cb :].tobytes()))
+        if old is not None:
             _raw(old)[n_full * cb :] = raw[n_full * cb :]
     return spec
 
