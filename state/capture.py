@@ -8,10 +8,9 @@ ranges, the changed chunks of each array (``ChunkRun``: chunk numbers + one priv
 change while it is written (``apply``) by another thread or replayed from a redo file.
 
 Diffing: with a ``shadow`` (array name -> its bytes as last captured), of the chunks holding
-dirty rows only those whose bytes differ are kept. One nogil kernel compares a candidate
-chunk word by word, stops at the first difference, and copies a changed chunk into the
-capture buffer and into the shadow (one pass; an unchanged chunk costs two reads). A capture
-therefore costs O(bytes of the dirty rows) memory traffic plus a copy of the changed bytes.
+dirty rows only those whose bytes differ are kept (:mod:`state.chunk_diff`: one pass that
+also brings the shadow up to date). A capture therefore costs O(bytes of the dirty rows)
+memory traffic plus a copy of the changed bytes.
 
 Applying (one atomic ``WriteBatch``): the ranges first, then the chunks, then the puts
 (``m/layout``, ``m/meta`` last).
@@ -37,10 +36,10 @@ from typing import Any
 
 import numpy as np
 import rocksdict
-from numba import njit
 
 from streamrec.online.model_state import ModelState
 from streamrec.state import layout as L
+from streamrec.state.chunk_diff import diff_run
 
 Ops = tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]
 Alloc = Callable[[int, Any], np.ndarray]
@@ -161,7 +160,8 @@ def _take_array(cap, name, arr, prev, rows_dirty, shadow, chunk_bytes, alloc) ->
             shadow[name] = old = grown
             n_cmp = common * rb // cb
         full = chunks[chunks < n_full]
-        cap.runs.append(_diff_run(prefix, cb, raw, _raw(old), full[full < n_cmp], alloc))
+        idx, data = diff_run(raw, _raw(old), full[full < n_cmp], cb, alloc)
+        cap.runs.append(ChunkRun(prefix, cb, idx, data))
         new = full[full >= n_cmp]
         if len(new):
             cap.runs.append(ChunkRun(prefix, cb, new, raw[: n_full * cb].reshape(n_full, cb)[new]))
@@ -194,42 +194,6 @@ def _candidates(cap, prefix, arr, spec, old_rows, rows_dirty) -> np.ndarray:
     if len(parts) > 1 or not np.all(c[1:] >= c[:-1]):
         c = np.sort(c)
     return c[np.concatenate([[True], c[1:] != c[:-1]])] if len(c) else c  # drop repeats without hashing
-
-
-def _diff_run(prefix: bytes, cb: int, raw: np.ndarray, old: np.ndarray, full: np.ndarray, alloc: Alloc) -> ChunkRun:
-    """The chunks of ``full`` whose bytes differ from ``old`` (which gets them)."""
-    if cb % 8 == 0:
-        w = cb // 8
-        out = alloc(len(full) * w, np.uint64)
-        idx = np.empty(len(full), np.int64)
-        n = diff_chunks(_words(raw), _words(old), full, w, out, idx)
-        return ChunkRun(prefix, cb, idx[:n], out[: n * w].view(np.uint8).reshape(n, cb))
-    n_full = raw.shape[0] // cb
-    a, b = raw[: n_full * cb].reshape(n_full, cb), old[: n_full * cb].reshape(n_full, cb)
-    changed = full[(a[full] != b[full]).any(axis=1)]
-    b[changed] = a[changed]
-    return ChunkRun(prefix, cb, changed, a[changed])
-
-
-@njit("int64(uint64[::1], uint64[::1], int64[::1], int64, uint64[::1], int64[::1])", cache=True, nogil=True)
-def diff_chunks(cur, old, cands, w, out, out_idx):  # pragma: no cover - compiled
-    """Copy each candidate chunk (``w`` words) that differs between ``cur`` and ``old`` to
-    ``out`` and to ``old``; its number to ``out_idx``; returns how many."""
-    k = 0
-    for c in cands:
-        base = c * w
-        j = 0
-        while j < w and cur[base + j] == old[base + j]:
-            j += 1
-        if j < w:
-            o = k * w
-            for i in range(w):
-                v = cur[base + i]
-                out[o + i] = v
-                old[base + i] = v
-            out_idx[k] = c
-            k += 1
-    return k
 
 
 def apply(db: rocksdict.Rdict, cap: Capture) -> None:
@@ -271,10 +235,6 @@ def _chunk_keys(prefix: bytes, chunks: np.ndarray) -> list[bytes]:
     keys[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
     keys[:, len(prefix) :] = digits + ord("0")
     return keys.view(f"V{keys.shape[1]}").ravel().tolist()
-
-
-def _words(raw: np.ndarray) -> np.ndarray:
-    return raw[: raw.shape[0] // 8 * 8].view(np.uint64)
 
 
 def _raw(arr: np.ndarray) -> np.ndarray:

@@ -38,11 +38,15 @@ from crash_child import initial, step
 from streamrec.state import commit_worker, epoch_commit
 from streamrec.state.store import ParamStore
 
+def say(line):  # one write per line: two threads print
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
 state_dir, stall, pending = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 real = commit_worker.checkpoint_epoch
 def checkpoint(store, seq, keep_last):
     if stall and seq >= stall:
-        print(f"stalled {seq}", flush=True)
+        say(f"stalled {seq}")
         threading.Event().wait()
     real(store, seq, keep_last)
 commit_worker.checkpoint_epoch = checkpoint  # in this process: stalls need worker=False
@@ -57,7 +61,7 @@ for i in range(100000):
     if i % 3 == 0:
         dirty = None if acc is None else {"big": np.unique(np.concatenate(acc)), "bias": np.arange(100)}
         acc = []
-        print("token " + json.dumps(committer.commit(s, dirty)), flush=True)
+        say("token " + json.dumps(committer.commit(s, dirty)))
         if stall and i // 3 + 1 >= stall + pending - 1:
             threading.Event().wait()
 """
