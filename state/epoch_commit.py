@@ -1,4 +1,4 @@
-"""Epoch commits off the event path: capture + redo file now, RocksDB in a background thread.
+"""Epoch commits off the event path: capture + redo file at the snapshot, RocksDB later.
 
 ``EpochCommitter.commit(state, dirty, extra)`` -- called where Bytewax takes a snapshot --
 does only what must happen before the token may be handed out:
@@ -7,26 +7,29 @@ does only what must happen before the token may be handed out:
    epochs are seconds apart and a commit normally finishes well within one) and re-raises
    the error of a failed one;
 2. captures the epoch (``ParamStore.capture``: the changed chunks copied out of the live
-   arrays, diffed against the store's shadow copy; the first commit of a committer writes
-   everything, so it needs no base state -- see :func:`state.epochs.restore_epoch`);
-3. writes the redo file ``epochs/e<seq>.redo`` (:mod:`state.redo`; page cache);
+   arrays, diffed against the store's shadow copy, into pooled buffers; the first commit of
+   a committer writes everything, so its redo file needs no base -- see
+   :func:`state.epochs.restore_epoch`);
+3. writes the redo file ``epochs/e<seq>.redo`` (:mod:`state.redo`: one sequential write
+   into the page cache);
 
-and returns the token ``{format, epoch, checkpoint, digest}``. A thread per epoch, each
-starting after the previous one finished (epoch order), then seals (CRC + fsync) the redo
-file, applies the capture to the live DB in batches of ``batch_bytes`` (``Rdict.write``
-holds the GIL; small batches keep each hold to a few ms), flushes the memtable (GIL
-released), takes the checkpoint ``epochs/e<seq>`` (after the flush: hard links only, ~5 ms),
-fsyncs it, deletes the redo file and prunes checkpoints beyond ``keep_last``.
+and returns the token ``{format, epoch, checkpoint, digest}`` (the digest of the capture's
+layout + meta: what ``ParamStore.digest()`` gives once it is applied). Then a thread per
+epoch, each starting after the previous one finished (epoch order), has the redo file turned
+into the checkpoint ``epochs/e<seq>`` by :func:`state.commit_worker.commit_redo` (seal,
+apply in one WriteBatch, flush, checkpoint, fsync, delete the redo file, prune) -- in a
+worker process that owns the live DB (``worker=True``, the default: rocksdict holds the GIL
+while it writes), or in the thread itself (``worker=False``).
 
-The threads are not daemons: the interpreter's exit waits for them (a clean stop leaves
-every epoch in RocksDB); ``wait()`` does so explicitly and raises a commit's error.
+The threads are not daemons and the worker is stopped at exit after them: a clean stop
+leaves every epoch in RocksDB. ``wait()`` waits explicitly and raises a commit's error.
 
-Guarantees: after ``commit`` returns, a kill of the process at any moment loses nothing
-(``restore_epoch`` rebuilds the token's state from the newest checkpoint and the redo
-files); a machine crash loses nothing once the epoch's redo file is sealed or its
-checkpoint taken (normally tens of ms after ``commit`` returns); in that window a crash can
-leave the token's redo file torn, which ``restore_epoch`` reports (naming the file) instead
-of restoring a wrong state.
+Guarantees: once ``commit`` returned, a kill of the process at any moment loses nothing:
+``restore_epoch`` rebuilds the token's state bitwise from the newest checkpoint before it and
+the redo files since. A machine crash loses nothing once the epoch's redo file is sealed or
+its checkpoint taken -- normally tens to hundreds of ms after ``commit`` returned; a crash
+inside that window can leave the token's redo file torn or unsealed, which
+``restore_epoch`` reports (naming the file) instead of restoring a wrong state.
 """
 
 from __future__ import annotations

@@ -1,14 +1,17 @@
 """Recovery alignment with Bytewax snapshots: one RocksDB checkpoint per committed epoch.
 
-When Bytewax asks the stateful step for a snapshot, the step calls
-``commit_epoch(store, state, dirty)``: the dirty rows are saved (one atomic
-batch) and a RocksDB checkpoint of the DB is taken in
-``<state_dir>/epochs/e<seq:012d>`` (a flush + hard links: cost ~ the dirty
-bytes, not the model size). The returned token -- a small JSON dict
+When Bytewax asks the stateful step for a snapshot, the step commits the epoch:
+``commit_epoch(store, state, dirty)`` saves the dirty rows (one atomic batch) and
+takes a RocksDB checkpoint of the DB in ``<state_dir>/epochs/e<seq:012d>`` (a
+flush + hard links: cost ~ the dirty bytes, not the model size), all before it
+returns; the flow uses :class:`state.epoch_commit.EpochCommitter`, which writes
+the epoch's changes to a redo file ``epochs/e<seq:012d>.redo`` and makes the
+checkpoint in the background. The returned token -- a small JSON dict
 ``{"format", "epoch", "checkpoint", "digest"}`` -- is what the step hands to
 Bytewax as its snapshot. On resume, ``restore_epoch(state_dir, token)``
-installs a copy of that checkpoint as the live DB and returns its
-``ModelState``: after a kill -9 at ANY moment the restored state equals the
+installs a copy of that checkpoint as the live DB (or, if the background had not
+made it yet, the newest older checkpoint plus the redo files since) and returns
+its ``ModelState``: after a kill -9 at ANY moment the restored state equals the
 state at the token bitwise, whatever was written after it. Checkpoints newer
 than the token (epochs Bytewax never committed) are dropped; only the last
 ``keep_last`` checkpoints are kept, so ``keep_last`` must cover the epochs

@@ -239,3 +239,39 @@ def test_the_worker_process_commits_in_order_and_a_dead_worker_fails_the_next_co
         committer.wait()
     committer.close()
     _assert_same(restore_epoch(tmp_path, tokens[-1]), s)
+
+
+def test_a_redo_file_replays_to_the_same_db_as_its_capture(tmp_path):
+    """Growth, shrinking, a 0-d array, partial last chunks, vocab tails and extra keys."""
+    from streamrec.online.model_state import ModelState
+    from streamrec.state.disk import raw_items
+
+    rng = np.random.default_rng(3)
+    arrays = {"w": rng.random((37, 5)).astype("<f4"), "c": np.array(3), "wide": rng.random((20, 100))}
+    s = ModelState(arrays, {"ids": ["a", "b"]}, {"n": 0})
+    direct, replayed = ParamStore(tmp_path / "d", diff=True), ParamStore(tmp_path / "r")
+    dirty = None
+    for e in range(6):
+        extra = ([(b"j/p/%03d" % e, b"x" * e), (b"j/meta", b"%d" % e)], [(b"j/p/000", b"j/p/%03d" % max(0, e - 2))])
+        cap = direct.capture(s, dirty, extra)
+        direct.apply(cap)
+        path = tmp_path / f"e{e}.redo"
+        redo.write(path, cap, e + 1)
+        if e % 2:
+            redo.seal(path)
+        header, back = redo.read(path)
+        replayed.apply(back)
+        assert header["digest"] == cap.digest() == replayed.digest() == direct.digest()
+        assert list(raw_items(direct.db)) == list(raw_items(replayed.db))
+        rows = rng.choice(len(s.arrays["w"]), 5, replace=False)
+        s.arrays["w"][rows] += 1.0
+        s.arrays["wide"][e, e] = -1.0
+        s.arrays["c"] = np.array(e)
+        if e == 2:  # grow one array, shrink another
+            s.arrays["w"] = np.concatenate([s.arrays["w"], rng.random((30, 5)).astype("<f4")])
+            s.arrays["wide"] = s.arrays["wide"][:13].copy()
+        s.vocab["ids"].append(f"id{e}")
+        s.meta["n"] = e
+        dirty = {"w": rows, "wide": np.array([e]), "c": np.array([0])}
+    direct.close()
+    replayed.close()
