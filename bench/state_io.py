@@ -124,14 +124,14 @@ def engine_epochs(n_items: int, n_events: int, epoch_events: int, root: Path, ba
     committer = EpochCommitter(async_store)
     rows, busy, idle = [], [], []
     print(
-        f"{'events':>7} {'sync_ms':>8} {'async_ms':>8} {'ratio':>6} {'capture':>8} {'redo':>6} {'redo_MB':>8} {'bg_ms':>7}"
+        f"{'events':>7} {'sync_ms':>8} {'async_ms':>8} {'ratio':>6} {'capture':>8} {'redo':>6} {'redo_MB':>8} | "
+        "previous epoch's background ms: " + " ".join(f"{k.removeprefix('bg_'):>{w}}" for k, w in BG_COLUMNS)
     )
     for start in range(0, n_events, epoch_events):
         for b in range(start, min(n_events, start + epoch_events), batch):
             t = time.perf_counter()
             model.process_batch(events[b : b + batch], n_candidates=50, rank_before=False)
-            bg = any(th.is_alive() for th in committer._threads)
-            (busy if bg else idle).append(time.perf_counter() - t)
+            (busy if committer.busy() else idle).append(time.perf_counter() - t)
         state, dirty = model.export_state(copy=False), model.dirty_rows()
         t0 = time.perf_counter()
         commit_epoch(sync_store, state, dirty)
@@ -144,11 +144,12 @@ def engine_epochs(n_items: int, n_events: int, epoch_events: int, root: Path, ba
         print(
             f"{min(n_events, start + epoch_events):7d} {(t1 - t0) * 1e3:8.0f} {(t2 - t1) * 1e3:8.0f} "
             f"{(t1 - t0) / (t2 - t1):6.1f} {tm['capture'] * 1e3:8.0f} {tm['redo'] * 1e3:6.0f} "
-            f"{tm['redo_bytes'] / 1e6:8.1f} | {' ' * 31}"
+            f"{tm['redo_bytes'] / 1e6:8.1f} | {' ' * 31} "
             + " ".join(f"{tm.get(k, 0) * 1e3:{w}.0f}" for k, w in BG_COLUMNS),
             flush=True,
         )
     committer.wait()
+    committer.close()
     tm = committer.timings
     print("last epoch's background ms: " + " ".join(f"{k} {tm.get(k, 0) * 1e3:.0f}" for k, _ in BG_COLUMNS))
     sync_ms = np.array([r[0] for r in rows[1:]]) * 1e3  # the first async epoch is a full capture

@@ -14,13 +14,15 @@ For each job, :func:`commit_redo`: seal the redo file ``epochs/e<N>.redo`` (CRC 
 read it back (page cache), apply it in ONE ``WriteBatch`` (so the live DB moves epoch by
 epoch), flush (GIL-free), checkpoint ``epochs/e<N>`` (hard links only after the flush),
 fsync, delete the redo file, prune old checkpoints. At EOF on its stdin (the parent stopped
-or died) it finishes the job at hand, closes the DB and exits; ``state.epochs`` waits for
+or died) it finishes the job at hand, closes the DB and exits (it ignores SIGINT and SIGTERM,
+which a terminal or service manager sends the whole process group); ``state.epochs`` waits for
 the DB's lock before it restores anything, so it never races a worker still finishing.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -104,4 +106,8 @@ class Worker:
 
 
 if __name__ == "__main__":
+    # Ctrl-C / SIGTERM reach the whole process group: the worker finishes the parent's jobs
+    # and leaves when the parent closes its stdin (or dies)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     serve(sys.argv[1], sys.stdin, sys.stdout)

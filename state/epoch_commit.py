@@ -136,6 +136,10 @@ class EpochCommitter:
         self._threads.append(th)
         return token_for(seq, cap.digest())
 
+    def busy(self) -> bool:
+        """Whether a commit's background work is running."""
+        return any(th.is_alive() for th in self._threads)
+
     def wait(self) -> None:
         """Wait for every commit in flight; raise the error of a failed one."""
         while self._threads:
