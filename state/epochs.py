@@ -167,9 +167,16 @@ def restore_epoch(state_dir: str | Path, token: Mapping[str, Any]) -> ModelState
     for newer in list_epochs(state_dir):
         if newer > seq:  # epochs after the token were never committed by Bytewax
             shutil.rmtree(epoch_path(state_dir, newer), ignore_errors=True)
-    for old in list_redo(state_dir):  # <= seq: in the checkpoint; > seq: never committed
-        redo_path(state_dir, old).unlink(missing_ok=True)
+    _drop_redo(state_dir)  # <= seq: in the checkpoint; > seq: never committed
     return state
+
+
+def _drop_redo(state_dir: Path) -> None:
+    """Delete every redo file, also those a kill left half-written (only while nothing commits)."""
+    for old in list_redo(state_dir):
+        redo_path(state_dir, old).unlink(missing_ok=True)
+    for torn in (state_dir / EPOCHS_DIR).glob("*.redo.tmp"):
+        torn.unlink(missing_ok=True)
 
 
 def _replay(state_dir: Path, seq: int) -> None:
@@ -217,8 +224,7 @@ def start_without_resume(state_dir: str | Path, marker_dir: str | Path) -> bool:
         install_live(state_dir, marker)
         for seq in list_epochs(state_dir):  # epochs of the crashed run were never committed
             shutil.rmtree(epoch_path(state_dir, seq), ignore_errors=True)
-        for seq in list_redo(state_dir):
-            redo_path(state_dir, seq).unlink(missing_ok=True)
+        _drop_redo(state_dir)
         return True
     shutil.rmtree(marker, ignore_errors=True)
     marker.parent.mkdir(parents=True, exist_ok=True)

@@ -109,8 +109,11 @@ def test_kill_before_checkpoint_restores_from_older_checkpoint_and_redo_files(tm
     st = tmp_path / "st"
     assert list_epochs(st) == list(range(max(1, stall - 2), stall)) and list_redo(st) == [stall, stall + 1]
     token = _tokens(lines)[-1]
+    torn = redo_path(st, stall + 2).with_suffix(".redo.tmp")
+    torn.write_bytes(b"SRREDO1\n")  # as a kill in the middle of writing the next epoch leaves it
     restored = restore_epoch(st, token)
     _assert_same(restored, _expected(tmp_path, _at(token)))
+    assert not torn.exists()
     assert list_epochs(st) == list(range(max(1, stall - 2), stall)) + [stall + 1] and list_redo(st) == []
     assert next_epoch(st) == stall + 2  # the replayed state is checkpointed
     _assert_same(restore_epoch(st, token), restored)  # and restoring again uses that checkpoint
