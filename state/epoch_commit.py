@@ -55,7 +55,7 @@ log = logging.getLogger("streamrec.state")
 
 
 class BufferPool:
-    """Reusable capture buffers: a commit's buffers come back when its background work is done
+    """Reusable capture buffers: a commit's buffers come back once its redo file is written
     (fresh memory would cost a page fault per 4 KB on the event path)."""
 
     def __init__(self, keep: int = 256) -> None:
@@ -127,7 +127,11 @@ class EpochCommitter:
         seq, self._next = self._next, self._next + 1
         path = redo_path(self.store.state_dir, seq)
         path.parent.mkdir(exist_ok=True)
-        size = redo.write(path, cap, seq)
+        try:
+            size = redo.write(path, cap, seq)
+        except BaseException as exc:  # the shadow has moved past what is on disk: no more commits
+            self._error = exc
+            raise
         self.pool.give_back(used)  # the background reads the redo file, not the capture
         self.timings.update(wait=t1 - t0, capture=t2 - t1, redo=time.perf_counter() - t2, redo_bytes=size)
         prev = self._threads[-1] if self._threads else None
