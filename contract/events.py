@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,9 +126,24 @@ def _reject_constant(name: str) -> float:
     raise InvalidEvent(f"non_finite_number: {name} is not allowed")
 
 
-#: A run of 19+ digits: maybe an integer beyond 64 bits, which orjson reads as a float
-#: (json keeps it an int).
-_LONG_NUMBER, _LONG_NUMBER_TEXT = re.compile(rb"\d{19}"), re.compile(r"\d{19}")
+#: orjson reads an integer literal beyond 64 bits as a float (json keeps it an int); such a
+#: float is at least this large in magnitude.
+_WIDE = 2.0**63
+
+
+def _wide_float(obj: Any, depth: int = 3) -> bool:
+    """Whether a float of magnitude >= 2**63 sits where a validator may read it (values of
+    the object, of its objects and lists, and of lists in those): orjson's reading of it
+    may differ from json's. Deeper values are rejected or ignored by every validator."""
+    vals = obj.values() if type(obj) is dict else obj
+    for v in vals:
+        t = type(v)
+        if t is float:
+            if abs(v) >= _WIDE:
+                return True
+        elif (t is dict or t is list) and depth > 1 and _wide_float(v, depth - 1):
+            return True
+    return False
 
 
 def load_json(raw: bytes | str | None) -> dict[str, Any]:
@@ -137,22 +151,22 @@ def load_json(raw: bytes | str | None) -> dict[str, Any]:
 
     Fast path ``orjson.loads``. Whatever it refuses (NaN/Infinity literals, lone
     surrogate escapes, control characters, bad UTF-8, deep nesting, overflowing
-    numbers) and payloads with a run of 19+ digits (an integer beyond 64 bits, which
-    orjson reads as a float, anywhere in the object) go through :func:`_load_json_std`,
-    so results and reasons equal the ``json`` module's.
+    numbers) and objects holding a float of magnitude >= 2**63 where a validator reads
+    (maybe an integer beyond 64 bits, which orjson reads as a float: :func:`_wide_float`)
+    go through :func:`_load_json_std`, so results and reasons equal the ``json`` module's.
     """
     if raw is None:
         raise InvalidEvent("empty_payload: message has no value")
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise InvalidEvent(f"payload_too_large: {len(raw)} bytes > {MAX_PAYLOAD_BYTES}")
-    if (_LONG_NUMBER_TEXT.search(raw) if isinstance(raw, str) else _LONG_NUMBER.search(raw)) is not None:
-        return _load_json_std(raw)
     try:
         obj = orjson.loads(raw)
     except Exception:  # noqa: BLE001 -- any refusal: the standard parser names the reason
         return _load_json_std(raw)
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         raise InvalidEvent(f"not_an_object: top-level JSON is {type(obj).__name__}")
+    if _wide_float(obj):
+        return _load_json_std(raw)
     return obj
 
 
@@ -178,6 +192,8 @@ def _load_json_std(raw: bytes | str) -> dict[str, Any]:
 
 def _id(obj: Mapping[str, Any], name: str, required: bool = True) -> str | None:
     v = obj.get(name)
+    if type(v) is str and 0 < len(v) <= MAX_ID_CHARS and v.isascii() and v.isprintable():
+        return v  # the common case; ASCII holds no lone surrogates
     if v is None:
         if required:
             raise InvalidEvent(f"missing_field: {name}")
@@ -250,6 +266,9 @@ def _mapping(obj: Mapping[str, Any], name: str) -> dict[str, Scalar]:
         raise InvalidEvent(f"too_many_entries: {name} has {len(v)} > {MAX_MAP_ENTRIES}")
     out: dict[str, Scalar] = {}
     for k, x in v.items():
+        if type(x) is str and len(x) <= MAX_VALUE_CHARS and x.isascii() and len(k) <= MAX_ID_CHARS and k.isascii():
+            out[k] = x  # the common case (ASCII: no lone surrogates)
+            continue
         if len(k) > MAX_ID_CHARS:
             raise InvalidEvent(f"bad_key: {name} key too long")
         _text(k, f"{name} key")

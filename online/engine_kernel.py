@@ -154,6 +154,8 @@ def record_event(u, j, label, n_items, st, sc, hp):
             cooc_update(it.knn_item, it.knn_cnt, sc.rec, n_w, j, n_w, hp.knn_window_decay)
             for p in range(n_w):
                 it.dirty[sc.rec[p]] = True
+                it.knn_touched[sc.rec[p]] = True
+            it.knn_touched[j] = True
         count_add(it, j, 1.0)
         old_scale = c.scale
         c.scale = decayed_add(it.popd, old_scale, hp.growth, j, it.dirty)

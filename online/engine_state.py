@@ -74,6 +74,7 @@ class Items(NamedTuple):
     knn_cnt: np.ndarray
     pop_rs: np.ndarray  # derived: 1 / sqrt(max(pop, 1)) (not persisted)
     clprev: np.ndarray  # derived: backward IVF bucket links (not persisted, ivf_prev_links)
+    knn_touched: np.ndarray  # derived: kNN row learned since the last shard delta (not persisted)
 
 
 class Users(NamedTuple):
@@ -216,11 +217,14 @@ def initial_arrays(cfg: Any) -> dict[str, np.ndarray]:
 def derived_item_arrays(items: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The item arrays computed from persisted ones: ``vsum_t`` (``vsum`` transposed, for
     scoring vectorised over items), ``pop_rs = 1 / sqrt(max(pop, 1))`` (the cosine's
-    normaliser, ``online.item_similarity``) and ``clprev`` (``ivf_prev_links``)."""
+    normaliser, ``online.item_similarity``), ``clprev`` (``ivf_prev_links``) and
+    ``knn_touched`` (rows whose kNN entries learning changed since the last shard delta,
+    ``online.shard_base``; all set: the next delta compares every row once)."""
     return {
         "vsum_t": np.ascontiguousarray(items["vsum"].T),
         "pop_rs": 1.0 / np.sqrt(np.maximum(items["pop"], 1.0)),
         "clprev": ivf_prev_links(items["clnext"]),
+        "knn_touched": np.ones(items["pop"].shape[0], np.bool_),
     }
 
 

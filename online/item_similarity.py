@@ -16,9 +16,8 @@ the tests checks this).
 >>> import numpy as np
 >>> it = np.full((3, 4), -1, np.int32); ct = np.zeros((3, 4), np.float32)
 >>> cooc_update(it, ct, np.array([0, 1], np.int32), 2, 2, 50, 1.0)
->>> rsp = np.array([1.0, 1.0, 1.0]); out = np.zeros(3); mark = np.zeros(3, np.int64)
->>> touched = np.zeros(3, np.int32)
->>> n = knn_scatter(it, ct, rsp, np.array([2], np.int32), 1, 0.8, out, mark, 1, touched)
+>>> rsp = np.array([1.0, 1.0, 1.0]); out = np.zeros(3); touched = np.zeros(3, np.int32)
+>>> n = knn_scatter(it, ct, rsp, np.array([2], np.int32), 1, 0.8, out, touched)
 >>> n, out.tolist()
 (2, [1.0, 1.0, 0.0])
 """
@@ -36,14 +35,13 @@ PROBE = 16  # slots probed per co-occurrence update
 
 
 class KnnScratch(NamedTuple):
-    """Per-request buffers: ``x[j]`` = ``knn_u(j)`` (zero elsewhere), ``mark``/``touched``
-    list the sparse entries (``vals``, ``sel``: their values, for selecting the best),
-    ``last = [stamp, n_dense, n_sparse, n_lookup]`` of the last request (what to reset
+    """Per-request buffers: ``x[j]`` = ``knn_u(j)`` (zero elsewhere), ``touched`` lists
+    the sparse entries (``vals``, ``sel``: their values, for selecting the best),
+    ``last = [n_dense, n_sparse, n_lookup]`` of the last request (what to reset
     before the next one; ``n_lookup >= 0``: ``x`` is filled on demand, ``knn_fill``, from
     the ``n_lookup`` weights ``w[p] = decay^p rsp_rec_p``)."""
 
     x: np.ndarray
-    mark: np.ndarray
     touched: np.ndarray
     last: np.ndarray
     w: np.ndarray
@@ -55,9 +53,8 @@ def new_knn_scratch(n_items_cap: int, n_rec: int = 64) -> KnnScratch:
     """Zeroed buffers for a catalog of ``n_items_cap`` items and ``n_rec`` recent items."""
     return KnnScratch(
         np.zeros(n_items_cap),
-        np.zeros(n_items_cap, np.int64),
         np.zeros(n_items_cap, np.int32),
-        np.array([0, 0, 0, -1], np.int64),
+        np.array([0, 0, -1], np.int64),
         np.zeros(max(n_rec, 1)),
         np.zeros(n_items_cap),
         np.zeros(n_items_cap),
@@ -133,11 +130,13 @@ def cooc_update(knn_item, knn_cnt, rec, n_rec, j, window, wdecay):
 
 
 @kernel()
-def knn_scatter(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, kmark, stamp, ktouched):
+def knn_scatter(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, ktouched):
     """``out[j] = sum_p decay^p c(rec_p, j) rsp_rec_p rsp_j`` (``rsp = 1 / sqrt(pop)``,
-    ``Items.pop_rs``) for every neighbour ``j`` of the recent items, listed once in
-    ``ktouched`` (``kmark[j] = stamp``: a fresh ``stamp`` per request); returns their
-    count. ``out`` must be zero on entry."""
+    ``Items.pop_rs``) for every neighbour ``j`` of the recent items; the ``j`` with a
+    non-zero sum are listed once in ``ktouched`` (listed when a contribution finds
+    ``out[j] == 0``: the terms are never negative, so a listed ``j`` stays non-zero; no
+    mark array, one random access fewer per slot). Returns their count. ``out`` must be
+    zero on entry."""
     n_k = 0
     wgt = 1.0
     for p in range(n_rec):
@@ -148,11 +147,12 @@ def knn_scatter(knn_item, knn_cnt, rsp, rec, n_rec, decay, out, kmark, stamp, kt
         for m in range(row.shape[0]):
             q = row[m]
             if q >= 0:
-                if kmark[q] != stamp:
-                    kmark[q] = stamp
+                v = out[q]
+                add = wi * cnt[m]
+                if v == 0.0 and add != 0.0:
                     ktouched[n_k] = q
                     n_k += 1
-                out[q] += wi * cnt[m]
+                out[q] = v + add
     for t in range(n_k):
         q = ktouched[t]
         out[q] *= rsp[q]
@@ -178,12 +178,12 @@ def knn_lookup(knn_item, knn_cnt, rsp, rec, wts, n_rec, j):
 def knn_fill(j, it, ks, rec):
     """Write ``x[j] = knn_u(j)`` when the request deferred the kNN features (learning
     needs them for a few items only) and list ``j`` for the next reset."""
-    n_rec = ks.last[3]
-    if n_rec < 0 or ks.last[2] >= ks.touched.shape[0]:
+    n_rec = ks.last[2]
+    if n_rec < 0 or ks.last[1] >= ks.touched.shape[0]:
         return
     ks.x[j] = knn_lookup(it.knn_item, it.knn_cnt, it.pop_rs, rec, ks.w, n_rec, j)
-    ks.touched[ks.last[2]] = j
-    ks.last[2] += 1
+    ks.touched[ks.last[1]] = j
+    ks.last[1] += 1
 
 
 @kernel()
@@ -243,37 +243,25 @@ def knn_features(it, ks, rec, n_rec, decay, dense_n, tr0, tr1, touched, n_t, loo
     sparse with the best ``n_max`` kNN items appended to the transition ``touched[:n_t]``
     (retrieval candidates). Returns the new ``n_t``. No-op when ``it.knn_item`` has no slots."""
     x, last = ks.x, ks.last
-    last[3] = -1
+    last[2] = -1
     if it.knn_item.shape[1] == 0:
         return n_t
-    x[: last[1]] = 0.0
-    for t in range(last[2]):
+    x[: last[0]] = 0.0
+    for t in range(last[1]):
         x[ks.touched[t]] = 0.0
-    last[1], last[2] = 0, 0
+    last[0], last[1] = 0, 0
     if lookup:
         n_rec = min(n_rec, ks.w.shape[0])
         wgt = 1.0
         for p in range(n_rec):  # the scatter's weights, computed the same way
             ks.w[p] = wgt * it.pop_rs[rec[p]]
             wgt *= decay
-        last[3] = n_rec
+        last[2] = n_rec
         return n_t
     if dense_n >= 0:
         knn_scatter_dense(it.knn_item, it.knn_cnt, it.pop_rs, rec, n_rec, decay, x, dense_n)
-        last[1] = dense_n
+        last[0] = dense_n
         return n_t
-    last[0] += 1
-    n_k = knn_scatter(
-        it.knn_item,
-        it.knn_cnt,
-        it.pop_rs,
-        rec,
-        n_rec,
-        decay,
-        x,
-        ks.mark,
-        last[0],
-        ks.touched,
-    )
-    last[2] = n_k
+    n_k = knn_scatter(it.knn_item, it.knn_cnt, it.pop_rs, rec, n_rec, decay, x, ks.touched)
+    last[1] = n_k
     return merge_touched(ks.touched, n_k, tr0, tr1, touched, n_t, x, ks, n_max)

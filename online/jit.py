@@ -21,6 +21,11 @@ as ``hashing.mix64`` on arrays, ``retrieval.ivf_build``) keeps the runtime and i
 called from an engine kernel. They also use ``error_model="numpy"``: a division by zero gives
 inf/NaN (which the updates already skip) instead of a zero test before every division, which
 kept loops such as ``latent_step`` from vectorising (~20% of the kernel time).
+
+Concurrency: they compile with ``nogil=True``: a kernel called from Python releases the GIL
+for its whole run, so other Python threads of the process (the epoch commit writing
+RocksDB in the background, a second Bytewax worker thread) run meanwhile. The engine's
+state is still touched by one thread at a time (the one Bytewax worker that owns it).
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ from numba import njit
 
 def kernel(**options: Any) -> Any:
     """``njit`` with the engine's flags (cached on disk, no Numba runtime, NumPy division
-    semantics) and ``options`` (``inline``, ``fastmath``, ...): the one decorator of the
-    engine's kernels."""
-    return njit(cache=True, _nrt=False, error_model="numpy", **options)  # type: ignore[call-overload]
+    semantics, GIL released) and ``options`` (``inline``, ``fastmath``, ...): the one
+    decorator of the engine's kernels."""
+    return njit(cache=True, _nrt=False, error_model="numpy", nogil=True, **options)  # type: ignore[call-overload]
 
 
 inner_kernel = kernel(no_cpython_wrapper=True)

@@ -8,7 +8,10 @@ the engine with it and moves it forward. Candidate FM rows are those whose ``w``
 base (cold-start centroid); a full comparison of ``v``/``gv`` is not needed (tests check
 the equivalence). Transition increments of a changed row are ``count - base count`` per
 destination; an entry that entered a full row counts from the base row's minimum (the
-evicted count it inherited is not an increment).
+evicted count it inherited is not an increment). Item-kNN co-occurrence rows the same way
+(``knn_increments``), looking an entry up in its base row by its probe window
+(``online.item_similarity``): an entry that took a slot by eviction starts from its own
+weight (nothing inherited), so all of its count is an increment.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from streamrec.online.engine_state import EngineState
+from streamrec.online.item_similarity import probe_slot
 from streamrec.online.shard_delta import Delta
 
 _ITEM_FILL = {
@@ -27,6 +31,8 @@ _ITEM_FILL = {
     "obs": 0,
     "nbr_item": -1,
     "nbr_cnt": 0,
+    "knn_item": -1,
+    "knn_cnt": 0,
 }
 
 
@@ -129,6 +135,49 @@ def transition_increments(cur_i, cur_c, b_i, b_c, n):
     return src, dst, inc
 
 
+@njit(cache=True)
+def knn_increments(cur_i, cur_c, b_i, b_c, n, touched):
+    """``(src, dst, inc)``: for the rows ``r < n`` flagged in ``touched`` (learned since the
+    last delta; the flags are then cleared) of the item-kNN tables, each entry's count
+    minus its count in the base row (found in its probe window; 0 when absent), where
+    positive; then base rows = current rows."""
+    m_slots = cur_i.shape[1]
+    changed = np.zeros(n, np.bool_)
+    total = 0
+    for r in range(n):
+        if not touched[r]:
+            continue
+        touched[r] = False
+        for a in range(m_slots):
+            if cur_i[r, a] != b_i[r, a] or cur_c[r, a] != b_c[r, a]:
+                changed[r] = True
+                total += m_slots  # at most one increment per slot
+                break
+    src, dst, inc = np.zeros(total, np.int64), np.zeros(total, np.int64), np.zeros(total, np.float64)
+    t = 0
+    for r in range(n):
+        if not changed[r]:
+            continue
+        for a in range(m_slots):
+            ci = cur_i[r, a]
+            if ci < 0:
+                continue
+            before = 0.0
+            if b_i[r, a] == ci:  # an entry keeps its slot (an item is in a row at most once)
+                before = np.float64(b_c[r, a])
+            else:
+                b = probe_slot(b_i, r, ci)
+                if b >= 0 and b_i[r, b] == ci:
+                    before = np.float64(b_c[r, b])
+            d = np.float64(cur_c[r, a]) - before
+            if d > 0.0:
+                src[t], dst[t], inc[t] = r, ci, d
+                t += 1
+        b_i[r, :] = cur_i[r, :]
+        b_c[r, :] = cur_c[r, :]
+    return src[:t], dst[:t], inc[:t]
+
+
 def take_delta(st: EngineState, base: ShardBase, item_ids: list, head: tuple, growth: float) -> Delta:
     """The delta of ``st`` against ``base`` (then ``base`` = the engine's shared rows);
     ``head`` = (origin, run, seq); ``item_ids``: the catalog's ids by dense index."""
@@ -150,6 +199,7 @@ def take_delta(st: EngineState, base: ShardBase, item_ids: list, head: tuple, gr
     popd = np.maximum((it.popd[:n] - bi["popd"]) / scale, 0.0)
     obs = ((it.obs[:n] != 0) & (bi["obs"] == 0)).astype(np.uint8)
     src, dst, wgt = transition_increments(it.nbr_item, it.nbr_cnt, bi["nbr_item"], bi["nbr_cnt"], n)
+    k_src, k_dst, k_w = knn_increments(it.knn_item, it.knn_cnt, bi["knn_item"], bi["knn_cnt"], n, it.knn_touched)
     for f in ("feats", "nf", "pop", "popd", "obs"):
         bi[f][:] = getattr(it, f)[:n]
     ref = np.unique(
@@ -161,6 +211,8 @@ def take_delta(st: EngineState, base: ShardBase, item_ids: list, head: tuple, gr
                 np.flatnonzero(obs),
                 src,
                 dst,
+                k_src,
+                k_dst,
             ]
         )
     )
@@ -195,4 +247,7 @@ def take_delta(st: EngineState, base: ShardBase, item_ids: list, head: tuple, gr
         pos(ref, src).astype(np.int64),
         pos(ref, dst).astype(np.int64),
         wgt,
+        pos(ref, k_src).astype(np.int64),
+        pos(ref, k_dst).astype(np.int64),
+        k_w,
     )

@@ -4,8 +4,8 @@ A ``Delta`` carries additive differences (float64, so ``base + (x - base)`` rest
 float32 row exactly): FM rows ``w, gw, v, gv`` by hashed row id and the intercept; per
 item (by id string, dense indices differ per shard) cumulative and decayed popularity
 increments (decayed ones normalised at emission, ``d_j = popd_j / scale``), newly observed
-flags, static feature rows of new or changed items, and transition increments
-``src -> dst`` (positions in ``items``). ``(origin, run, seq)`` names it: a receiver
+flags, static feature rows of new or changed items, transition increments ``src -> dst``
+and item-kNN co-occurrence increments ``c(src, dst)`` (positions in ``items``). ``(origin, run, seq)`` names it: a receiver
 applies each once. ``check_delta`` validates everything a hostile payload could break
 before any state is touched.
 
@@ -50,6 +50,9 @@ class Delta(NamedTuple):
     tr_src: np.ndarray  # int64 positions
     tr_dst: np.ndarray  # int64 positions
     tr_w: np.ndarray  # float64 transition weight increments
+    knn_src: np.ndarray  # int64 positions
+    knn_dst: np.ndarray  # int64 positions
+    knn_w: np.ndarray  # float64 co-occurrence count increments
 
 
 ARRAY_DTYPES = {
@@ -67,6 +70,9 @@ ARRAY_DTYPES = {
     "tr_src": np.int64,
     "tr_dst": np.int64,
     "tr_w": np.float64,
+    "knn_src": np.int64,
+    "knn_dst": np.int64,
+    "knn_w": np.float64,
 }
 SCALARS = ("origin", "run", "seq", "n_events", "w0")
 
@@ -141,10 +147,16 @@ def check_delta(d: Delta, k: int, n_buckets: int, max_item_features: int) -> Non
     _positions(d.feat_rows, n_buckets, "feat_rows")
     if np.unique(d.feat_item).shape[0] != m:
         _fail("feat_item repeats")
-    t = d.tr_src.shape[0]
-    if d.tr_src.ndim != 1 or d.tr_dst.shape != (t,) or d.tr_w.shape != (t,):
-        _fail("tr_src, tr_dst and tr_w must be vectors of one length")
-    _positions(d.tr_src, n_it, "tr_src")
-    _positions(d.tr_dst, n_it, "tr_dst")
-    if (d.tr_w < 0).any():
-        _fail("tr_w must be >= 0")
+    for kind in ("tr", "knn"):
+        _check_edges(*(getattr(d, f"{kind}_{x}") for x in ("src", "dst", "w")), n_it, kind)
+
+
+def _check_edges(src: np.ndarray, dst: np.ndarray, w: np.ndarray, n_items: int, kind: str) -> None:
+    """Increments ``w`` of item pairs ``src -> dst``: positions in range, weights >= 0."""
+    t = src.shape[0]
+    if src.ndim != 1 or dst.shape != (t,) or w.shape != (t,):
+        _fail(f"{kind}_src, {kind}_dst and {kind}_w must be vectors of one length")
+    _positions(src, n_items, f"{kind}_src")
+    _positions(dst, n_items, f"{kind}_dst")
+    if (w < 0).any():
+        _fail(f"{kind}_w must be >= 0")

@@ -6,7 +6,8 @@ cold-start centroid would overwrite are restored, since the delta carries their 
 add the FM differences (engine and base alike, so a merged change is never re-emitted),
 advance the decayed-popularity clock by the origin's ``n_events`` (``scale *= growth^n``,
 renormalised above 1e100), add the count increments (``popd += inc * scale``), mark items
-observed, add the transitions (space-saving), and refresh the cache rows of every item
+observed, add the transitions (space-saving) and the item-kNN co-occurrences (``topm_add``),
+and refresh the cache rows of every item
 whose static rows use a changed FM row.
 """
 
@@ -19,6 +20,7 @@ from numba import njit
 
 from streamrec.online.engine_state import EngineState
 from streamrec.online.item_cache import refresh_item
+from streamrec.online.item_similarity import topm_add
 from streamrec.online.neighbours import ss_add
 from streamrec.online.popularity import count_add
 from streamrec.online.retrieval import ivf_link
@@ -33,6 +35,16 @@ def add_transitions(nbr_item, nbr_cnt, src, dst, wgt, dirty):
     """``ss_add`` every ``src[t] -> dst[t]`` with weight ``wgt[t]``; marks ``src`` dirty."""
     for t in range(src.shape[0]):
         ss_add(nbr_item, nbr_cnt, src[t], dst[t], wgt[t])
+        dirty[src[t]] = True
+
+
+@njit(cache=True)
+def add_cooccurrences(knn_item, knn_cnt, src, dst, wgt, dirty):
+    """``topm_add`` every ``c(src[t], dst[t]) += wgt[t]``; marks ``src`` dirty."""
+    if knn_item.shape[1] == 0:
+        return
+    for t in range(src.shape[0]):
+        topm_add(knn_item, knn_cnt, src[t], dst[t], wgt[t])
         dirty[src[t]] = True
 
 
@@ -143,6 +155,9 @@ def merge_into(rec, base: ShardBase, d: Delta, growth: float) -> None:
     src, dst = idx[d.tr_src], idx[d.tr_dst]
     add_transitions(it.nbr_item, it.nbr_cnt, src, dst, d.tr_w, it.dirty)
     add_transitions(bi["nbr_item"], bi["nbr_cnt"], src, dst, d.tr_w, np.zeros(n, np.bool_))
+    src, dst = idx[d.knn_src], idx[d.knn_dst]
+    add_cooccurrences(it.knn_item, it.knn_cnt, src, dst, d.knn_w, it.dirty)
+    add_cooccurrences(bi["knn_item"], bi["knn_cnt"], src, dst, d.knn_w, np.zeros(n, np.bool_))
     mask = np.zeros(cfg.n_buckets, np.bool_)
     mask[d.fm_rows] = True
     refresh_using(st.fm, it, mask, n)

@@ -58,11 +58,11 @@ def test_scatter_matches_dense_twin_when_rows_are_roomy(window, wdecay):
     events = _stream(rng, n_items, 5, 300)
     it, ct, dense, pop, hist = _replay(events, n_items, 64, window, wdecay)
     rsp = 1.0 / np.sqrt(np.maximum(pop, 1.0))  # Items.pop_rs
-    for u, h in hist.items():
+    for h in hist.values():
         rec = np.array(h[::-1][:7], np.int32)
-        out, mark = np.zeros(n_items), np.zeros(n_items, np.int64)
+        out = np.zeros(n_items)
         touched = np.zeros(n_items, np.int32)
-        n_t = knn_scatter(it, ct, rsp, rec, len(rec), 0.8, out, mark, u + 1, touched)
+        n_t = knn_scatter(it, ct, rsp, rec, len(rec), 0.8, out, touched)
         twin = _twin_scores(dense, pop, rec, 0.8)
         np.testing.assert_allclose(out, twin, rtol=1e-5)
         assert sorted(touched[:n_t].tolist()) == np.flatnonzero(out).tolist()
@@ -72,11 +72,28 @@ def test_scatter_matches_dense_twin_when_rows_are_roomy(window, wdecay):
         assert not out_dense[n_items:].any()
 
 
+def test_scatter_lists_each_scored_item_once_and_skips_zero_weights():
+    """Listing rides on ``out[j] == 0``: a zero term (decay 0 past the first recent item, or
+    a slot whose count is 0) neither lists an item nor lists it a second time later."""
+    it, ct = np.full((4, 8), -1, np.int32), np.zeros((4, 8), np.float32)
+    cooc_update(it, ct, np.array([0], np.int32), 1, 1, 10, 1.0)  # c(0,1) = c(1,0) = 1
+    cooc_update(it, ct, np.array([0], np.int32), 1, 2, 10, 1.0)  # c(0,2) = c(2,0) = 1
+    topm_add(it, ct, 1, 3, 0.0)  # an occupied slot holding a zero count
+    out, kt = np.zeros(4), np.zeros(16, np.int32)
+    rec = np.array([1, 0, 2], np.int32)
+    n = knn_scatter(it, ct, np.ones(4), rec, 3, 0.0, out, kt)  # weights 1, 0, 0
+    assert sorted(kt[:n].tolist()) == np.flatnonzero(out).tolist() == [0]
+    out[:] = 0.0
+    n = knn_scatter(it, ct, np.ones(4), rec, 3, 1.0, out, kt)  # item 0 reached from 1 and 2
+    assert sorted(kt[:n].tolist()) == np.flatnonzero(out).tolist() == [0, 1, 2]
+    assert out.tolist() == [2.0, 1.0, 1.0, 0.0]
+
+
 def test_merge_appends_only_items_without_transition_features():
     it, ct = np.full((3, 8), -1, np.int32), np.zeros((3, 8), np.float32)
     cooc_update(it, ct, np.array([0, 1], np.int32), 2, 2, 10, 1.0)
-    out, mark, ktouched = np.zeros(3), np.zeros(3, np.int64), np.zeros(3, np.int32)
-    n_k = knn_scatter(it, ct, np.ones(3), np.array([2, 2], np.int32), 2, 0.5, out, mark, 7, ktouched)
+    out, ktouched = np.zeros(3), np.zeros(3, np.int32)
+    n_k = knn_scatter(it, ct, np.ones(3), np.array([2, 2], np.int32), 2, 0.5, out, ktouched)
     assert n_k == 2 and out[:2].tolist() == [
         1.5,
         1.5,

@@ -53,8 +53,8 @@ def test_lookup_equals_the_scatter_bitwise_for_every_item():
             n_rec = int(rng.integers(0, 21))
             rec = rng.integers(0, n_items, 20).astype(np.int32)  # repeats included
             decay = float(rng.uniform(0.5, 1.0))
-            out, mark, kt = np.zeros(n_items), np.zeros(n_items, np.int64), np.zeros(n_items, np.int32)
-            knn_scatter(it, ct, rsp, rec, n_rec, decay, out, mark, 1, kt)
+            out, kt = np.zeros(n_items), np.zeros(n_items, np.int32)
+            knn_scatter(it, ct, rsp, rec, n_rec, decay, out, kt)
             dense = np.zeros(n_items)
             knn_scatter_dense(it, ct, rsp, rec, n_rec, decay, dense, n_items)
             w = np.zeros(20)
@@ -96,7 +96,11 @@ def test_kth_largest_matches_a_sort():
     for n in (1, 2, 7, 100, 1000):
         a = np.round(rng.standard_normal(n), 1)  # ties
         for k in {0, n // 2, n - 1}:
-            assert kth_largest(a.copy(), n, k) == np.sort(a)[::-1][k]
+            b = a.copy()
+            v = kth_largest(b, n, k)
+            assert v == np.sort(a)[::-1][k]
+            assert (b[:k] >= v).all() and b[k] == v and (b[k + 1 :] <= v).all()
+            assert np.array_equal(np.sort(b), np.sort(a))  # a permutation
 
 
 def test_threshold_is_exact_also_when_the_sample_misleads():

@@ -86,6 +86,36 @@ def test_an_item_seen_on_one_shard_is_rankable_on_the_other_with_its_rows():
     assert a.rec.state.fm.w0[0] == b.rec.state.fm.w0[0]
 
 
+def _knn_counts(rec: Recommender) -> dict[tuple[str, str], float]:
+    """Item-kNN co-occurrence counts by item ids (dense indices differ per shard)."""
+    ids, it = rec.catalog.item_ids, rec.state.items
+    return {
+        (ids[r], ids[q]): float(c) for r in range(len(ids)) for q, c in zip(it.knn_item[r], it.knn_cnt[r]) if q >= 0
+    }
+
+
+def test_item_knn_cooccurrences_travel_between_shards():
+    """Each user's history lives on one shard, so after an exchange both shards hold the
+    co-occurrence counts of the whole stream (rows roomy: exact up to float32 sums)."""
+    ev = events(800, seed=5)
+    whole = Recommender(cfg())
+    for e in ev:
+        whole.learn_one(e)
+    a, b = ShardSync(Recommender(cfg()), 0, "r"), ShardSync(Recommender(cfg()), 1, "r")
+    for half in (ev[:400], ev[400:]):  # two rounds: the second sends increments only
+        for e in half:
+            (a if shard_of(e["user"], 2) == 0 else b).rec.learn_one(e)
+        da, db = a.emit(), b.emit()
+        assert da.knn_src.size and db.knn_src.size
+        assert a.merge(decode_delta(encode_delta(db), *shape())) and b.merge(da)
+    want = _knn_counts(whole)
+    for shard in (a, b):
+        got = _knn_counts(shard.rec)
+        assert got.keys() == want.keys()
+        assert np.allclose([got[k] for k in want], list(want.values()), rtol=1e-5)
+    assert not a.emit().knn_src.size  # merged counts are not sent back
+
+
 def test_emitted_rows_equal_a_full_comparison():
     rec = Recommender(cfg())
     s = ShardSync(rec, 0, "r")

@@ -8,11 +8,15 @@ the test restarts the cluster on the same state; the last start runs to the end.
 * every valid event has exactly one distinct rec_id (re-sends after a resume carry it);
 * every restart resumed both shards from a committed epoch, and they ended with every item's count equal to its clicks over
   all shards: the deltas of the resumed epoch, in flight at the kill, were merged, those of
-  the killed start after it were not, none twice.
+  the killed start after it were not, none twice;
+* the online hit rate of the served slates (each click against the slate last served to its
+  user; a re-sent recommendation replaces the first) lies within the 95% interval of an
+  uninterrupted run of the same cluster on the same events.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import subprocess
 import time
@@ -43,16 +47,47 @@ def _epochs(state_dir: str) -> list[int]:
     return [max(list_epochs(Path(state_dir) / f"shard-{s}"), default=-1) for s in (0, 1)]
 
 
-def test_sigkill_either_process_resumes_both_shards_without_double_merges(broker, tmp_path):
-    rng = random.Random(SEED)
-    cfg = unique_config(broker.bootstrap, tmp_path / "state", snapshot_interval_s=SNAPSHOT_S)
+def served_hit_rate(events: list[dict], records: list[dict]) -> tuple[float, int]:
+    """(hits / clicks, clicks): each click of a user served before, against the slate of
+    the recommendation answering that user's previous event (the last one sent for it)."""
+    slate = {r["event_id"]: {i["item"] for i in r["items"]} for r in records}
+    last: dict[str, str] = {}
+    hits = n = 0
+    for e in events:
+        prev = last.get(e["user"])
+        if prev is not None:
+            n += 1
+            hits += e["item"] in slate[prev]
+        last[e["user"]] = e["event_id"]
+    return hits / n, n
+
+
+def _cluster(broker, state_dir: Path, events: list[dict]):
+    """Config, command and recommendations reader of a 2-process cluster over ``events``."""
+    cfg = unique_config(broker.bootstrap, state_dir, snapshot_interval_s=SNAPSHOT_S)
     cfg.in_topic += "-p2"
     cfg.deltas_topic = f"deltas-{cfg.out_topic}"
     ensure_topics(broker.bootstrap, [cfg.in_topic], partitions=2)
-    events = _events(N_EVENTS, n_users=120, n_items=150)
     _produce_keyed(broker.bootstrap, cfg.in_topic, events, [])
     cmd = run_cmd(cfg, "--processes", "2", "--deltas", cfg.deltas_topic, "--sync-every", "150")
-    recs = TopicReader(broker.bootstrap, cfg.out_topic)
+    return cfg, cmd, TopicReader(broker.bootstrap, cfg.out_topic)
+
+
+def _uninterrupted_hit_rate(broker, tmp_path: Path, events: list[dict]) -> tuple[float, int]:
+    _, cmd, recs = _cluster(broker, tmp_path / "clean-state", events)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=open(tmp_path / "clean.log", "ab"), stderr=subprocess.STDOUT)
+    try:
+        assert wait_for_distinct(recs, "rec_id", N_EVENTS, timeout=300, proc=proc) == N_EVENTS
+    finally:
+        stop_flow(proc, timeout=30)
+        recs.close()
+    return served_hit_rate(events, recs.records)
+
+
+def test_sigkill_either_process_resumes_both_shards_without_double_merges(broker, tmp_path):
+    rng = random.Random(SEED)
+    events = _events(N_EVENTS, n_users=120, n_items=150)
+    cfg, cmd, recs = _cluster(broker, tmp_path / "state", events)
     log = open(tmp_path / "flow.log", "ab")
     kills = []
     try:
@@ -85,3 +120,7 @@ def test_sigkill_either_process_resumes_both_shards_without_double_merges(broker
     rolled_back = (tmp_path / "flow.log").read_text().count("restarted before the first committed epoch")
     assert rolled_back == 0  # every restart resumed both shards from a committed epoch
     check_shards(cfg.state_dir, events)
+    hr, n_clicks = served_hit_rate(events, recs.records)
+    clean, _ = _uninterrupted_hit_rate(broker, tmp_path, events)
+    half_width = 1.96 * math.sqrt(clean * (1.0 - clean) / n_clicks)
+    assert 0.0 < clean < 1.0 and abs(hr - clean) <= half_width, (hr, clean, half_width)
