@@ -7,6 +7,16 @@ full save, incremental save with ``--dirty`` of the rows dirty, commit_epoch
 array (+ the vocab as JSON) and ``np.load``. Also sweeps the chunk size.
 
     python bench/state_io.py [--mb 10] [--dirty 0.01] [--repeats 5] [--dir /tmp/x]
+
+``--engine-items N`` instead runs the real engine twice over the same generated clicks (a
+catalog growing to N items), committing at the end of every epoch of ``--epoch-events``
+events: pass 1 synchronously (``commit_epoch``: save + checkpoint, all on the event path),
+pass 2 with the background committer (``EpochCommitter``: capture + redo file on the event
+path, RocksDB in its worker process). It prints, per epoch, both event-path times, their
+ratio, the background work, and the engine's batch times in the sync pass and in the
+background pass while a commit runs vs while none does:
+
+    python bench/state_io.py --engine-items 20000 --engine-events 66000 --epoch-events 11000
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from streamrec.online.model_state import ModelState
 from streamrec.state.disk import state_size_bytes
+from streamrec.state.epoch_commit import EpochCommitter
 from streamrec.state.epochs import commit_epoch
 from streamrec.state.store import ParamStore
 
@@ -92,6 +103,90 @@ def npy_load(d: Path) -> tuple[dict, dict]:
     return arrays, json.loads((d / "vocab.json").read_text())
 
 
+BG_COLUMNS = (("background", 6), ("bg_seal", 5), ("bg_apply", 6), ("bg_flush", 6), ("bg_checkpoint", 5))
+
+
+def engine_pass(events: list, root: Path, background: bool, epoch_events: int, batch: int) -> tuple[list, list, list]:
+    """One pass of the engine over ``events``, committing each epoch synchronously or in the
+    background; returns (per-epoch (event-path seconds, timings), batch seconds while a
+    background commit ran, batch seconds while none did)."""
+    from streamrec.online.recommender import Recommender
+
+    model = Recommender()
+    store = ParamStore(root, wal=False, diff=True)
+    store.save(model.export_state(copy=False))  # as EngineLogic does at start-up
+    model.clear_dirty()
+    committer = EpochCommitter(store) if background else None
+    epochs: list[tuple[float, dict]] = []
+    busy: list[float] = []
+    idle: list[float] = []
+    for start in range(0, len(events), epoch_events):
+        for b in range(start, min(len(events), start + epoch_events), batch):
+            t = time.perf_counter()
+            model.process_batch(events[b : b + batch], n_candidates=50, rank_before=False)
+            (busy if committer is not None and committer.busy() else idle).append(time.perf_counter() - t)
+        state, dirty = model.export_state(copy=False), model.dirty_rows()
+        t = time.perf_counter()
+        if committer is None:
+            commit_epoch(store, state, dirty)
+        else:
+            committer.commit(state, dirty)
+        epochs.append((time.perf_counter() - t, dict(committer.timings) if committer else {}))
+        model.clear_dirty()
+    if committer is not None:
+        committer.wait()
+        epochs.append((0.0, dict(committer.timings)))  # the last epoch's background work
+        committer.close()
+    store.close()
+    return epochs, busy, idle
+
+
+def engine_epochs(n_items: int, n_events: int, epoch_events: int, root: Path, batch: int = 100) -> None:
+    """Sync vs background epoch commits of the real engine: two passes over the same clicks."""
+    from streamrec.contract.events import event_from_dict
+    from streamrec.shell.traffic import ClickGenerator
+
+    gen = ClickGenerator(n_users=max(1000, n_items // 4), n_items=n_items, seed=1)
+    new = [k // 3 if k % 3 == 0 and k // 3 < n_items else None for k in range(n_events)]
+    events = [event_from_dict(gen.next_event(item=i)) for i in new]
+    sync, _, sync_batches = engine_pass(events, root / "sync", False, epoch_events, batch)
+    bg, busy, idle = engine_pass(events, root / "async", True, epoch_events, batch)
+    print(
+        f"{'events':>7} {'sync_ms':>8} {'async_ms':>8} {'ratio':>6} {'wait':>5} {'capture':>8} {'redo':>6} {'redo_MB':>8} | "
+        "its background ms: " + " ".join(f"{k.removeprefix('bg_'):>{w}}" for k, w in BG_COLUMNS)
+    )
+    for e, ((ts, _), (ta, tm)) in enumerate(zip(sync, bg)):
+        after = bg[e + 1][1]  # an epoch's background timings are read at the next commit
+        print(
+            f"{min(n_events, (e + 1) * epoch_events):7d} {ts * 1e3:8.0f} {ta * 1e3:8.0f} {ts / ta:6.1f} {tm['wait'] * 1e3:5.0f} "
+            f"{tm['capture'] * 1e3:8.0f} {tm['redo'] * 1e3:6.0f} {tm['redo_bytes'] / 1e6:8.1f} | {' ' * 18}"
+            + " ".join(f"{after.get(k, 0) * 1e3:{w}.0f}" for k, w in BG_COLUMNS),
+            flush=True,
+        )
+    sync_ms = np.array([t for t, _ in sync[1:]]) * 1e3  # the first background epoch is a full capture
+    async_ms = np.array([t for t, _ in bg[1:-1]]) * 1e3
+    own_ms = np.array([t - tm["wait"] for t, tm in bg[1:-1]]) * 1e3
+    print(
+        f"epochs 2..{len(sync)}: commit on the event path, median sync {np.median(sync_ms):.0f} ms, background "
+        f"committer {np.median(async_ms):.0f} ms (ratio {np.median(sync_ms) / np.median(async_ms):.1f}x); max sync "
+        f"{sync_ms.max():.0f} ms, max background committer {async_ms.max():.0f} ms\n"
+        f"  without waiting for the previous epoch's background work (this loop runs epochs faster than real "
+        f"time): median {np.median(own_ms):.0f} ms (ratio {np.median(sync_ms) / np.median(own_ms):.1f}x), "
+        f"max {own_ms.max():.0f} ms"
+    )
+    for name, ts in (
+        ("sync pass", sync_batches),
+        ("background pass, a commit running", busy),
+        ("background pass, none running", idle),
+    ):
+        if ts:
+            a = np.array(ts) * 1e3
+            print(
+                f"engine batches of {batch} events, {name}: n={len(a)} p50 {np.percentile(a, 50):.1f} "
+                f"p99 {np.percentile(a, 99):.1f} max {a.max():.1f} ms"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=10.0)
@@ -100,8 +195,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--chunks", default="128,1024,4096,16384", help="chunk_bytes values to sweep")
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--engine-items", type=int, default=0, help="run the engine epoch-commit bench instead")
+    ap.add_argument("--engine-events", type=int, default=66000)
+    ap.add_argument("--epoch-events", type=int, default=11000)
     args = ap.parse_args()
     root = Path(args.dir or tempfile.mkdtemp(prefix="state_io_"))
+    if args.engine_items:
+        engine_epochs(args.engine_items, args.engine_events, args.epoch_events, root)
+        if args.dir is None:
+            shutil.rmtree(root, ignore_errors=True)
+        return
     rng = np.random.default_rng(1)
     state = synthetic(args.mb, args.k)
     nbytes = sum(a.nbytes for a in state.arrays.values())

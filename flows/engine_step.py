@@ -14,7 +14,10 @@ Metrics are updated once per batch; stage times go to
 State and recovery: with recovery on, the model is committed to RocksDB only
 when Bytewax snapshots (end of an epoch) and the snapshot carries the epoch
 token, so a resume restores RocksDB to exactly the state that matches the
-resumed Kafka offsets. With recovery off, dirty rows are written every batch.
+resumed Kafka offsets. The snapshot only captures the epoch's changed bytes and
+writes them to a redo file; a background thread writes RocksDB and checkpoints
+(:mod:`state.epoch_commit`; the process's exit waits for it). With recovery off,
+dirty rows are written every batch.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from streamrec.flows.profile import CLOCK
 from streamrec.flows.reward_join import RewardJoiner
 from streamrec.flows.slates import serve_slates
 from streamrec.online.recommender import Recommender
-from streamrec.state.epochs import commit_epoch, restore_epoch, start_without_resume
+from streamrec.state.epoch_commit import EpochCommitter
+from streamrec.state.epochs import restore_epoch, start_without_resume
 from streamrec.state.settings_guard import config_for_run
 from streamrec.state.store import ParamStore
 from streamrec.state.versions import current_version
@@ -101,6 +105,8 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         t = time.perf_counter()
         self._flush()
         log.info("model rows saved at start-up in %.2f s", time.perf_counter() - t)
+        # epoch commits: capture + redo file at the snapshot; a worker process then owns the DB
+        self.committer = EpochCommitter(self.store, on_commit=self._state_bytes) if cfg.recovery else None
         quiet_gc()
         self._rec_counters = {name: metrics.RECOMMENDATIONS.labels(name, self.shard) for name in self.arms.policies}
         self.served = LastServed()
@@ -148,14 +154,11 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         if not self.cfg.recovery:  # rows are saved every batch; Bytewax keeps nothing
             return None
         t = time.perf_counter()
-        token = commit_epoch(
-            self.store,
-            self.model.export_state(copy=False),
-            self.model.dirty_rows(),
-            extra=self.join_store.ops(self.joiner),
+        assert self.committer is not None
+        token = self.committer.commit(
+            self.model.export_state(copy=False), self.model.dirty_rows(), self.join_store.ops(self.joiner)
         )
         self.model.clear_dirty()
-        metrics.STATE_BYTES.labels(self.shard).set(self.store.size_bytes())
         # the reward join travels in the epoch's checkpoint (incrementally), not in the snapshot
         state = {"epoch": token, "arms": self.arms.snapshot(), "max_ts": self.max_ts}
         CLOCK.add("commit", time.perf_counter() - t)
@@ -336,6 +339,13 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         if self.max_ts == float("-inf"):
             return []
         return self.joiner.expire(self.max_ts)
+
+    def _state_bytes(self, _epoch: int) -> None:
+        """After a background commit: the store's size gauge (files may vanish while listed)."""
+        try:
+            metrics.STATE_BYTES.labels(self.shard).set(self.store.size_bytes())
+        except OSError:
+            pass
 
     def _flush(self) -> None:
         self.store.save(self.model.export_state(copy=False), self.model.dirty_rows())

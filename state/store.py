@@ -28,7 +28,6 @@ chunks, not the row. The copy is updated only after the batch is written.
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
@@ -37,8 +36,12 @@ import numpy as np
 import rocksdict
 
 from streamrec.online.model_state import ModelState
+from streamrec.state import capture as C
 from streamrec.state import layout as L
 from streamrec.state.disk import live_db_path, raw_items, raw_options
+
+#: memtable size of a store without WAL (its memory is used only as written, freed at each flush)
+WAL_OFF_WRITE_BUFFER = 1 << 30
 
 
 class ParamStore:
@@ -65,7 +68,10 @@ class ParamStore:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         self.path = live_db_path(self.state_dir)
         access = rocksdict.AccessType.read_only() if read_only else rocksdict.AccessType.read_write()
-        self.db = rocksdict.Rdict(str(self.path), raw_options(), access_type=access)
+        opts = raw_options()
+        if not wal:  # one epoch's writes stay in one memtable: a reader of the DB's files sees whole epochs
+            opts.set_write_buffer_size(WAL_OFF_WRITE_BUFFER)
+        self.db = rocksdict.Rdict(str(self.path), opts, access_type=access)
         self._closed = False
         wopts = rocksdict.WriteOptions()
         wopts.sync = sync
@@ -83,7 +89,7 @@ class ParamStore:
         self,
         state: ModelState,
         dirty: Mapping[str, np.ndarray] | None = None,
-        extra: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None = None,
+        extra: C.Ops | None = None,
     ) -> int:
         """Write ``state`` (all of it if ``dirty`` is None, else the dirty rows, grown
         rows, new vocab entries and meta) in one atomic batch; returns bytes written.
@@ -91,96 +97,33 @@ class ParamStore:
         ``extra = (puts, delete_ranges)`` adds other keys (outside the model's ``a/``,
         ``v/``, ``m/`` prefixes, e.g. the reward join's ``j/``) to the same batch: the
         ranges are deleted first, then the puts written."""
-        arrays = {L.check_name(n): np.asarray(a, order="C") for n, a in state.arrays.items()}
-        for a in arrays.values():
-            L.check_dtype(a.dtype)
-        vocab = {L.check_name(n): v for n, v in state.vocab.items()}
-        if not isinstance(state.meta, Mapping):
-            raise TypeError("ModelState.meta must be a dict")
-        meta_raw = L.dumps(dict(state.meta))  # raises before anything is written
-        old = self._layout if dirty is not None else None
-        wb = rocksdict.WriteBatch(raw_mode=True)
-        if old is None:
-            wb.delete_range(L.ARRAY_PREFIX, L.prefix_end(L.ARRAY_PREFIX))
-            wb.delete_range(L.VOCAB_PREFIX, L.prefix_end(L.VOCAB_PREFIX))
-        else:
-            for name in set(old["arrays"]) - set(arrays):
-                p = L.array_prefix(name)
-                wb.delete_range(p, L.prefix_end(p))
-            for name in set(old["vocab"]) - set(vocab):
-                p = L.vocab_prefix(name)
-                wb.delete_range(p, L.prefix_end(p))
-        new_layout: dict[str, Any] = {
-            "format": L.FORMAT,
-            "arrays": {},
-            "vocab": {},
-            "vocab_chunk": L.VOCAB_CHUNK,
-        }
-        written = 0
-        put: dict[str, np.ndarray | None] = {}  # chunks written per array (None: all of it)
-        for name, arr in arrays.items():
-            prev = old["arrays"].get(name) if old else None
-            spec, put[name] = self._put_array(wb, name, arr, prev, None if dirty is None else dirty.get(name))
-            new_layout["arrays"][name] = spec
-            written += _put_chunks(wb, L.array_prefix(name), arr, spec, put[name])
-        for name, ids in vocab.items():
-            prev_len = old["vocab"].get(name) if old and old["vocab_chunk"] == L.VOCAB_CHUNK else None
-            written += _put_vocab(wb, name, ids, prev_len)
-            new_layout["vocab"][name] = len(ids)
-        layout_raw = L.dumps(new_layout)
-        if extra is not None:
-            puts, ranges = extra
-            for start, end in ranges:
-                wb.delete_range(start, end)
-            for key, value in puts:
-                wb.put(key, value)
-                written += len(value)
-        wb.put(L.LAYOUT_KEY, layout_raw)
-        wb.put(L.META_KEY, meta_raw)
-        self.db.write(wb)
-        self._layout = new_layout
-        if self._shadow is not None:
-            self._shadow = {
-                n: _shadow_update(self._shadow.get(n), a, new_layout["arrays"][n], put[n]) for n, a in arrays.items()
-            }
-        return written + len(layout_raw) + len(meta_raw)
+        before = self._layout
+        cap = self.capture(state, dirty, extra)
+        try:
+            self.apply(cap)
+        except BaseException:  # the DB keeps the previous save: forget what the capture assumed
+            self._layout = before
+            if self._shadow is not None:
+                self._shadow = {}
+            raise
+        return cap.nbytes + len(cap.layout_raw) + len(cap.meta_raw)
 
-    def _put_array(self, wb, name, arr, prev, rows_dirty) -> tuple[dict[str, Any], np.ndarray | None]:
-        """The array's layout entry and the chunks to put (None: all); deletes stale keys."""
-        prefix = L.array_prefix(name)
-        if arr.ndim == 0:
-            return L.array_spec(arr, 1), None
-        rb, rows = _row_bytes(arr), arr.shape[0]
-        same = (
-            prev is not None
-            and prev["dtype"] == arr.dtype.str
-            and len(prev["shape"]) == arr.ndim
-            and list(prev["shape"][1:]) == list(arr.shape[1:])
-        )
-        if not same:
-            if prev is not None:
-                wb.delete_range(prefix, L.prefix_end(prefix))
-            spec = L.array_spec(arr, L.chunk_rows_for(rb, self.chunk_bytes), L.row_parts_for(rb, self.chunk_bytes))
-            return spec, None
-        spec = L.array_spec(arr, prev["chunk_rows"], prev.get("row_parts", 1))
-        if rb == 0 or rows == 0:
-            return spec, np.empty(0, np.int64)
-        cb, old_rows = L.chunk_bytes_of(spec, rb), prev["shape"][0]
-        parts = []
-        if rows_dirty is not None:
-            idx = np.asarray(rows_dirty).astype(np.int64, copy=False).ravel()
-            parts.append(L.chunks_of_rows(idx[(idx >= 0) & (idx < rows)], rb, cb))
-        if rows > old_rows:
-            parts.append(np.arange(old_rows * rb // cb, L.n_chunks(rows * rb, cb)))
-        elif rows < old_rows:
-            wb.delete_range(L.chunk_key(prefix, L.n_chunks(rows * rb, cb)), L.prefix_end(prefix))
-            if rows * rb % cb:
-                parts.append(np.array([rows * rb // cb]))
-        chunks = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
-        shadow = self._shadow.get(name) if self._shadow is not None else None
-        if shadow is not None and shadow.dtype == arr.dtype and shadow.shape[1:] == arr.shape[1:]:
-            chunks = _changed_chunks(_raw(arr), _raw(shadow), chunks, cb)
-        return spec, chunks
+    def capture(
+        self,
+        state: ModelState,
+        dirty: Mapping[str, np.ndarray] | None = None,
+        extra: C.Ops | None = None,
+        alloc: C.Alloc = np.empty,
+    ) -> C.Capture:
+        """What ``save`` would write, copied out of ``state`` (:mod:`state.capture`); the store
+        then assumes it applied (the next capture is a delta to it): ``apply`` it next."""
+        cap = C.take(state, dirty, extra, self._layout, self._shadow, self.chunk_bytes, alloc)
+        self._layout = cap.layout
+        return cap
+
+    def apply(self, cap: C.Capture) -> None:
+        """Write a capture in one atomic batch (:func:`state.capture.apply`)."""
+        C.apply(self.db, cap)
 
     # ---------------------------------------------------------------- reading
     def load(self) -> ModelState | None:
@@ -275,96 +218,3 @@ class ParamStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _raw(arr: np.ndarray) -> np.ndarray:
-    """The array's bytes in C order (a view of a C-contiguous array)."""
-    return arr.reshape(-1).view(np.uint8)
-
-
-def _put_chunks(wb, prefix: bytes, arr: np.ndarray, spec: dict[str, Any], chunks: np.ndarray | None) -> int:
-    """Put the listed chunks (None: all); full chunks are gathered in one numpy copy (void rows)."""
-    if arr.ndim == 0:
-        wb.put(L.chunk_key(prefix, 0), arr.tobytes())
-        return arr.nbytes
-    rb = _row_bytes(arr)
-    if rb == 0 or arr.shape[0] == 0:
-        return 0
-    cb, raw = L.chunk_bytes_of(spec, rb), _raw(arr)
-    if chunks is None:
-        chunks = np.arange(L.n_chunks(raw.shape[0], cb))
-    n_full = raw.shape[0] // cb
-    full = chunks[chunks < n_full]
-    if len(full):
-        deque(map(wb.put, _chunk_keys(prefix, full), raw[: n_full * cb].view(f"V{cb}")[full].tolist()), 0)
-    n = len(full) * cb
-    if len(full) < len(chunks):  # the last, partial chunk
-        tail = raw[n_full * cb :].tobytes()
-        wb.put(L.chunk_key(prefix, n_full), tail)
-        n += len(tail)
-    return n
-
-
-def _chunk_keys(prefix: bytes, chunks: np.ndarray) -> list[bytes]:
-    """``L.chunk_key(prefix, k)`` for every ``k`` in ``chunks`` (< 10**10), formatted in numpy."""
-    digits = chunks.astype(np.int64)[:, None] // 10 ** np.arange(9, -1, -1, dtype=np.int64) % 10
-    keys = np.empty((len(chunks), len(prefix) + 10), np.uint8)
-    keys[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
-    keys[:, len(prefix) :] = digits + ord("0")
-    return keys.view(f"V{keys.shape[1]}").ravel().tolist()
-
-
-def _changed_chunks(raw: np.ndarray, old: np.ndarray, chunks: np.ndarray, cb: int) -> np.ndarray:
-    """Of ``chunks``, those whose ``cb`` bytes differ in ``raw`` from ``old`` (chunks not
-    whole in both are kept)."""
-    n_cmp = min(raw.shape[0], old.shape[0]) // cb
-    both = chunks[chunks < n_cmp]
-    if not len(both):
-        return chunks
-    a = raw[: n_cmp * cb].reshape(n_cmp, cb)[both]
-    b = old[: n_cmp * cb].reshape(n_cmp, cb)[both]
-    return np.concatenate([both[(a != b).any(axis=1)], chunks[chunks >= n_cmp]])
-
-
-def _shadow_update(
-    shadow: np.ndarray | None, arr: np.ndarray, spec: dict[str, Any], chunks: np.ndarray | None
-) -> np.ndarray:
-    """The stored copy of ``arr`` after its ``chunks`` were written (a full copy when the
-    shape changed or everything was written)."""
-    if chunks is None or shadow is None or shadow.shape != arr.shape or shadow.dtype != arr.dtype or arr.ndim == 0:
-        return arr.copy()
-    rb = _row_bytes(arr)
-    if rb == 0 or not len(chunks):
-        return shadow
-    cb, raw, old = L.chunk_bytes_of(spec, rb), _raw(arr), _raw(shadow)
-    n_full = raw.shape[0] // cb
-    full = chunks[chunks < n_full]
-    old[: n_full * cb].reshape(n_full, cb)[full] = raw[: n_full * cb].reshape(n_full, cb)[full]
-    old[n_full * cb :] = raw[n_full * cb :]
-    return shadow
-
-
-def _row_bytes(arr: np.ndarray) -> int:
-    return arr.dtype.itemsize * int(np.prod(arr.shape[1:], dtype=np.int64))
-
-
-def _put_vocab(wb, name: str, ids: list[str], prev_len: int | None) -> int:
-    """Vocab is append-only: rewrite the chunks from the previous length onwards
-    (only those entries are type-checked; a bad one aborts the unwritten batch)."""
-    prefix, v = L.vocab_prefix(name), L.VOCAB_CHUNK
-    if prev_len is None or prev_len > len(ids):
-        wb.delete_range(prefix, L.prefix_end(prefix))
-        start = 0
-    elif prev_len == len(ids):
-        return 0
-    else:
-        start = prev_len // v
-    n = 0
-    for k in range(start, L.n_chunks(len(ids), v)):
-        part = list(ids[k * v : (k + 1) * v])
-        if not all(isinstance(s, str) for s in part):
-            raise TypeError(f"vocab {name} must be a list of str")
-        val = L.dumps(part, ascii_only=True)
-        wb.put(L.chunk_key(prefix, k), val)
-        n += len(val)
-    return n

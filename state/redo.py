@@ -1,0 +1,151 @@
+"""Redo files: a :class:`state.capture.Capture` on disk, so an epoch survives before RocksDB has it.
+
+Format of ``epochs/e<seq:012d>.redo`` (written with one sequential write, never pickled)::
+
+    b"SRREDO1\\n"  u32 header length  header (JSON)  payload  [b"SEAL" u32 crc32]
+
+The header holds the epoch, the capture's digest, whether it is ``full`` (needs no base
+state), the boot id of the machine, the layout and meta, each chunk run's prefix, chunk size
+and count, and the byte length of every payload section: range keys, put keys, put values
+(each a length table + the bytes), then per run its chunk numbers (``<i8``) and chunk bytes.
+
+Durability: ``write`` returns once the bytes are in the page cache -- the file then survives
+a kill of the process, not a machine crash. ``seal`` (done by the background commit) appends
+the CRC-32 of everything before it and fsyncs. ``read`` accepts a sealed file whose CRC
+matches, or an unsealed one of exactly the declared length written since the machine last
+booted (the page cache still holds what was written); anything else raises
+:class:`RedoError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streamrec.state.capture import Capture, ChunkRun
+
+MAGIC = b"SRREDO1\n"
+SEAL = b"SEAL"
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+class RedoError(ValueError):
+    """A redo file is missing, torn, unsealed after a machine restart, or malformed."""
+
+
+class RedoMissing(RedoError, FileNotFoundError):
+    """The redo file is not there."""
+
+
+def boot_id() -> str:
+    """This boot of the machine ('' where the OS does not tell)."""
+    try:
+        return _BOOT_ID.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _table(items: list[bytes]) -> list[bytes | np.ndarray]:
+    return [np.fromiter(map(len, items), np.int64, len(items)), b"".join(items)]
+
+
+def write(path: Path, cap: Capture, epoch: int) -> int:
+    """Write ``cap`` as the redo file of ``epoch`` (page cache only; see ``seal``); returns its size."""
+    sections: list[Any] = _table([k for r in cap.ranges for k in r])
+    sections += _table([k for k, _ in cap.puts]) + _table([v for _, v in cap.puts])
+    for run in cap.runs:
+        sections += [run.idx.astype("<i8", copy=False), run.data]
+    header = {
+        "epoch": epoch,
+        "digest": cap.digest(),
+        "full": cap.full,
+        "boot": boot_id(),
+        "layout": cap.layout_raw.decode(),
+        "meta": cap.meta_raw.decode(),
+        "runs": [[r.prefix.decode(), r.cb, len(r.idx)] for r in cap.runs],
+        "sizes": [memoryview(s).nbytes for s in sections],
+    }
+    head = json.dumps(header, separators=(",", ":")).encode()
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:  # large buffers go straight to the kernel, no extra copy
+        fh.write(MAGIC + struct.pack("<I", len(head)) + head)
+        for s in sections:
+            if memoryview(s).nbytes:
+                fh.write(memoryview(s).cast("B"))
+        size = fh.tell()
+    os.replace(tmp, path)  # a file under the final name is whole (after a process kill)
+    return size
+
+
+def seal(path: Path) -> None:
+    """Append the CRC-32 trailer and fsync the file (GIL released while hashing and syncing)."""
+    with open(path, "r+b") as fh:
+        crc = 0
+        while block := fh.read(1 << 24):
+            crc = zlib.crc32(block, crc)
+        fh.write(SEAL + struct.pack("<I", crc))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read(path: Path) -> tuple[dict[str, Any], Capture]:
+    """(header, capture) of a redo file; raises :class:`RedoError` naming the file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RedoMissing(f"redo file {path} is missing") from None
+    try:
+        return _parse(path, raw)
+    except RedoError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, struct.error) as exc:
+        raise RedoError(f"redo file {path} is malformed: {str(exc)[:80]}") from None
+
+
+def _parse(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture]:
+    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 4:
+        raise RedoError(f"redo file {path} is torn or not a redo file")
+    (hlen,) = struct.unpack_from("<I", raw, len(MAGIC))
+    start = len(MAGIC) + 4 + hlen
+    header = json.loads(raw[len(MAGIC) + 4 : start])
+    end = start + sum(int(s) for s in header["sizes"])
+    if len(raw) == end + 8 and raw[end : end + 4] == SEAL:
+        if zlib.crc32(memoryview(raw)[:end]) != struct.unpack_from("<I", raw, end + 4)[0]:
+            raise RedoError(f"redo file {path} is corrupt (checksum mismatch)")
+    elif len(raw) != end:
+        raise RedoError(f"redo file {path} is torn ({len(raw)} bytes, its header says {end})")
+    elif not header["boot"] or header["boot"] != boot_id():
+        raise RedoError(f"redo file {path} was never sealed (fsynced) and the machine restarted since: not trusted")
+    buf, pos, parts = memoryview(raw), start, []
+    for size in header["sizes"]:
+        parts.append(buf[pos : pos + int(size)])
+        pos += int(size)
+    rk, pk, pv = (_untable(parts[i], parts[i + 1]) for i in (0, 2, 4))
+    cap = Capture({}, header["layout"].encode(), header["meta"].encode(), bool(header["full"]))
+    cap.layout = json.loads(cap.layout_raw)
+    cap.ranges = list(zip(rk[0::2], rk[1::2]))
+    cap.puts = list(zip(pk, pv))
+    for k, (prefix, cb, n) in enumerate(header["runs"]):
+        idx, data = parts[6 + 2 * k], parts[7 + 2 * k]
+        if idx.nbytes != 8 * n or data.nbytes != n * cb:
+            raise RedoError(f"redo file {path}: chunk run {prefix} has wrong sizes")
+        cap.runs.append(
+            ChunkRun(prefix.encode(), int(cb), np.frombuffer(idx, "<i8"), np.frombuffer(data, np.uint8).reshape(n, cb))
+        )
+    if cap.puts[-2:] != [(b"m/layout", cap.layout_raw), (b"m/meta", cap.meta_raw)] or cap.digest() != header["digest"]:
+        raise RedoError(f"redo file {path}: layout/meta do not match its digest")
+    return header, cap
+
+
+def _untable(lengths: memoryview, blob: memoryview) -> list[bytes]:
+    ends = np.cumsum(np.frombuffer(lengths, "<i8"))
+    if (ends[-1] if len(ends) else 0) != blob.nbytes:
+        raise ValueError("length table does not match its bytes")
+    b = bytes(blob)
+    return [b[s:e] for s, e in zip(np.concatenate([[0], ends[:-1]]).tolist(), ends.tolist())]

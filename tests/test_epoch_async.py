@@ -1,0 +1,280 @@
+"""Background epoch commits (state.epoch_commit): kill -9 before RocksDB has an epoch, torn
+and missing redo files, several epochs in flight, the token digest."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_state_crash import REPO, _assert_same, _child_module, _expected
+
+from streamrec.state import commit_worker, redo
+from streamrec.state.epoch_commit import EpochCommitter
+from streamrec.state.epochs import (
+    commit_epoch,
+    list_epochs,
+    list_redo,
+    next_epoch,
+    redo_path,
+    restore_epoch,
+    start_without_resume,
+)
+from streamrec.state.store import ParamStore
+
+# the deterministic run of test_state_crash (crash_child.step), committed with the background
+# committer every 3 steps; with STALL=k the background work of epochs >= k hangs before its
+# checkpoint (the process is then killed with the epochs only in redo files)
+ASYNC_CHILD = r"""
+import json, sys, threading
+import numpy as np
+from crash_child import initial, step
+from streamrec.state import commit_worker, epoch_commit
+from streamrec.state.store import ParamStore
+
+def say(line):  # one write per line: two threads print
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+state_dir, stall, pending = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+real = commit_worker.checkpoint_epoch
+def checkpoint(store, seq, keep_last):
+    if stall and seq >= stall:
+        say(f"stalled {seq}")
+        threading.Event().wait()
+    real(store, seq, keep_last)
+commit_worker.checkpoint_epoch = checkpoint  # in this process: stalls need worker=False
+s = initial()
+store = ParamStore(state_dir, wal=False, diff=True)
+store.save(s)
+committer = epoch_commit.EpochCommitter(store, keep_last=2, max_pending=pending, worker=not stall)
+acc = []  # rows changed since the last commit (None: all)
+for i in range(100000):
+    rows = step(s, i)
+    acc = None if rows is None or acc is None else acc + [rows]
+    if i % 3 == 0:
+        dirty = None if acc is None else {"big": np.unique(np.concatenate(acc)), "bias": np.arange(100)}
+        acc = []
+        say("token " + json.dumps(committer.commit(s, dirty)))
+        if stall and i // 3 + 1 >= stall + pending - 1:
+            threading.Event().wait()
+"""
+
+
+def _run(tmp_path: Path, stall: int, pending: int, until, delay: float = 0.0) -> list[str]:
+    _child_module(tmp_path)  # crash_child.py: the run's steps
+    (tmp_path / "async_child.py").write_text(ASYNC_CHILD)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, str(tmp_path / "async_child.py"), str(tmp_path / "st"), str(stall), str(pending)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    lines: list[str] = []
+    try:
+        while not until(lines):
+            line = proc.stdout.readline()
+            assert line, "child exited early"
+            lines.append(line.strip())
+        if delay:
+            threading.Event().wait(delay)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        rest, _ = proc.communicate()
+    return lines + [x for x in rest.splitlines() if x]
+
+
+def _tokens(lines: list[str]) -> list[dict]:
+    return [json.loads(x[6:]) for x in lines if x.startswith("token ")]
+
+
+def _at(token: dict) -> int:
+    return 3 * (token["epoch"] - 1)  # epochs are committed at i = 0, 3, 6, ...
+
+
+@pytest.mark.parametrize("stall", [2, 4])
+def test_kill_before_checkpoint_restores_from_older_checkpoint_and_redo_files(tmp_path, stall):
+    # epochs < stall complete; stall and stall+1 in flight (the first stalled before its
+    # checkpoint, the second waiting for it). Redo 2 and 3 are deltas; 4 is full (step 7
+    # rewrote the whole array), applied onto checkpoint 3 all the same.
+    lines = _run(
+        tmp_path,
+        stall=stall,
+        pending=2,
+        until=lambda ls: len(_tokens(ls)) == stall + 1 and any("stalled" in x for x in ls),
+    )
+    st = tmp_path / "st"
+    assert list_epochs(st) == list(range(max(1, stall - 2), stall)) and list_redo(st) == [stall, stall + 1]
+    token = _tokens(lines)[-1]
+    torn = redo_path(st, stall + 2).with_suffix(".redo.tmp")
+    torn.write_bytes(b"SRREDO1\n")  # as a kill in the middle of writing the next epoch leaves it
+    restored = restore_epoch(st, token)
+    _assert_same(restored, _expected(tmp_path, _at(token)))
+    assert not torn.exists()
+    assert list_epochs(st) == list(range(max(1, stall - 2), stall)) + [stall + 1] and list_redo(st) == []
+    assert next_epoch(st) == stall + 2  # the replayed state is checkpointed
+    _assert_same(restore_epoch(st, token), restored)  # and restoring again uses that checkpoint
+
+
+def test_kill_at_any_moment_restores_the_last_token_bitwise(tmp_path):
+    for attempt, delay in enumerate([0.0, 0.011, 0.029, 0.05]):
+        run = tmp_path / f"run{attempt}"
+        run.mkdir()
+        lines = _run(
+            run, stall=0, pending=1 + attempt % 2, until=lambda ls, n=6 + 3 * attempt: len(ls) >= n, delay=delay
+        )
+        token = _tokens(lines)[-1]
+        _assert_same(restore_epoch(run / "st", token), _expected(run, _at(token)))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "flip", "other_boot"])
+def test_a_missing_or_torn_redo_file_is_a_clear_error(tmp_path, monkeypatch, damage):
+    lines = _run(
+        tmp_path, stall=2, pending=2, until=lambda ls: len(_tokens(ls)) == 3 and any("stalled" in x for x in ls)
+    )
+    st, token = tmp_path / "st", _tokens(lines)[-1]
+    path = redo_path(st, 2)  # a delta: restoring epoch 3 needs checkpoint 1 + redo 2 + redo 3
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:-100])
+    elif damage == "delete":
+        path.unlink()
+    elif damage == "flip":
+        redo.seal(path)
+        raw = bytearray(path.read_bytes())
+        raw[len(raw) // 2] ^= 1
+        path.write_bytes(bytes(raw))
+    else:  # the machine restarted since they were written: redo 2 is sealed, 3 is not
+        monkeypatch.setattr(redo, "boot_id", lambda: "another-boot")
+        path = redo_path(st, 3)
+    with pytest.raises(redo.RedoError, match=str(path)):
+        restore_epoch(st, token)
+
+
+def test_two_epochs_in_flight_commit_in_order_and_match_sync_commits(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    from streamrec.online.model_state import ModelState
+
+    s = ModelState({"w": rng.random((3000, 16)).astype("<f4"), "b": np.zeros(7)}, {"ids": ["a"]}, {"n": 0})
+    gate, order = threading.Event(), []
+    real = commit_worker.checkpoint_epoch
+
+    def checkpoint(store, seq, keep_last):
+        gate.wait()
+        order.append(seq)
+        real(store, seq, keep_last)
+
+    monkeypatch.setattr(commit_worker, "checkpoint_epoch", checkpoint)
+    store, ref = ParamStore(tmp_path / "a", wal=False, diff=True), ParamStore(tmp_path / "b", diff=True)
+    committer = EpochCommitter(store, keep_last=10, max_pending=2, worker=False)
+    tokens, expected = [], []
+    for e in range(2):
+        rows = rng.choice(3000, 40, replace=False)
+        s.arrays["w"][rows] += 1.0
+        s.vocab["ids"].append(f"id{e}")
+        s.meta["n"] = e
+        tokens.append(committer.commit(s, {"w": rows}))
+        assert tokens[-1]["digest"] == commit_epoch(ref, s, {"w": rows})["digest"]  # same state, same digest
+        expected.append(
+            ModelState({k: a.copy() for k, a in s.arrays.items()}, {"ids": list(s.vocab["ids"])}, dict(s.meta))
+        )
+    assert list_redo(tmp_path / "a") == [1, 2] and list_epochs(tmp_path / "a") == []
+    gate.set()
+    committer.wait()
+    assert order == [1, 2] and list_epochs(tmp_path / "a") == [1, 2] and list_redo(tmp_path / "a") == []
+    assert store.digest() == tokens[-1]["digest"]
+    store.close()
+    for token, exp in reversed(list(zip(tokens, expected))):  # restoring drops later epochs
+        _assert_same(restore_epoch(tmp_path / "a", token), exp)
+    ref.close()
+
+
+def test_a_failed_background_commit_fails_the_next_commit(tmp_path, monkeypatch):
+    from streamrec.online.model_state import ModelState
+
+    s = ModelState({"w": np.zeros(10)}, {}, {"n": 0})
+
+    def broken(store, seq, keep_last):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(commit_worker, "checkpoint_epoch", broken)
+    with ParamStore(tmp_path, wal=False, diff=True) as store:
+        committer = EpochCommitter(store, worker=False)
+        token = committer.commit(s, None)
+        with pytest.raises(RuntimeError, match="disk full"):
+            committer.wait()
+        with pytest.raises(RuntimeError, match="disk full"):
+            committer.commit(s, {})
+    assert list_redo(tmp_path) == [1]  # the epoch is still recoverable from its redo file
+    _assert_same(restore_epoch(tmp_path, token), s)
+
+
+def test_start_without_resume_drops_redo_files(tmp_path):
+    lines = _run(tmp_path, stall=2, pending=1, until=lambda ls: any("stalled" in x for x in ls))
+    st = tmp_path / "st"
+    assert _tokens(lines) and list_redo(st) == [2]
+    marker = tmp_path / "recovery"
+    assert start_without_resume(st, marker) is False  # first start: takes the baseline
+    assert start_without_resume(st, marker) is True
+    assert list_redo(st) == [] and list_epochs(st) == [] and next_epoch(st) == 1
+
+
+def test_the_worker_process_commits_in_order_and_a_dead_worker_fails_the_next_commit(tmp_path):
+    from streamrec.online.model_state import ModelState
+
+    s = ModelState({"w": np.zeros((500, 8))}, {}, {"n": 0})
+    store = ParamStore(tmp_path, wal=False, diff=True)
+    committer = EpochCommitter(store, keep_last=3, max_pending=2)  # a worker process owns the DB
+    tokens = []
+    for e in range(5):
+        s.arrays["w"][e * 50 : e * 50 + 10] = e + 1
+        s.meta["n"] = e
+        tokens.append(committer.commit(s, {"w": np.arange(e * 50, e * 50 + 10)}))
+    committer.wait()
+    assert list_epochs(tmp_path) == [3, 4, 5] and list_redo(tmp_path) == []
+    assert committer.timings["bg_apply"] >= 0 and committer.timings["redo_bytes"] > 0
+    committer._worker.proc.kill()
+    committer._worker.proc.wait()
+    committer.commit(s, {})
+    with pytest.raises(RuntimeError, match="commit worker exited"):
+        committer.wait()
+    committer.close()
+    _assert_same(restore_epoch(tmp_path, tokens[-1]), s)
+
+
+def test_a_redo_file_replays_to_the_same_db_as_its_capture(tmp_path):
+    """Growth, shrinking, a 0-d array, partial last chunks, vocab tails and extra keys."""
+    from streamrec.online.model_state import ModelState
+    from streamrec.state.disk import raw_items
+
+    rng = np.random.default_rng(3)
+    arrays = {"w": rng.random((37, 5)).astype("<f4"), "c": np.array(3), "wide": rng.random((20, 100))}
+    s = ModelState(arrays, {"ids": ["a", "b"]}, {"n": 0})
+    direct, replayed = ParamStore(tmp_path / "d", diff=True), ParamStore(tmp_path / "r")
+    dirty = None
+    for e in range(6):
+        extra = ([(b"j/p/%03d" % e, b"x" * e), (b"j/meta", b"%d" % e)], [(b"j/p/000", b"j/p/%03d" % max(0, e - 2))])
+        cap = direct.capture(s, dirty, extra)
+        direct.apply(cap)
+        path = tmp_path / f"e{e}.redo"
+        redo.write(path, cap, e + 1)
+        if e % 2:
+            redo.seal(path)
+        header, back = redo.read(path)
+        replayed.apply(back)
+        assert header["digest"] == cap.digest() == replayed.digest() == direct.digest()
+        assert list(raw_items(direct.db)) == list(raw_items(replayed.db))
+        rows = rng.choice(len(s.arrays["w"]), 5, replace=False)
+        s.arrays["w"][rows] += 1.0
+        s.arrays["wide"][e, e] = -1.0
+        s.arrays["c"] = np.array(e)
+        if e == 2:  # grow one array, shrink another
+            s.arrays["w"] = np.concatenate([s.arrays["w"], rng.random((30, 5)).astype("<f4")])
+            s.arrays["wide"] = s.arrays["wide"][:13].copy()
+        s.vocab["ids"].append(f"id{e}")
+        s.meta["n"] = e
+        dirty = {"w": rows, "wide": np.array([e]), "c": np.array([0])}
+    direct.close()
+    replayed.close()
