@@ -147,8 +147,8 @@ def check_delta(d: Delta, k: int, n_buckets: int, max_item_features: int) -> Non
     _positions(d.feat_rows, n_buckets, "feat_rows")
     if np.unique(d.feat_item).shape[0] != m:
         _fail("feat_item repeats")
-    for kind in ("tr", "knn"):
-        _check_edges(*(getattr(d, f"{kind}_{x}") for x in ("src", "dst", "w")), n_it, kind)
+    _check_edges(d.tr_src, d.tr_dst, d.tr_w, n_it, "tr")
+    _check_edges(d.knn_src, d.knn_dst, d.knn_w, n_it, "knn")
 
 
 def _check_edges(src: np.ndarray, dst: np.ndarray, w: np.ndarray, n_items: int, kind: str) -> None:
