@@ -111,6 +111,15 @@ def _row_increments(cur_i, cur_c, b_i, b_c, r, src, dst, inc, t, write):
     return k
 
 
+@njit(cache=True, inline="always")
+def _row_differs(cur_i, cur_c, b_i, b_c, r):
+    """Whether row ``r`` of an (item, count) table differs from its base row."""
+    for a in range(cur_i.shape[1]):
+        if cur_i[r, a] != b_i[r, a] or cur_c[r, a] != b_c[r, a]:
+            return True
+    return False
+
+
 @njit(cache=True)
 def transition_increments(cur_i, cur_c, b_i, b_c, n):
     """``(src, dst, inc)`` of rows ``0..n-1`` that differ from their base rows (row-major),
@@ -119,10 +128,7 @@ def transition_increments(cur_i, cur_c, b_i, b_c, n):
     total = 0
     empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
     for r in range(n):
-        for a in range(cur_i.shape[1]):
-            if cur_i[r, a] != b_i[r, a] or cur_c[r, a] != b_c[r, a]:
-                changed[r] = True
-                break
+        changed[r] = _row_differs(cur_i, cur_c, b_i, b_c, r)
         if changed[r]:
             total += _row_increments(cur_i, cur_c, b_i, b_c, r, empty_i, empty_i, empty_f, 0, False)
     src, dst, inc = np.zeros(total, np.int64), np.zeros(total, np.int64), np.zeros(total, np.float64)
@@ -148,10 +154,7 @@ def knn_increments(cur_i, cur_c, b_i, b_c, n, touched):
         if not touched[r]:
             continue
         touched[r] = False
-        for a in range(m_slots):
-            if cur_i[r, a] != b_i[r, a] or cur_c[r, a] != b_c[r, a]:
-                changed[r] = True
-                break
+        changed[r] = _row_differs(cur_i, cur_c, b_i, b_c, r)
         if changed[r]:  # at most one increment per entry
             for a in range(m_slots):
                 total += np.int64(cur_i[r, a] >= 0)
