@@ -187,7 +187,8 @@ def maintain(n_items, st, sc, hp):
     """Event-count schedules: refresh a few item caches round-robin, refresh and relink
     ``ceil(n / ivf_every)`` items in the IVF, recompute the trending list, seed the IVF
     once the catalog is large, then add a centroid every ``ivf_every / 100`` events
-    while there are fewer than ``sqrt(n)/2`` (no clustering pass: ``online.retrieval``).
+    while there are fewer than ``sqrt(n)/2`` (no clustering pass: ``online.retrieval``);
+    past the threshold it stops keeping ``vsum_t`` (``online.item_cache``).
     ``sc.score`` serves as the trending pass's work buffer (rewritten before every use)."""
     c, ivf = st.ctr[0], st.ivf
     ev = c.events
@@ -207,7 +208,8 @@ def maintain(n_items, st, sc, hp):
     if hp.trend_every > 0 and ev % hp.trend_every == 0:
         n_tr = top_items(st.items.popd, n_items, ivf.trend.shape[0], ivf.trend, sc.score)
         ivf.trend[n_tr:] = -1
-    if n_items > hp.full_threshold:
+    if n_items > hp.full_threshold:  # retrieval from now on: stop the transposed cache
+        st.items.vsum_t_live[0] = False
         n_c = hp.n_clusters
         if n_c <= 0:
             n_c = min(max(int(math.sqrt(n_items) / 2), 8), ivf.centroids.shape[0])

@@ -14,6 +14,7 @@ import numpy as np
 from streamrec.online.fm_kernels import G_ITEM, G_NUM, G_USER, fm_logit
 from streamrec.online.hashing import seq_row
 from streamrec.online.history import mark_seen, recent_items
+from streamrec.online.item_cache import sync_vsum_t
 from streamrec.online.item_similarity import knn_features, knn_fill
 from streamrec.online.jit import inner_kernel, kernel
 from streamrec.online.retrieval import gather_candidates
@@ -119,6 +120,7 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather):
 @kernel(inline="always")
 def score_catalog(it, sc, n_items, logscale):
     """``sc.score[j]`` for every item ``j < n_items`` (:func:`score_all` over the bundles)."""
+    sync_vsum_t(it, n_items)
     score_all(
         n_items,
         sc.sa,

@@ -69,12 +69,13 @@ class Items(NamedTuple):
     clnext: np.ndarray
     obs_list: np.ndarray
     dirty: np.ndarray
-    vsum_t: np.ndarray  # derived: transposed copy of vsum (not persisted)
+    vsum_t: np.ndarray  # derived: transposed copy of vsum (not persisted; see vsum_t_live)
     knn_item: np.ndarray  # item-kNN co-occurrence rows (online.item_similarity)
     knn_cnt: np.ndarray
     pop_rs: np.ndarray  # derived: 1 / sqrt(max(pop, 1)) (not persisted)
     clprev: np.ndarray  # derived: backward IVF bucket links (not persisted, ivf_prev_links)
     knn_touched: np.ndarray  # derived: kNN row learned since the last shard delta (not persisted)
+    vsum_t_live: np.ndarray  # derived: [1] bool, vsum_t kept current (online.item_cache)
 
 
 class Users(NamedTuple):
@@ -219,12 +220,14 @@ def derived_item_arrays(items: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
     scoring vectorised over items), ``pop_rs = 1 / sqrt(max(pop, 1))`` (the cosine's
     normaliser, ``online.item_similarity``), ``clprev`` (``ivf_prev_links``) and
     ``knn_touched`` (rows whose kNN entries learning changed since the last shard delta,
-    ``online.shard_base``; all set: the next delta compares every row once)."""
+    ``online.shard_base``; all set: the next delta compares every row once) and
+    ``vsum_t_live`` (set: ``vsum_t`` is current, ``online.item_cache``)."""
     return {
         "vsum_t": np.ascontiguousarray(items["vsum"].T),
         "pop_rs": 1.0 / np.sqrt(np.maximum(items["pop"], 1.0)),
         "clprev": ivf_prev_links(items["clnext"]),
         "knn_touched": np.ones(items["pop"].shape[0], np.bool_),
+        "vsum_t_live": np.ones(1, np.bool_),
     }
 
 

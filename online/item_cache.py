@@ -11,7 +11,11 @@ so the ranking score of ``j`` for user sum ``s_A`` is
 constant). Items touched by an update are refreshed at once; shared attribute rows drift,
 so every event also refreshes a few items round-robin (the whole catalog about every
 ``cache_refresh_events`` events, at most ``cache_refresh_max`` items per event).
-``vsum_t`` is a transposed copy, ``[k, n_items]``, for scoring vectorised over items.
+``vsum_t`` is a transposed copy, ``[k, n_items]``, for scoring the whole catalog vectorised
+over items (``score_all``). It is kept current only while ``vsum_t_live[0]`` is set: the
+engine clears the flag once the catalog outgrows whole-catalog ranking (retrieval scores
+the rows of ``vsum``; writing a column touches ``k`` cache lines, ~5% of an event's cost
+at 20k items), and ``sync_vsum_t`` rebuilds it before the next whole-catalog pass.
 """
 
 from __future__ import annotations
@@ -39,10 +43,23 @@ def refresh_item(j, fm, it):
     ss = 0.0
     for f in range(k):
         ss += float(vsum[j, f]) * vsum[j, f]
-        it.vsum_t[f, j] = vsum[j, f]
+    if it.vsum_t_live[0]:
+        for f in range(k):
+            it.vsum_t[f, j] = vsum[j, f]
     it.wsum[j] = ws
     it.pair[j] = 0.5 * (ss - q)
     it.dirty[j] = True
+
+
+@kernel()
+def sync_vsum_t(it, n_items):
+    """Make ``vsum_t[:, :n_items]`` current (after the flag was cleared) and set the flag."""
+    if it.vsum_t_live[0]:
+        return
+    for j in range(n_items):
+        for f in range(it.vsum.shape[1]):
+            it.vsum_t[f, j] = it.vsum[j, f]
+    it.vsum_t_live[0] = True
 
 
 @inner_kernel

@@ -119,3 +119,20 @@ def test_ivf_is_kept_up_in_small_steps_without_rebuilds():
     assert np.allclose(np.linalg.norm(cen, axis=1), 1.0, atol=1e-4)
     near = np.argmax(a["item_vsum"][:n_items] @ cen.T, axis=1)
     assert (near == a["item_cluster"][:n_items]).mean() > 0.8
+
+
+def test_whole_catalog_ranking_after_retrieval_uses_a_current_transposed_cache():
+    """Past the threshold the engine stops keeping ``vsum_t``; if whole-catalog ranking comes
+    back (a raised threshold), scores equal those of an engine rebuilt from the state."""
+    import dataclasses
+
+    base = {"n_buckets": 1 << 13, "k": 8, "seed": 2, "ivf_refresh_events": 500}
+    rec = Recommender(RecommenderConfig(**base, full_rank_threshold=100))
+    rec.process_batch(stream(1500), n_candidates=0)
+    assert not rec.state.items.vsum_t_live[0]  # retrieval regime: not kept
+    rec.config = dataclasses.replace(rec.config, full_rank_threshold=10**9)
+    fresh = Recommender.from_state(rec.export_state(), rec.config)
+    for u in range(0, 60, 7):
+        assert rec.rank(f"u{u}", k=20) == fresh.rank(f"u{u}", k=20)
+    assert rec.state.items.vsum_t_live[0]
+    assert np.array_equal(rec.state.items.vsum_t, fresh.state.items.vsum_t)
