@@ -1,6 +1,11 @@
 """The engine's own cost per event at large catalogs, next to a brute-force ranking floor.
 
     python bench/catalog_scale.py [--sizes 20000,100000] [--events 20000] [--batch 100]
+    python bench/catalog_scale.py --write-log OUT.jsonl [--sizes 20000] [--events 55000]
+
+``--write-log`` writes the stream of the first size (warm-up and timed events) in the event
+contract instead, for ``streamrec replay`` (a log whose catalog outgrows whole-catalog
+ranking: the quality side of the retrieval settings).
 
 Synthetic stream: Zipf item popularity, users who mostly move to a "nearby" next item
 (so transitions carry signal), one attribute per item. The catalog grows: 90 % of the
@@ -25,6 +30,7 @@ machine-dependent and noisy on a shared machine; nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -123,6 +129,15 @@ def run(rec: Recommender, evs: list[dict], warm: int, batch: int, n_cand: int):
     return np.array(times)
 
 
+def write_log(path: str, n_items: int, n_events: int, n_users: int) -> int:
+    """The synthetic stream as JSON lines of click events (ids ``e<t>``)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for t, ev in enumerate(synthetic_events(n_items, n_events, n_users, n_items)):
+            f.write(json.dumps({"event_id": f"e{t}", "type": "click", **ev}) + "\n")
+    print(f"{n_events} clicks over up to {n_items} items -> {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="20000,100000")
@@ -130,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warm", type=int, default=5000, help="untimed warm-up events")
     ap.add_argument("--users", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=100, help="events per process_batch")
+    ap.add_argument("--write-log", metavar="OUT.jsonl", help="write the stream as a log and stop")
     args = ap.parse_args(argv)
+    if args.write_log:
+        return write_log(args.write_log, int(args.sizes.split(",")[0]), args.warm + args.events, args.users)
     new_engine(10).process_batch(synthetic_events(10, 10, 2, 0), 50)  # compile first
     print(
         "CPU µs/event (process CPU time: the machine is shared); per-batch ms of"
