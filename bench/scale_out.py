@@ -106,7 +106,9 @@ class PeakRss(threading.Thread):
                 self.cpu[pid] = sum(self.seen[p] for p in tree)
 
 
-def start(bootstrap: str, src: str, out: str, state: Path, n_proc: int, args, log: Path) -> subprocess.Popen:
+def start(
+    bootstrap: str, src: str, out: str, state: Path, n_proc: int, args, log: Path, profile: str
+) -> subprocess.Popen:
     cmd = [
         *("streamrec", "run", "--brokers", bootstrap, "--in", src, "--out", out),
         *("--dlq", f"dlq-{out}", "--rewards", f"rewards-{out}", "--state", str(state)),
@@ -114,7 +116,7 @@ def start(bootstrap: str, src: str, out: str, state: Path, n_proc: int, args, lo
         *("--processes", str(n_proc), "--deltas", f"deltas-{out}", "--sync-every", str(args.sync_every)),
         *("--progress-interval", "0"),
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "STREAMREC_PROFILE_FILE": profile}
     return subprocess.Popen(
         [sys.executable, "-m", *cmd], cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT
     )
@@ -126,7 +128,8 @@ def drain_with(bootstrap: str, src: str, n_proc: int, args, tmp: Path, broker_pi
     out, log = f"recs-p{n_proc}-{int(time.time())}", tmp / f"flow-p{n_proc}.log"
     ensure_topics(bootstrap, [out])
     broker0 = cpu_s(broker_pid)
-    proc = start(bootstrap, src, out, tmp / f"state-p{n_proc}", n_proc, args, log)
+    profile = str(tmp / f"profile-p{n_proc}-{{pid}}.txt")  # one stage profile per process
+    proc = start(bootstrap, src, out, tmp / f"state-p{n_proc}", n_proc, args, log, profile)
     mem = PeakRss(proc, n_proc)
     mem.start()
     at_first: dict[int, float] = {}
@@ -151,7 +154,25 @@ def drain_with(bootstrap: str, src: str, n_proc: int, args, tmp: Path, broker_pi
         "mem": [mem.peak[p] for p in members],
         "flow_ms": flow_ms,
         "broker_ms": 1000 * broker / args.events,
+        "workers": worker_profiles(tmp, n_proc),
     }
+
+
+def worker_profiles(tmp: Path, n_proc: int) -> list[tuple[int, float, float]]:
+    """Per flow process, from its stage profile (``flows.profile``): (events, seconds its
+    worker spent inside engine batches, seconds of shard deltas: emit + merge)."""
+    out = []
+    for path in sorted(tmp.glob(f"profile-p{n_proc}-*.txt")):
+        n, busy, delta = 0, 0.0, 0.0
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            kv = dict(p.split("=", 1) for p in parts[3:])
+            n += int(parts[0])
+            busy += float(parts[1])
+            delta += float(kv.get("delta_emit", 0.0)) + float(kv.get("delta_merge", 0.0))
+        if n:
+            out.append((n, busy, delta))
+    return out
 
 
 def main() -> None:
@@ -190,6 +211,14 @@ def main() -> None:
                 f"{n} process{'es' if n > 1 else '  '}: {r['rate']:10,.0f} events/s   x{ratio:4.2f} of {sizes[0]}   "
                 f"peak RSS per process with its commit worker (MB): {mem_s}   CPU ms/event: flow {r['flow_ms']:.2f} (all processes, "
                 f"from the first recommendation), broker {r['broker_ms']:.2f}",
+                flush=True,
+            )
+            drain_s = args.events / r["rate"]
+            busy = ", ".join(f"{b / drain_s:.0%}" for _, b, _ in r["workers"])
+            delta = ", ".join(f"{1e6 * d / e:.0f}" for e, _, d in r["workers"])
+            print(
+                f"    worker inside engine batches: {busy} of the {drain_s:.1f} s drain (the rest of the"
+                f" time it waits); shard deltas (emit + merge): {delta} µs per event of the process",
                 flush=True,
             )
 

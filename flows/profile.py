@@ -5,11 +5,13 @@ One :class:`StageClock` per process (the flow runs one worker thread).
 source and sink wrappers (:mod:`streamrec.flows.timed_kafka`) charge their own
 calls to ``kafka_in`` / ``kafka_out``. Once per engine batch :meth:`StageClock.flush`
 adds the accumulated seconds to the ``streamrec_stage_seconds`` counters and, when
-``STREAMREC_PROFILE_FILE`` names a file, appends one line to it::
+``STREAMREC_PROFILE_FILE`` names a file (``{pid}`` in it becomes the process id: one file
+per process of a cluster), appends one line to it::
 
-    <events> <batch seconds> <index refreshed 0/1> <stage>=<seconds> ...
+    <events> <batch seconds> <index refreshed 0/1> <stage>=<seconds> ... t0=<batch start>
 
-(the bench reads it for per-batch percentiles). Cost: ~10 laps and one buffered
+(the bench reads it for per-batch percentiles; ``t0`` is ``time.perf_counter()``, the
+system's monotonic clock, so the lines of a cluster's processes share one timeline). Cost: ~10 laps and one buffered
 write per batch, nothing per event.
 
 >>> c = StageClock(path=None)
@@ -70,8 +72,8 @@ class StageClock:
                 counter.inc(sec)
         if self._file is not None:
             parts = " ".join(f"{k}={v:.7f}" for k, v in self.acc.items())
-            self._file.write(f"{n_events} {batch_s:.7f} {int(refreshed)} {parts}\n")
+            self._file.write(f"{n_events} {batch_s:.7f} {int(refreshed)} {parts} t0={self.batch_t0:.6f}\n")
         self.acc = {}
 
 
-CLOCK = StageClock(os.environ.get("STREAMREC_PROFILE_FILE") or None)
+CLOCK = StageClock((os.environ.get("STREAMREC_PROFILE_FILE") or "").replace("{pid}", str(os.getpid())) or None)
