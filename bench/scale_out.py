@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import flow_throughput as ft
+import numpy as np
 import orjson
 from confluent_kafka import Producer
 
@@ -158,21 +159,40 @@ def drain_with(bootstrap: str, src: str, n_proc: int, args, tmp: Path, broker_pi
     }
 
 
-def worker_profiles(tmp: Path, n_proc: int) -> list[tuple[int, float, float]]:
-    """Per flow process, from its stage profile (``flows.profile``): (events, seconds its
-    worker spent inside engine batches, seconds of shard deltas: emit + merge)."""
+def worker_profiles(tmp: Path, n_proc: int) -> list[dict]:
+    """Per flow process, from its stage profile (``flows.profile``): events, seconds its
+    worker spent inside engine batches, seconds of shard deltas (emit + merge), and the
+    batches as ``(start, end)`` on the machine's monotonic clock."""
     out = []
     for path in sorted(tmp.glob(f"profile-p{n_proc}-*.txt")):
-        n, busy, delta = 0, 0.0, 0.0
+        n, delta, spans = 0, 0.0, []
         for line in path.read_text().splitlines():
             parts = line.split()
             kv = dict(p.split("=", 1) for p in parts[3:])
             n += int(parts[0])
-            busy += float(parts[1])
             delta += float(kv.get("delta_emit", 0.0)) + float(kv.get("delta_merge", 0.0))
+            t0 = float(kv.get("t0", "nan"))
+            spans.append((t0, t0 + float(parts[1])))
         if n:
-            out.append((n, busy, delta))
+            out.append({"events": n, "busy": sum(b - a for a, b in spans), "delta": delta, "spans": spans})
     return out
+
+
+def overlap(workers: list[dict], step: float = 0.001) -> tuple[float, float, float, float]:
+    """Shares of the time from the first batch's start to the last batch's end during which
+    2+, exactly 1 and 0 of the processes are inside a batch, and the median gap (s) between
+    a process's consecutive batches."""
+    spans = [w["spans"] for w in workers]
+    t0 = min(a for sp in spans for a, _ in sp)
+    t1 = max(b for sp in spans for _, b in sp)
+    grid = np.arange(t0, t1, step)
+    inside = np.zeros(grid.size, np.int64)
+    for sp in spans:
+        for a, b in sp:
+            inside[(grid >= a) & (grid < b)] += 1
+    gaps = [sp[i + 1][0] - sp[i][1] for sp in spans for i in range(len(sp) - 1)]
+    med = float(np.median(gaps)) if gaps else float("nan")
+    return float((inside >= 2).mean()), float((inside == 1).mean()), float((inside == 0).mean()), med
 
 
 def main() -> None:
@@ -213,12 +233,17 @@ def main() -> None:
                 f"from the first recommendation), broker {r['broker_ms']:.2f}",
                 flush=True,
             )
-            drain_s = args.events / r["rate"]
-            busy = ", ".join(f"{b / drain_s:.0%}" for _, b, _ in r["workers"])
-            delta = ", ".join(f"{1e6 * d / e:.0f}" for e, _, d in r["workers"])
+            drain_s, ws = args.events / r["rate"], r["workers"]
+            if not ws:
+                continue
+            busy = ", ".join(f"{w['busy'] / drain_s:.0%}" for w in ws)
+            delta = ", ".join(f"{1e6 * w['delta'] / w['events']:.0f}" for w in ws)
+            many, one, none, gap = overlap(ws)
             print(
                 f"    worker inside engine batches: {busy} of the {drain_s:.1f} s drain (the rest of the"
-                f" time it waits); shard deltas (emit + merge): {delta} µs per event of the process",
+                f" time it waits); shard deltas (emit + merge): {delta} µs per event of the process;"
+                f" time with 2+/1/0 processes inside a batch: {many:.0%}/{one:.0%}/{none:.0%}, median gap"
+                f" between a process's batches {1000 * gap:.0f} ms",
                 flush=True,
             )
 
