@@ -11,8 +11,8 @@ per process of a cluster), appends one line to it::
     <events> <batch seconds> <index refreshed 0/1> <stage>=<seconds> ... t0=<batch start>
 
 (the bench reads it for per-batch percentiles; ``t0`` is ``time.perf_counter()``, the
-system's monotonic clock, so the lines of a cluster's processes share one timeline). Cost: ~10 laps and one buffered
-write per batch, nothing per event.
+system's monotonic clock, so the lines of a cluster's processes share one timeline).
+Cost: ~10 laps and one buffered write per batch, nothing per event.
 
 >>> c = StageClock(path=None)
 >>> c.start(); c.lap("parse"); c.lap("learn")
