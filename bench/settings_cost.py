@@ -16,22 +16,17 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import fields
 
 import numpy as np
 from catalog_scale import synthetic_events
 
 from streamrec.online.recommender import Recommender, RecommenderConfig
+from streamrec.state.settings import check_config, requested_settings, split_sets
 
 
 def config(spec: str) -> RecommenderConfig:
-    """``RecommenderConfig`` with ``key=value`` pairs (comma separated) over the defaults."""
-    types = {f.name: type(getattr(RecommenderConfig(), f.name)) for f in fields(RecommenderConfig)}
-    kw = {}
-    for kv in filter(None, spec.split(",")):
-        key, value = kv.split("=", 1)
-        kw[key] = types[key](value) if types[key] is not bool else value.lower() in ("1", "true")
-    return RecommenderConfig(**kw)
+    """The defaults with ``key=value`` pairs (comma separated), read as ``--model-set`` reads them."""
+    return check_config(requested_settings(sets=split_sets(spec)))
 
 
 def main(argv: list[str] | None = None) -> int:
