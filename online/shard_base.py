@@ -37,23 +37,36 @@ _ITEM_FILL = {
 
 
 class ShardBase:
-    """Copies of the shared rows of ``st`` (see the module docstring)."""
+    """Copies of the shared rows of ``st`` (see the module docstring). The item copies are
+    views of the first ``n`` rows of arrays grown by doubling, so a growing catalog costs
+    amortised O(1) copies per item, not a copy of every table per delta."""
 
     def __init__(self, st: EngineState, n_items: int) -> None:
         fm, it, c = st.fm, st.items, st.ctr[0]
         self.w, self.gw, self.v, self.gv = (a.copy() for a in (fm.w, fm.gw, fm.v, fm.gv))
         self.w0 = float(fm.w0[0])
-        self.items = {f: getattr(it, f)[:n_items].copy() for f in _ITEM_FILL}
+        self._rows = {f: getattr(it, f)[:n_items].copy() for f in _ITEM_FILL}
+        self.n = n_items
         self.scale = float(c["scale"])
         self.events = int(c["events"])
 
+    @property
+    def items(self) -> dict[str, np.ndarray]:
+        """Item field -> the base rows of items ``0..n-1`` (writable views)."""
+        return {f: a[: self.n] for f, a in self._rows.items()}
+
     def fit(self, n_items: int) -> None:
         """Extend the item copies to ``n_items`` rows (new items: empty base rows)."""
-        n0 = self.items["nf"].shape[0]
-        if n_items > n0:
-            for f, a in self.items.items():
-                pad = np.full((n_items - n0, *a.shape[1:]), _ITEM_FILL[f], a.dtype)
-                self.items[f] = np.concatenate([a, pad])
+        if n_items <= self.n:
+            return
+        cap = self._rows["nf"].shape[0]
+        if n_items > cap:
+            new_cap = max(n_items, 2 * cap, 64)
+            for f, a in self._rows.items():
+                grown = np.full((new_cap, *a.shape[1:]), _ITEM_FILL[f], a.dtype)
+                grown[: self.n] = a[: self.n]
+                self._rows[f] = grown
+        self.n = n_items
 
 
 def _bits_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:

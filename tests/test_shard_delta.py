@@ -8,6 +8,7 @@ import pytest
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.delta_codec import decode_delta, encode_delta
 from streamrec.online.recommender import Recommender
+from streamrec.online.shard_base import _ITEM_FILL, ShardBase
 from streamrec.online.shard_sync import ShardSync
 from streamrec.replay.sharded import ShardedEngine, shard_of
 from streamrec.shell.traffic import ClickGenerator
@@ -130,6 +131,24 @@ def test_emitted_rows_equal_a_full_comparison():
         full |= diff if diff.ndim == 1 else diff.any(1)
     assert np.array_equal(np.sort(d.fm_rows), np.flatnonzero(full))
     assert np.allclose(d.fm_v, fm.v[d.fm_rows].astype(np.float64) - before["v"][d.fm_rows])
+
+
+def test_base_item_rows_follow_a_growing_catalog_in_doubling_steps():
+    rec = Recommender(cfg())
+    base = ShardBase(rec.state, 0)
+    caps = []
+    for n in (1, 3, 40, 65, 65, 200):
+        before = {f: a.copy() for f, a in base.items.items()}
+        base.fit(n)
+        caps.append(base._rows["nf"].shape[0])
+        for f, a in base.items.items():
+            assert a.shape[0] == n and np.array_equal(a[: before[f].shape[0]], before[f])
+            assert (a[before[f].shape[0] :] == _ITEM_FILL[f]).all()
+        base.items["pop"][n - 1] = n  # writes go to the base rows
+        assert base.items["pop"][n - 1] == n
+    assert caps == [64, 64, 64, 128, 128, 256]
+    base.fit(10)  # never shrinks
+    assert base.items["nf"].shape[0] == 200
 
 
 def test_a_delta_applies_once():
