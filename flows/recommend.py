@@ -18,10 +18,13 @@ once per batch; between operators only the key is added and removed)::
 
 With ``shards`` S > 1 (a multiple of the cluster's workers) the model is split by user::
 
-    kafka(in [, items]) -> route to the user's shard key --+
-    kafka(deltas) -> fan out to the other shards ----------+-> merge -> engine per shard
-                                                                  (flows.shard_engine) -> sink
-                                                                  deltas -> deltas topic
+    kafka(in) -> to a shard of this process (by user) --+
+    kafka(items) -> to every shard ---------------------+-> merge -> engine per shard
+    kafka(deltas) -> to the other shards ---------------+    (flows.shard_engine) -> sink
+                                                              deltas -> deltas topic
+
+A click stays in the process that read it (``flows.shard_routing``): producers key clicks by
+user, so each user's partition, read by one worker for the run, always meets the same shard.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from confluent_kafka import OFFSET_BEGINNING
 
 from streamrec.contract.config import RunConfig
 from streamrec.flows import metrics
-from streamrec.flows.shard_routing import Router, check_layout, fan_out
+from streamrec.flows.shard_routing import Router, check_layout, fan_out, local_shards
 from streamrec.flows.timed_kafka import TimedKafkaSink, TimedKafkaSource
 
 MODEL_KEY = "model"
@@ -76,9 +79,10 @@ def cluster_run_id(cfg: RunConfig, n_processes: int) -> str:
     return uuid.uuid4().hex[:16]
 
 
-def build_flow(cfg: RunConfig, n_processes: int = 1, workers_per_process: int = 1) -> Dataflow:
-    """Wire the dataflow for ``cfg`` on ``n_processes`` x ``workers_per_process`` Bytewax workers;
-    nothing connects until it runs. Raises ``ValueError`` (one line) for an uneven layout."""
+def build_flow(cfg: RunConfig, n_processes: int = 1, workers_per_process: int = 1, process_id: int = 0) -> Dataflow:
+    """Wire the dataflow for ``cfg`` as process ``process_id`` of ``n_processes`` x
+    ``workers_per_process`` Bytewax workers; nothing connects until it runs. Raises
+    ``ValueError`` (one line) for an uneven layout."""
     keys = check_layout(cfg.shards, n_processes, workers_per_process) if cfg.shards > 1 else []
     run = cluster_run_id(cfg, n_processes) if keys else ""
     metrics.serve(cfg.metrics_port, cfg.metrics_host)
@@ -86,35 +90,38 @@ def build_flow(cfg: RunConfig, n_processes: int = 1, workers_per_process: int = 
     # (confluent-kafka takes a Logger object in its config; Bytewax's annotation says str values)
     kafka_conf: dict[str, Any] = {"logger": logging.getLogger("streamrec.kafka"), **cfg.kafka_client_config()}
     brokers = cfg.brokers.split(",")
-    topics = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
-    flow = Dataflow("streamrec")
     # short fetch waits: a broker that holds an empty fetch for librdkafka's default 500 ms
     # (the embedded one does) would otherwise add that to every event's latency
     source_conf = {"fetch.wait.max.ms": "10", **kafka_conf}
-    source = TimedKafkaSource(
-        brokers,
-        topics,
-        tail=True,
-        starting_offset=OFFSET_BEGINNING,
-        add_config=source_conf,
-        batch_size=cfg.batch_size,
-        raise_on_errors=False,
-    )
-    raw = op.input("kafka_in", flow, source)
-    if keys:
-        deltas_source = TimedKafkaSource(
+
+    def source(name: str, topics: list[str]):
+        kafka = TimedKafkaSource(
             brokers,
-            [cfg.deltas_topic],
+            topics,
             tail=True,
             starting_offset=OFFSET_BEGINNING,
             add_config=source_conf,
             batch_size=cfg.batch_size,
             raise_on_errors=False,
         )
-        deltas = op.flat_map("fan_out", op.input("deltas_in", flow, deltas_source), fan_out(keys))
-        routed = op.merge("events_and_deltas", op.flat_map("route", raw, Router(keys, cfg.items_topic)), deltas)
+        return op.input(name, flow, kafka)
+
+    flow = Dataflow("streamrec")
+    if keys:
+        # the clicks alone in one source, so that Bytewax spreads their partitions evenly
+        # over the workers (it deals a source's partitions out in turn)
+        local = local_shards(cfg.shards, n_processes, workers_per_process, process_id)
+        inputs = [
+            op.flat_map("route", source("kafka_in", [cfg.in_topic]), Router(keys, local=local)),
+            op.flat_map("fan_out", source("deltas_in", [cfg.deltas_topic]), fan_out(keys)),
+        ]
+        if cfg.items_topic:
+            items = source("items_in", [cfg.items_topic])
+            inputs.append(op.flat_map("items_to_all", items, Router(keys, cfg.items_topic)))
+        routed = op.merge("events_and_deltas", *inputs)
         decided = op.stateful_batch("engine", routed, functools.partial(_build_shard, cfg, run))
     else:
+        raw = source("kafka_in", [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else []))
         keyed = op.key_on("one_model", raw, _model_key)
         decided = op.stateful_batch("engine", keyed, functools.partial(_build_engine, cfg))
     # a shard's delta can pass librdkafka's 1 MB default (the deltas topic needs a matching
@@ -134,15 +141,19 @@ def bytewax_recovery_dir(argv: list[str], env: dict[str, str]) -> str | None:
     return env.get("BYTEWAX_RECOVERY_DIRECTORY") or None
 
 
-def bytewax_cluster(argv: list[str], env: dict[str, str]) -> tuple[int, int]:
-    """``(processes, workers per process)`` from ``python -m bytewax.run``'s ``-a``/``-w``."""
+def bytewax_cluster(argv: list[str], env: dict[str, str]) -> tuple[int, int, int]:
+    """``(processes, workers per process, this process's id)`` from ``python -m bytewax.run``'s
+    ``-a``/``-w``/``-i`` (or their ``BYTEWAX_*`` variables)."""
     addresses, workers = env.get("BYTEWAX_ADDRESSES", ""), env.get("BYTEWAX_WORKERS_PER_PROCESS", "1")
+    process_id = env.get("BYTEWAX_PROCESS_ID", "0")
     for i, arg in enumerate(argv[:-1]):
         if arg in ("-a", "--addresses"):
             addresses = argv[i + 1]
         elif arg in ("-w", "--workers-per-process"):
             workers = argv[i + 1]
-    return max(1, len([a for a in addresses.split(";") if a])), int(workers)
+        elif arg in ("-i", "--process-id"):
+            process_id = argv[i + 1]
+    return max(1, len([a for a in addresses.split(";") if a])), int(workers), int(process_id)
 
 
 def flow_from_env() -> Dataflow:

@@ -1,19 +1,27 @@
-"""Routing of the sharded flow: each message to its user's shard key, each delta to every shard.
+"""Routing of the sharded flow: each message to a shard of the process that read it, each
+delta to every shard.
 
-``S`` shards run on ``W`` Bytewax workers (``S`` a multiple of ``W``); shard ``s`` has the
-key ``shard_keys(S, W)[s]``, which Bytewax routes to worker ``s mod W``. A click event or
-request goes to ``shard_of(user, S)`` (the same hash as the sharded replay); item metadata
-goes to every shard (each keeps the whole catalog); an input that is not a JSON object with
-a user goes to shard 0, whose engine turns it into a dead letter. A delta goes to every
-shard but its origin (the message key).
+``S`` shards run on ``W = P x w`` Bytewax workers (``S`` a multiple of ``W``); shard ``s`` has
+the key ``shard_keys(S, W)[s]``, which Bytewax routes to worker ``s mod W``, of process
+``(s mod W) // w`` (:func:`local_shards`). A click event or request stays in the process
+whose source read it: it goes to ``local[shard_of(user, len(local))]`` among that process's
+shards ``local`` (no parsing when there is one). Producers key clicks by user, so a user's
+events share one partition, which Bytewax gives to one worker for the whole run (the
+topology is fixed, see ``state.run_topology``): the user always meets the same shard, and no
+event crosses to another process through Bytewax's exchange (pickled, and waited for at
+every epoch). Item metadata goes to every shard (each keeps the whole catalog); an input that
+is not a JSON object with a user goes to the first local shard, whose engine turns it into a
+dead letter. A delta goes to every shard but its origin (the message key).
 
 >>> import types
->>> route = Router(shard_keys(2, 2), items_topic="items")
+>>> route = Router(shard_keys(4, 2), items_topic="items", local=[1, 3])
 >>> m = types.SimpleNamespace(topic="clicks", value=b'{"user": "u1"}', key=None)
->>> [s for _, (s, _) in route(m)] == [shard_of("u1", 2)]
+>>> [s for _, (s, _) in route(m)] == [[1, 3][shard_of("u1", 2)]]
 True
 >>> len(route(types.SimpleNamespace(topic="items", value=b"{}", key=None)))
-2
+4
+>>> local_shards(4, n_processes=2, workers_per_process=1, process_id=1)
+[1, 3]
 >>> check_layout(3, 2)
 Traceback (most recent call last):
 ...
@@ -29,7 +37,7 @@ import orjson
 from streamrec.flows.shard_keys import shard_keys
 from streamrec.online.shard_sync import shard_of
 
-__all__ = ["Router", "ShardLayoutError", "check_layout", "fan_out", "shard_keys"]
+__all__ = ["Router", "ShardLayoutError", "check_layout", "fan_out", "local_shards", "shard_keys"]
 
 
 class ShardLayoutError(ValueError):
@@ -48,6 +56,13 @@ def check_layout(n_shards: int, n_processes: int, workers_per_process: int = 1) 
     return shard_keys(n_shards, workers)
 
 
+def local_shards(n_shards: int, n_processes: int, workers_per_process: int, process_id: int) -> list[int]:
+    """The shards whose worker (``s mod W``, ``W = n_processes * workers_per_process``) runs
+    in process ``process_id``."""
+    workers = n_processes * workers_per_process
+    return [s for s in range(n_shards) if (s % workers) // workers_per_process == process_id]
+
+
 def _user(value: Any) -> str | None:
     try:
         obj = orjson.loads(value)
@@ -60,14 +75,19 @@ def _user(value: Any) -> str | None:
 class Router:
     """``message -> [(shard key, (shard, message)), ...]`` (see the module docstring)."""
 
-    def __init__(self, keys: list[str], items_topic: str = "") -> None:
+    def __init__(self, keys: list[str], items_topic: str = "", local: list[int] | None = None) -> None:
         self.keys, self.items_topic = list(keys), items_topic
+        self.local = list(range(len(self.keys))) if local is None else list(local)
+        if not self.local:
+            raise ValueError("a process without shards cannot route its input")
 
     def __call__(self, msg: Any) -> list[tuple[str, tuple[int, Any]]]:
         if self.items_topic and getattr(msg, "topic", None) == self.items_topic:
             return [(k, (s, msg)) for s, k in enumerate(self.keys)]
-        user = _user(getattr(msg, "value", None))
-        s = 0 if user is None else shard_of(user, len(self.keys))
+        s = self.local[0]
+        if len(self.local) > 1:
+            user = _user(getattr(msg, "value", None))
+            s = s if user is None else self.local[shard_of(user, len(self.local))]
         return [(self.keys[s], (s, msg))]
 
 

@@ -158,7 +158,7 @@ def run_flow(cfg: RunConfig, workers: int = 1, process_id: int | None = None, ad
     if process_id is not None and cfg.metrics_port:
         cfg.metrics_port += process_id
     compile_ahead(lambda line: print(line, file=sys.stderr, flush=True))
-    flow = build_flow(cfg, max(1, len(peers)), workers)
+    flow = build_flow(cfg, max(1, len(peers)), workers, process_id or 0)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: STOP.set())
     if cfg.progress_interval_s > 0:

@@ -1,11 +1,13 @@
 """The sharded flow on a real cluster: ``streamrec run --processes 2`` against the embedded broker.
 
-Traffic is keyed by user over a 2-partition clicks topic. The users of shard 0 click only
+Traffic is keyed by user over a 2-partition clicks topic (user u on partition
+``shard_of(u, 2)``, so the process reading partition p serves u on its shard p). The users of shard 0 click only
 items ``a*``, those of shard 1 only items ``b*``, so a shard can know the other's items only
 through the deltas topic. Proved here:
 * every valid event gets exactly one distinct rec_id (the one derived from its event id),
   every invalid payload one dead letter, although two processes serve;
-* each shard has its own model (``STATE/shard-<s>``) that learned only its users' events,
+* each shard has its own model (``STATE/shard-<s>``) that learned only the events of its
+  process's partition,
   and whose catalog holds every item of the other shard; its cumulative count of every item
   equals the item's clicks over all shards (every delta merged exactly once);
 * a layout that cannot be spread evenly fails fast with one line.
@@ -46,9 +48,11 @@ def _events(n: int, n_users: int = 80, n_items: int = 60) -> list[dict]:
 
 
 def _produce_keyed(bootstrap: str, topic: str, events: list[dict], extra: list[bytes]) -> None:
+    """Keyed by user, each user's events on partition ``shard_of(user, 2)``: Bytewax gives
+    partition p to worker p, whose process serves it on shard p (``flows.shard_routing``)."""
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     for i, ev in enumerate(events):
-        p.produce(topic, key=ev["user"].encode(), value=json.dumps(ev).encode())
+        p.produce(topic, key=ev["user"].encode(), value=json.dumps(ev).encode(), partition=shard_of(ev["user"], 2))
         if i % 500 == 0 and extra:
             p.produce(topic, key=b"bad", value=extra.pop())
         p.poll(0)

@@ -11,7 +11,7 @@ from streamrec.contract.config import RunConfig
 from streamrec.flows.delta_inbox import DeltaInbox
 from streamrec.flows.recommend import bytewax_cluster, cluster_run_id
 from streamrec.flows.shard_keys import bytewax_worker
-from streamrec.flows.shard_routing import Router, ShardLayoutError, check_layout, fan_out
+from streamrec.flows.shard_routing import Router, ShardLayoutError, check_layout, fan_out, local_shards
 from streamrec.online.shard_sync import shard_of
 
 
@@ -28,6 +28,22 @@ def test_events_go_to_their_users_shard_items_to_all_bad_input_to_shard_0():
     assert [s for _, (s, _) in route(_msg(b'{"item": "i"}', topic="items"))] == [0, 1, 2, 3]
     for bad in (b"not json", b"[1, 2]", b'{"item": "i"}', None):
         assert [s for _, (s, _) in route(_msg(bad))] == [0]
+
+
+def test_a_process_routes_events_only_to_its_own_shards_by_user():
+    keys = check_layout(6, 3)  # shard s on worker s mod 3 = process s mod 3
+    assert [local_shards(6, 3, 1, p) for p in range(3)] == [[0, 3], [1, 4], [2, 5]]
+    assert [local_shards(8, 2, 2, p) for p in range(2)] == [[0, 1, 4, 5], [2, 3, 6, 7]]
+    route = Router(keys, local=[1, 4])
+    users = [f"u{i}" for i in range(40)]
+    got = {u: [s for _, (s, _) in route(_msg(f'{{"user": "{u}"}}'.encode()))] for u in users}
+    assert got == {u: [[1, 4][shard_of(u, 2)]] for u in users}
+    assert {s for (s,) in got.values()} == {1, 4}
+    assert [s for _, (s, _) in route(_msg(b"not json"))] == [1]
+    only = Router(keys, local=[2])  # one shard per process: nothing to parse
+    assert [s for _, (s, _) in only(_msg(b"not json")) + only(_msg(b'{"user": "u1"}'))] == [2, 2]
+    with pytest.raises(ValueError, match="without shards"):
+        Router(keys, local=[])
 
 
 def test_layout_gives_every_worker_the_same_number_of_shards_or_fails_in_one_line():
@@ -48,8 +64,9 @@ def test_a_delta_goes_to_every_shard_but_its_origin():
 
 def test_cluster_size_and_run_id_from_bytewax_runner_arguments():
     argv = ["streamrec.flows.recommend", "-i", "1", "-a", "h1:1;h2:1;h3:1", "-w", "2"]
-    assert bytewax_cluster(argv, {}) == (3, 2)
-    assert bytewax_cluster([], {"BYTEWAX_ADDRESSES": "a:1;b:1"}) == (2, 1)
+    assert bytewax_cluster(argv, {}) == (3, 2, 1)
+    assert bytewax_cluster([], {"BYTEWAX_ADDRESSES": "a:1;b:1", "BYTEWAX_PROCESS_ID": "1"}) == (2, 1, 1)
+    assert bytewax_cluster([], {}) == (1, 1, 0)
     assert cluster_run_id(RunConfig(run_id="r7"), 3) == "r7"
     assert cluster_run_id(RunConfig(), 1) != cluster_run_id(RunConfig(), 1)
     with pytest.raises(ValueError, match="STREAMREC_RUN_ID"):
