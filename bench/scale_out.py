@@ -9,8 +9,12 @@ timed from the first recommendation to the last (start-up excluded); the peak re
 memory (VmRSS) and the CPU time of every flow process, with its epoch-commit worker process
 (it owns the RocksDB database), are sampled while it drains, the
 broker's CPU time is read around it. Printed: events/s per P, the ratio to P = 1, MB per
-process, CPU ms per event of the flow processes and of the broker (on a machine with fewer
-free cores than flow processes + broker need, the CPU per event says more than the rate).
+process, CPU ms per event of the flow processes, of their commit workers and of the broker,
+and the cores they keep busy (on a machine with fewer free cores than flow processes +
+commit workers + broker need, the CPU per event says more than the rate); then, from each
+process's stage profile (``STREAMREC_PROFILE_FILE``), the share of the drain its worker
+spends in timed stages, the µs per own event of the engine step, the shard deltas, the
+epoch commits and Kafka, and when each process began serving.
 
     python bench/scale_out.py                        # 60k events, 4 partitions, P = 1, 2
     python bench/scale_out.py --events 6000 --items 2000     # smoke
@@ -29,7 +33,6 @@ import time
 from pathlib import Path
 
 import flow_throughput as ft
-import numpy as np
 import orjson
 from confluent_kafka import Producer
 
@@ -93,7 +96,7 @@ class PeakRss(threading.Thread):
 
     def __init__(self, launcher: subprocess.Popen, n_proc: int) -> None:
         super().__init__(daemon=True)
-        self.launcher, self.n_proc, self.peak, self.cpu = launcher, n_proc, {}, {}
+        self.launcher, self.n_proc, self.peak, self.cpu, self.own = launcher, n_proc, {}, {}, {}
         self.seen: dict[int, float] = {}  # CPU s of every process of a subtree, by pid
         self.stop = threading.Event()
 
@@ -105,6 +108,7 @@ class PeakRss(threading.Thread):
                     self.seen[p] = max(self.seen.get(p, 0.0), cpu_s(p))
                 self.peak[pid] = max(self.peak.get(pid, 0.0), sum(rss_mb(p) for p in tree))
                 self.cpu[pid] = sum(self.seen[p] for p in tree)
+                self.own[pid] = self.seen[pid]
 
 
 def start(
@@ -133,11 +137,11 @@ def drain_with(bootstrap: str, src: str, n_proc: int, args, tmp: Path, broker_pi
     proc = start(bootstrap, src, out, tmp / f"state-p{n_proc}", n_proc, args, log, profile)
     mem = PeakRss(proc, n_proc)
     mem.start()
-    at_first: dict[int, float] = {}
+    at_first: dict[int, tuple[float, float]] = {}  # pid -> CPU s (subtree, process) at the first record
 
     def first_record(_msg) -> None:  # CPU so far = start-up, left out of the per-event figure
         if not at_first:
-            at_first.update({p: sum(cpu_s(q) for q in subtree(p)) for p in flow_pids(proc, n_proc)})
+            at_first.update({p: (sum(cpu_s(q) for q in subtree(p)), cpu_s(p)) for p in flow_pids(proc, n_proc)})
 
     try:
         rate, got, _ = ft.drain(proc, bootstrap, out, args.events, log, on_record=first_record, timeout=args.timeout)
@@ -149,50 +153,66 @@ def drain_with(bootstrap: str, src: str, n_proc: int, args, tmp: Path, broker_pi
     if got < args.events:
         raise SystemExit(f"{n_proc} processes: only {got} of {args.events} recommendations; see {log}")
     members = sorted(mem.peak)
-    flow_ms = 1000.0 * sum(mem.cpu[p] - at_first.get(p, 0.0) for p in members) / args.events
+    flow_ms = 1000.0 * sum(mem.cpu[p] - at_first.get(p, (0.0, 0.0))[0] for p in members) / args.events
+    own_ms = 1000.0 * sum(mem.own[p] - at_first.get(p, (0.0, 0.0))[1] for p in members) / args.events
     return {
         "rate": rate,
         "mem": [mem.peak[p] for p in members],
         "flow_ms": flow_ms,
+        "commit_ms": flow_ms - own_ms,
         "broker_ms": 1000 * broker / args.events,
         "workers": worker_profiles(tmp, n_proc),
     }
 
 
 def worker_profiles(tmp: Path, n_proc: int) -> list[dict]:
-    """Per flow process, from its stage profile (``flows.profile``): events, seconds its
-    worker spent inside engine batches, seconds of shard deltas (emit + merge), and the
-    batches as ``(start, end)`` on the machine's monotonic clock."""
+    """Per flow process, from its stage profile (``flows.profile``): events, and seconds in
+    each timed stage (engine batch stages, Kafka in/out, shard deltas, epoch commits), after
+    its first batch; and that batch's start."""
     out = []
     for path in sorted(tmp.glob(f"profile-p{n_proc}-*.txt")):
-        n, delta, spans = 0, 0.0, []
-        for line in path.read_text().splitlines():
+        n, stages, t0 = 0, {}, float("inf")
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
             parts = line.split()
-            kv = dict(p.split("=", 1) for p in parts[3:])
+            if i == 0:  # its Kafka wait holds the start-up: only its start counts
+                t0 = float(parts[-1].split("=", 1)[1])
+                continue
             n += int(parts[0])
-            delta += float(kv.get("delta_emit", 0.0)) + float(kv.get("delta_merge", 0.0))
-            t0 = float(kv.get("t0", "nan"))
-            spans.append((t0, t0 + float(parts[1])))
+            for kv in parts[3:]:
+                k, v = kv.split("=", 1)
+                if k == "t0":
+                    t0 = min(t0, float(v))
+                else:
+                    stages[k] = stages.get(k, 0.0) + float(v)
         if n:
-            out.append({"events": n, "busy": sum(b - a for a, b in spans), "delta": delta, "spans": spans})
+            out.append({"events": n, "stages": stages, "first_batch": t0})
     return out
 
 
-def overlap(workers: list[dict], step: float = 0.001) -> tuple[float, float, float, float]:
-    """Shares of the time from the first batch's start to the last batch's end during which
-    2+, exactly 1 and 0 of the processes are inside a batch, and the median gap (s) between
-    a process's consecutive batches."""
-    spans = [w["spans"] for w in workers]
-    t0 = min(a for sp in spans for a, _ in sp)
-    t1 = max(b for sp in spans for _, b in sp)
-    grid = np.arange(t0, t1, step)
-    inside = np.zeros(grid.size, np.int64)
-    for sp in spans:
-        for a, b in sp:
-            inside[(grid >= a) & (grid < b)] += 1
-    gaps = [sp[i + 1][0] - sp[i][1] for sp in spans for i in range(len(sp) - 1)]
-    med = float(np.median(gaps)) if gaps else float("nan")
-    return float((inside >= 2).mean()), float((inside == 1).mean()), float((inside == 0).mean()), med
+def stage_line(ws: list[dict], drain_s: float) -> str:
+    """Per process: share of the drain in timed stages, and µs per own event of the engine
+    step, the shard deltas and the epoch commits."""
+
+    def us(w: dict, keys: tuple[str, ...]) -> str:
+        return f"{1e6 * sum(w['stages'].get(k, 0.0) for k in keys) / w['events']:.0f}"
+
+    timed = ", ".join(f"{sum(w['stages'].values()) / drain_s:.0%}" for w in ws)
+    deltas = ("delta_emit", "delta_merge")
+    engine = tuple(k for k in ws[0]["stages"] if k not in (*deltas, "commit", "kafka_in", "kafka_out"))
+    parts = {
+        "engine step": engine,
+        "shard deltas (emit + merge)": deltas,
+        "epoch commit": ("commit",),
+        "Kafka in + out": ("kafka_in", "kafka_out"),
+    }
+    per = "; ".join(f"{name} {', '.join(us(w, keys) for w in ws)}" for name, keys in parts.items())
+    t0 = min(w["first_batch"] for w in ws)
+    starts = ", ".join(f"+{w['first_batch'] - t0:.2f}" for w in ws)
+    return (
+        f"    in timed stages: {timed} of the {drain_s:.1f} s drain; µs per event of the process: {per};"
+        f" first batch at {starts} s"
+    )
 
 
 def main() -> None:
@@ -229,23 +249,18 @@ def main() -> None:
             mem_s = ", ".join(f"{m:,.0f}" for m in r["mem"])
             print(
                 f"{n} process{'es' if n > 1 else '  '}: {r['rate']:10,.0f} events/s   x{ratio:4.2f} of {sizes[0]}   "
-                f"peak RSS per process with its commit worker (MB): {mem_s}   CPU ms/event: flow {r['flow_ms']:.2f} (all processes, "
-                f"from the first recommendation), broker {r['broker_ms']:.2f}",
+                f"peak RSS per process with its commit worker (MB): {mem_s}",
                 flush=True,
             )
-            drain_s, ws = args.events / r["rate"], r["workers"]
-            if not ws:
-                continue
-            busy = ", ".join(f"{w['busy'] / drain_s:.0%}" for w in ws)
-            delta = ", ".join(f"{1e6 * w['delta'] / w['events']:.0f}" for w in ws)
-            many, one, none, gap = overlap(ws)
+            busy = (r["flow_ms"] + r["broker_ms"]) * r["rate"] / 1000.0
             print(
-                f"    worker inside engine batches: {busy} of the {drain_s:.1f} s drain (the rest of the"
-                f" time it waits); shard deltas (emit + merge): {delta} µs per event of the process;"
-                f" time with 2+/1/0 processes inside a batch: {many:.0%}/{one:.0%}/{none:.0%}, median gap"
-                f" between a process's batches {1000 * gap:.0f} ms",
+                f"    CPU ms/event (from the first recommendation): flow processes {r['flow_ms'] - r['commit_ms']:.2f},"
+                f" their epoch-commit workers {r['commit_ms']:.2f}, broker {r['broker_ms']:.2f};"
+                f" cores busy {busy:.2f} of {os.cpu_count()}",
                 flush=True,
             )
+            if r["workers"]:
+                print(stage_line(r["workers"], args.events / r["rate"]), flush=True)
 
 
 if __name__ == "__main__":
