@@ -51,11 +51,15 @@ def produce_keyed(bootstrap: str, topic: str, values: list[bytes]) -> None:
 
 
 def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    try:
-        return [int(p) for p in path.read_text().split()]
-    except OSError:
-        return []
+    """Child processes of ``pid``, started by any of its threads (a cluster member starts its
+    commit worker from a Bytewax worker thread, not from its main thread)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return sorted(out)
 
 
 def subtree(pid: int) -> list[int]:
@@ -67,8 +71,18 @@ def subtree(pid: int) -> list[int]:
 
 
 def flow_pids(launcher: subprocess.Popen, n_proc: int) -> list[int]:
-    """The flow processes: the launcher itself for one process, else its children."""
-    return [launcher.pid] if n_proc == 1 else children(launcher.pid)
+    """The flow processes: the launcher itself for one process, else its children that are
+    cluster members (not its short-lived compile-ahead helper)."""
+    if n_proc == 1:
+        return [launcher.pid]
+    return [p for p in children(launcher.pid) if "--process-id" in cmdline(p)]
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
 
 
 def rss_mb(pid: int) -> float:

@@ -29,7 +29,8 @@ from streamrec.online.shard_round import own_correction
 
 def shard_of(user: str, n_shards: int) -> int:
     """The shard serving ``user``: ``hash64("shard:" + user) % n_shards`` (stable across
-    processes and runs; the replay and the flow route alike)."""
+    processes and runs). The replay splits users by it over all shards, the flow over the
+    shards of the process that read the click (``flows.shard_routing``)."""
     return hash64("shard:" + str(user)) % max(int(n_shards), 1)
 
 
