@@ -101,6 +101,18 @@ def _connect(args: argparse.Namespace, extra: dict) -> object:
     )
 
 
+def _check_partitions(metadata, topic: str, n_processes: int) -> None:
+    """A cluster's processes serve the clicks of the partitions they read: refuse a clicks
+    topic with fewer partitions than processes (one line, exit 2)."""
+    md = metadata.topics.get(topic)
+    n = len(md.partitions) if md is not None and md.partitions else None
+    if n is not None and n < n_processes:
+        raise UsageError(
+            f"--in {topic} has {n} partition{'s' * (n > 1)} for {n_processes} processes: a process serves the clicks "
+            f"of the partitions it reads, so give the topic at least {n_processes} partitions"
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import os
 
@@ -130,6 +142,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     inputs = [cfg.in_topic] + ([cfg.items_topic] if cfg.items_topic else [])
     outputs = [cfg.out_topic, cfg.dlq_topic, cfg.rewards_topic] + ([cfg.deltas_topic] * (cfg.shards > 1))
     missing = check_topics(metadata, inputs, cfg.brokers, create=args.create_topics)
+    _check_partitions(metadata, cfg.in_topic, args.processes)
+    if cfg.in_topic in missing:  # one partition per process, so every process reads clicks
+        ensure_topics(cfg.brokers, [cfg.in_topic], args.processes, client_config=cfg.kafka_client_config())
+        missing.remove(cfg.in_topic)
     missing += check_topics(metadata, outputs, cfg.brokers, create=True)
     if missing:
         ensure_topics(cfg.brokers, missing, client_config=cfg.kafka_client_config())

@@ -122,3 +122,12 @@ def test_an_uneven_layout_fails_fast_with_one_line(broker, tmp_path):
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "3 shards cannot be spread evenly over 2 workers" in lines[0]
+
+
+def test_a_cluster_on_fewer_partitions_than_processes_fails_fast_with_one_line(broker, tmp_path):
+    cfg = unique_config(broker.bootstrap, tmp_path / "state")
+    ensure_topics(broker.bootstrap, [cfg.in_topic], partitions=1)
+    out = subprocess.run([*run_cmd(cfg, "--processes", "2")], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"--in {cfg.in_topic} has 1 partition for 2 processes" in lines[0], out.stderr
