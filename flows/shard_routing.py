@@ -8,10 +8,10 @@ whose source read it: it goes to ``local[shard_of(user, len(local))]`` among tha
 shards ``local`` (no parsing when there is one). Producers key clicks by user, so a user's
 events share one partition, which Bytewax gives to one worker for the whole run (the
 topology is fixed, see ``state.run_topology``): the user always meets the same shard, and no
-event crosses to another process through Bytewax's exchange (pickled, and waited for at
-every epoch). Item metadata goes to every shard (each keeps the whole catalog); an input that
-is not a JSON object with a user goes to the first local shard, whose engine turns it into a
-dead letter. A delta goes to every shard but its origin (the message key).
+event crosses to another process through Bytewax's exchange (which pickles it). Item
+metadata goes to every shard (each keeps the whole catalog); an input that is not a JSON
+object with a user goes to the first local shard, whose engine turns it into a dead letter.
+A delta goes to every shard but its origin (the message key).
 
 >>> import types
 >>> route = Router(shard_keys(4, 2), items_topic="items", local=[1, 3])
