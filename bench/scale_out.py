@@ -14,7 +14,8 @@ and the cores they keep busy (on a machine with fewer free cores than flow proce
 commit workers + broker need, the CPU per event says more than the rate); then, from each
 process's stage profile (``STREAMREC_PROFILE_FILE``), the share of the drain its worker
 spends in timed stages, the µs per own event of the engine step, the shard deltas, the
-epoch commits and Kafka, and when each process began serving.
+epoch commits and Kafka, and when each process began serving; last, the ratio each size
+could reach on this machine if sharding cost no CPU (cores / the reference's busy cores).
 
     python bench/scale_out.py                        # 60k events, 4 partitions, P = 1, 2
     python bench/scale_out.py --events 6000 --items 2000     # smoke
@@ -273,8 +274,23 @@ def main() -> None:
                 f" cores busy {busy:.2f} of {os.cpu_count()}",
                 flush=True,
             )
+            r["busy"] = busy
             if r["workers"]:
                 print(stage_line(r["workers"], args.events / r["rate"]), flush=True)
+        print(ceiling_line(results, sizes[0], os.cpu_count() or 1), flush=True)
+
+
+def ceiling_line(results: dict, ref: int, cores: int) -> str:
+    """What each cluster size could reach on this machine if sharding cost no CPU at all:
+    ``min(P / ref, cores / cores busy at ref)`` (the reference's CPU per event, all cores)."""
+    busy = results[ref]["busy"]
+    if busy > cores * 1.05:  # more than the machine has: CPU samples (every 0.5 s) outran the drain
+        return "ceiling here: not measurable (the drain is too short for the CPU samples; use more --events)"
+    parts = [f"{n} processes x{min(n / ref, cores / busy):.2f}" for n in results if n != ref]
+    return (
+        f"ceiling here if sharding cost no CPU ({ref} process{'es' * (ref > 1)} keeps {busy:.2f} of "
+        f"{cores} cores busy): " + ", ".join(parts)
+    )
 
 
 if __name__ == "__main__":
