@@ -3,7 +3,7 @@
 Run it with Bytewax's runner (configuration from ``STREAMREC_*`` variables, see
 :mod:`streamrec.contract.config`)::
 
-    python -m bytewax.run streamrec.flows.recommend -r STATE/recovery -s 2
+    python -m bytewax.run streamrec.flows.recommend -r STATE/recovery -s 2 -b 0
 
 or with ``streamrec run --brokers ... --in clicks --out recommendations --state DIR``,
 which also initialises the recovery store and the metrics endpoint.

@@ -16,7 +16,10 @@ through the deltas topic. Proved here:
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -131,3 +134,49 @@ def test_a_cluster_on_fewer_partitions_than_processes_fails_fast_with_one_line(b
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and f"--in {cfg.in_topic} has 1 partition for 2 processes" in lines[0], out.stderr
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_the_readme_cluster_of_two_bytewax_run_processes_serves_every_event_once(broker, tmp_path):
+    """The "Running on several machines" path: ``python -m bytewax.run ... -i N -a ...`` per
+    process, configured by ``STREAMREC_*`` variables, one recovery store of 2 partitions."""
+    cfg = unique_config(broker.bootstrap, tmp_path / "state", snapshot_interval_s=1.0)
+    cfg.in_topic += "-p2"
+    cfg.deltas_topic = f"deltas-{cfg.out_topic}"
+    ensure_topics(broker.bootstrap, [cfg.in_topic], partitions=2)
+    ensure_topics(broker.bootstrap, [cfg.deltas_topic])
+    events = _events(1500)
+    _produce_keyed(broker.bootstrap, cfg.in_topic, events, [])
+    recovery = Path(cfg.state_dir) / "recovery"
+    recovery.mkdir(parents=True)
+    subprocess.run([sys.executable, "-m", "bytewax.recovery", str(recovery), "2"], check=True)
+    env = {**os.environ, **cfg.to_env(), "STREAMREC_RUN_ID": "readme-2", "STREAMREC_SHARDS": "2"}
+    env.update(STREAMREC_METRICS_PORT="0", STREAMREC_SYNC_EVERY="200", PYTHONUNBUFFERED="1")
+    addresses = ";".join(f"127.0.0.1:{p}" for p in _free_ports(2))
+    recs = TopicReader(broker.bootstrap, cfg.out_topic)
+    procs = []
+    try:
+        for i in range(2):
+            cmd = [sys.executable, "-m", "bytewax.run", "streamrec.flows.recommend", "-r", str(recovery)]
+            cmd += ["-s", "1", "-b", "0", "-i", str(i), "-a", addresses]
+            log = open(tmp_path / f"p{i}.log", "ab")
+            procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT))
+        n = wait_for_distinct(recs, "rec_id", len(events), timeout=300, proc=procs[0])
+        time.sleep(5)  # the last epoch's deltas go out and are merged
+    finally:
+        for p in procs:
+            stop_flow(p, timeout=30)
+        recs.close()
+    logs = "\n".join((tmp_path / f"p{i}.log").read_text()[-1500:] for i in range(2))
+    assert n == len(events), logs
+    assert {r["rec_id"] for r in recs.records} == {rec_id_for(e["event_id"]) for e in events}
+    check_shards(cfg.state_dir, events)
