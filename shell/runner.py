@@ -83,7 +83,8 @@ def _report_progress(interval_s: float, stop: threading.Event) -> None:
             print(progress_line(metrics.STATUS.snapshot()), file=sys.stderr, flush=True)
 
 
-def _free_ports(n: int) -> list[int]:
+def free_ports(n: int) -> list[int]:
+    """``n`` loopback ports free right now (for a cluster's ``-a`` addresses)."""
     socks = [socket.socket() for _ in range(n)]
     for s in socks:
         s.bind(("127.0.0.1", 0))
@@ -100,7 +101,7 @@ def launch_cluster(argv: list[str], cfg: RunConfig, n_processes: int) -> int:
     non-zero exit code (0 if all stopped cleanly)."""
     from streamrec.shell.compile_ahead import compile_ahead
 
-    addresses = ";".join(f"127.0.0.1:{p}" for p in _free_ports(n_processes))
+    addresses = ";".join(f"127.0.0.1:{p}" for p in free_ports(n_processes))
     if cfg.recovery:
         prepare_recovery(cfg)
     compile_ahead(lambda line: print(line, file=sys.stderr, flush=True))  # once, not in every member

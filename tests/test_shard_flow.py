@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from kafka_helpers import REPO, TopicReader, load_model_state, run_cmd, stop_flo
 from streamrec.contract.messages import rec_id_for
 from streamrec.online.shard_sync import shard_of
 from streamrec.shell.broker import ensure_topics
+from streamrec.shell.runner import free_ports
 from streamrec.shell.traffic import invalid_payloads
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -136,16 +136,6 @@ def test_a_cluster_on_fewer_partitions_than_processes_fails_fast_with_one_line(b
     assert len(lines) == 1 and f"--in {cfg.in_topic} has 1 partition for 2 processes" in lines[0], out.stderr
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def test_the_readme_cluster_of_two_bytewax_run_processes_serves_every_event_once(broker, tmp_path):
     """The "Running on several machines" path: ``python -m bytewax.run ... -i N -a ...`` per
     process, configured by ``STREAMREC_*`` variables, one recovery store of 2 partitions."""
@@ -161,7 +151,7 @@ def test_the_readme_cluster_of_two_bytewax_run_processes_serves_every_event_once
     subprocess.run([sys.executable, "-m", "bytewax.recovery", str(recovery), "2"], check=True)
     env = {**os.environ, **cfg.to_env(), "STREAMREC_RUN_ID": "readme-2", "STREAMREC_SHARDS": "2"}
     env.update(STREAMREC_METRICS_PORT="0", STREAMREC_SYNC_EVERY="200", PYTHONUNBUFFERED="1")
-    addresses = ";".join(f"127.0.0.1:{p}" for p in _free_ports(2))
+    addresses = ";".join(f"127.0.0.1:{p}" for p in free_ports(2))
     recs = TopicReader(broker.bootstrap, cfg.out_topic)
     procs = []
     try:
