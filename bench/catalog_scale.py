@@ -75,8 +75,9 @@ def synthetic_events(n_items: int, n_events: int, n_users: int, seed: int) -> li
     return evs
 
 
-def new_engine(n_items: int) -> Recommender:
-    rec = Recommender(RecommenderConfig())
+def new_engine(n_items: int, config: RecommenderConfig | None = None) -> Recommender:
+    """An engine (default settings unless ``config``) that knows 90 % of the catalog."""
+    rec = Recommender(config or RecommenderConfig())
     for i in range(int(n_items * 0.9)):
         rec.add_item_metadata(f"i{i}", {"cat": f"c{i // 100}"})
     return rec

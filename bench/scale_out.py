@@ -186,28 +186,22 @@ def worker_profiles(tmp: Path, n_proc: int) -> list[dict]:
     its first batch; and that batch's start."""
     out = []
     for path in sorted(tmp.glob(f"profile-p{n_proc}-*.txt")):
-        n, stages, t0 = 0, {}, float("inf")
-        lines = path.read_text().splitlines()
-        for i, line in enumerate(lines):
-            parts = line.split()
-            if i == 0:  # its Kafka wait holds the start-up: only its start counts
-                t0 = float(parts[-1].split("=", 1)[1])
-                continue
-            n += int(parts[0])
-            for kv in parts[3:]:
-                k, v = kv.split("=", 1)
-                if k == "t0":
-                    t0 = min(t0, float(v))
-                else:
+        rows = [line.split() for line in path.read_text().splitlines()]
+        counts = [int(r[0]) for r in rows]
+        lines = [dict(kv.split("=", 1) for kv in r[3:]) for r in rows]
+        stages: dict[str, float] = {}
+        for kv in lines[1:]:  # the first batch's Kafka wait holds the start-up: only its start counts
+            for k, v in kv.items():
+                if k != "t0":
                     stages[k] = stages.get(k, 0.0) + float(v)
-        if n:
-            out.append({"events": n, "stages": stages, "first_batch": t0})
+        if sum(counts[1:]):
+            out.append({"events": sum(counts[1:]), "stages": stages, "first_batch": float(lines[0]["t0"])})
     return out
 
 
 def stage_line(ws: list[dict], drain_s: float) -> str:
-    """Per process: share of the drain in timed stages, and µs per own event of the engine
-    step, the shard deltas and the epoch commits."""
+    """Per process: share of the drain in timed stages, µs per own event of the engine step,
+    the shard deltas, the epoch commits and Kafka, and when its first batch began."""
 
     def us(w: dict, keys: tuple[str, ...]) -> str:
         return f"{1e6 * sum(w['stages'].get(k, 0.0) for k in keys) / w['events']:.0f}"

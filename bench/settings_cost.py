@@ -18,9 +18,9 @@ import argparse
 import time
 
 import numpy as np
-from catalog_scale import synthetic_events
+from catalog_scale import new_engine, synthetic_events
 
-from streamrec.online.recommender import Recommender, RecommenderConfig
+from streamrec.online.recommender import RecommenderConfig
 from streamrec.state.settings import check_config, requested_settings, split_sets
 
 
@@ -40,12 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     n = args.items
     evs = synthetic_events(n, args.warm + args.events, 5000, n)
-    engines = []
-    for spec in (args.a, args.b):
-        rec = Recommender(config(spec))
-        for i in range(int(n * 0.9)):
-            rec.add_item_metadata(f"i{i}", {"cat": f"c{i // 100}"})
-        engines.append(rec)
+    engines = [new_engine(n, config(spec)) for spec in (args.a, args.b)]
     for s in range(0, args.warm, args.batch):
         for rec in engines:
             rec.process_batch(evs[s : s + args.batch], n_candidates=50, rank_before=False)

@@ -117,7 +117,7 @@ def build_flow(cfg: RunConfig, n_processes: int = 1, workers_per_process: int = 
         ]
         if cfg.items_topic:
             items = source("items_in", [cfg.items_topic])
-            inputs.append(op.flat_map("items_to_all", items, Router(keys, cfg.items_topic)))
+            inputs.append(op.flat_map("items_to_all", items, fan_out(keys, skip_origin=False)))
         routed = op.merge("events_and_deltas", *inputs)
         decided = op.stateful_batch("engine", routed, functools.partial(_build_shard, cfg, run))
     else:

@@ -14,11 +14,11 @@ object with a user goes to the first local shard, whose engine turns it into a d
 A delta goes to every shard but its origin (the message key).
 
 >>> import types
->>> route = Router(shard_keys(4, 2), items_topic="items", local=[1, 3])
+>>> route = Router(shard_keys(4, 2), local=[1, 3])
 >>> m = types.SimpleNamespace(topic="clicks", value=b'{"user": "u1"}', key=None)
 >>> [s for _, (s, _) in route(m)] == [[1, 3][shard_of("u1", 2)]]
 True
->>> len(route(types.SimpleNamespace(topic="items", value=b"{}", key=None)))
+>>> len(fan_out(shard_keys(4, 2), skip_origin=False)(types.SimpleNamespace(value=b"{}", key=b"1")))
 4
 >>> local_shards(4, n_processes=2, workers_per_process=1, process_id=1)
 [1, 3]
@@ -73,17 +73,15 @@ def _user(value: Any) -> str | None:
 
 
 class Router:
-    """``message -> [(shard key, (shard, message)), ...]`` (see the module docstring)."""
+    """``click or request -> [(shard key, (shard, message))]`` (see the module docstring)."""
 
-    def __init__(self, keys: list[str], items_topic: str = "", local: list[int] | None = None) -> None:
-        self.keys, self.items_topic = list(keys), items_topic
+    def __init__(self, keys: list[str], local: list[int] | None = None) -> None:
+        self.keys = list(keys)
         self.local = list(range(len(self.keys))) if local is None else list(local)
         if not self.local:
             raise ValueError("a process without shards cannot route its input")
 
     def __call__(self, msg: Any) -> list[tuple[str, tuple[int, Any]]]:
-        if self.items_topic and getattr(msg, "topic", None) == self.items_topic:
-            return [(k, (s, msg)) for s, k in enumerate(self.keys)]
         s = self.local[0]
         if len(self.local) > 1:
             user = _user(getattr(msg, "value", None))
@@ -91,11 +89,12 @@ class Router:
         return [(self.keys[s], (s, msg))]
 
 
-def fan_out(keys: list[str]):
-    """``delta message -> [(shard key, (shard, message))]`` for every shard but its origin."""
+def fan_out(keys: list[str], skip_origin: bool = True):
+    """``message -> [(shard key, (shard, message))]`` for every shard: item metadata
+    (``skip_origin=False``), or a delta, which skips its origin (the message key)."""
 
     def fan(msg: Any) -> list[tuple[str, tuple[int, Any]]]:
-        key = getattr(msg, "key", None)
+        key = getattr(msg, "key", None) if skip_origin else None
         origin = int(key) if isinstance(key, bytes) and key.isdigit() else -1
         return [(k, (s, msg)) for s, k in enumerate(keys) if s != origin]
 
