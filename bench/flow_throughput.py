@@ -79,10 +79,12 @@ def echo(raw: bytes) -> tuple[bytes, bytes]:
     return ev["user"].encode(), dumps(msg)
 
 
-def payloads(n: int, seed: int, prefix: str, sweep: bool = True) -> list[bytes]:
+def payloads(n: int, seed: int, prefix: str, sweep: bool = True, after: bytes | None = None) -> list[bytes]:
     """Generated clicks; with ``sweep`` every third one clicks the next never-seen item, so
-    the catalog grows steadily to ``N_ITEMS`` over the first ``3 * N_ITEMS`` events."""
-    gen = ClickGenerator(n_users=N_USERS, n_items=N_ITEMS, seed=seed, prefix=prefix)
+    the catalog grows steadily to ``N_ITEMS`` over the first ``3 * N_ITEMS`` events. Their
+    event time starts where the event ``after`` (a payload) left it, if given."""
+    start = orjson.loads(after)["ts"] if after is not None else 1_700_000_000.0
+    gen = ClickGenerator(n_users=N_USERS, n_items=N_ITEMS, seed=seed, prefix=prefix, start_ts=start)
     out = []
     for k in range(n):
         new = k // 3 if sweep and k % 3 == 0 and k // 3 < N_ITEMS else None
@@ -268,7 +270,8 @@ def throughput(b: str, args, tmp: Path) -> None:
 def paced(b: str, args, tmp: Path) -> None:
     ensure_topics(b, ["paced-in", "paced-recs", "dlq", "rewards"])
     n = int(args.rate * args.duration)
-    warm, live = payloads(args.warmup, 1, "w"), payloads(n, 2, "p", sweep=False)
+    warm = payloads(args.warmup, 1, "w")
+    live = payloads(n, 2, "p", sweep=False, after=warm[-1])  # event time goes on (the reward window)
     profile = tmp / "profile-paced.txt"
     produce_all(b, "paced-in", warm)
     proc = start_streamrec(b, "paced-in", "paced-recs", tmp / "state2", args, profile, tmp / "flow2.log")

@@ -38,7 +38,7 @@ from streamrec.contract.events import ClickEvent, RecommendationRequest
 from streamrec.contract.messages import dumps, rec_id_for, recommendation_record
 from streamrec.flows import metrics
 from streamrec.flows.join_store import PREFIX as JOIN_PREFIX
-from streamrec.flows.join_store import JoinStore, load_joiner
+from streamrec.flows.join_store import JoinStore, load_join
 from streamrec.flows.last_served import LastServed
 from streamrec.flows.parse import Arrival, DeadLetter, parse_message
 from streamrec.flows.policy_spec import Arms
@@ -94,9 +94,9 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             if "joiner" in resume_state:  # a snapshot of a version that kept the join in it
                 self.joiner = RewardJoiner.from_dict(resume_state["joiner"])
             else:  # the join state of the restored epoch is in its checkpoint
-                stored = load_joiner(self.store.items(JOIN_PREFIX), cfg.reward_window_s)
+                stored = load_join(self.store.items(JOIN_PREFIX), cfg.reward_window_s)
                 if stored is not None:
-                    self.joiner, self.join_store = stored, JoinStore(stored.seq)
+                    self.joiner, self.join_store = stored
             self.joiner.window_s = float(cfg.reward_window_s)
             self.arms.restore(resume_state["arms"])
         self.base_version = current_version(cfg.model_dir) or "v0000"
@@ -140,6 +140,8 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         refreshed |= self._clicks(run, out)
         n_clicks += len(run)
         self._rewards(self._close_expired(), out)
+        if self.cfg.recovery:  # the batch's join entries encoded now, not in the epoch's commit
+            self.join_store.encode(self.joiner)
         CLOCK.lap("reward_join")
         if not self.cfg.recovery:
             self._flush()

@@ -1,25 +1,34 @@
-"""The reward join's state in the model's RocksDB, written incrementally with each epoch commit.
+"""The reward join's state in the model's RocksDB, written in blocks as the flow runs.
 
 Its three collections are FIFO queues with sequence numbers (see
-:class:`flows.reward_join.RewardJoiner`), stored one entry per key::
+:class:`flows.reward_join.RewardJoiner`). They are stored as blocks of consecutive entries,
+one block per :meth:`JoinStore.encode` (the flow calls it after each batch, so the encoding
+is spread over the epoch instead of stalling its commit)::
 
-    j/p/<seq:016d> -> pending decision (orjson)     j/c/<seq> -> closed rec_id (UTF-8)
-    j/s/<seq>      -> seen event id (UTF-8)         j/meta    -> limits, counters, queue bounds
+    j/p/<first seq:016d> -> orjson list of pending decisions (as recorded, ``clicked`` empty)
+    j/c/<first seq>      -> orjson list of closed rec_ids
+    j/s/<first seq>      -> orjson list of seen event ids
+    j/k/<seq>            -> orjson list of the items clicked so far in decision ``seq``
+    j/meta               -> limits, counters, queue bounds, format
 
-:meth:`JoinStore.ops` returns what changed since the previous call -- one delete range per
-queue for the entries dropped at its front, one put per new entry and per clicked pending
-decision, and the meta -- for :meth:`state.store.ParamStore.save` to add to the epoch's
-WriteBatch. So an epoch commit costs O(decisions changed in the epoch) and the Bytewax
-snapshot no longer carries the whole join state (100k pending decisions: ~30 MB pickled).
-:func:`load_joiner` rebuilds the joiner from the keys of a restored epoch.
+Entry ``i`` of a block has sequence number ``first + i``; a queue's entries below its front
+(``seq[q][0]``) are dropped on load, and a block is deleted once all its entries are. Clicks
+change a decision after it was encoded, so they are stored apart, one small key per
+clicked decision and epoch. :meth:`JoinStore.ops` returns the epoch's operations for
+:meth:`state.store.ParamStore.save` / the epoch commit: O(entries added in the epoch), and
+most of their encoding already done. :func:`load_join` rebuilds the joiner (and the store's
+bookkeeping) from the keys of a restored epoch; stores of the one-entry-per-key format
+before it load too, and are rewritten whole by the next commit.
 
 >>> from streamrec.flows.reward_join import RewardJoiner
 >>> j, js = RewardJoiner(window_s=60), JoinStore()
 >>> j.record_decision("r1", "u1", 100.0, ["a", "b"], [0.9, 0.1], "greedy", "v1")
+>>> js.encode(j)
 >>> kv = {}
 >>> puts, ranges = js.ops(j)
 >>> kv.update(puts)
->>> load_joiner(sorted(kv.items()), 60).to_dict() == j.to_dict()
+>>> back, _ = load_join(sorted(kv.items()), 60)
+>>> back.to_dict() == j.to_dict()
 True
 """
 
@@ -36,52 +45,72 @@ from streamrec.flows.reward_join import _TUPLES, RewardJoiner
 
 PREFIX = b"j/"
 META_KEY = b"j/meta"
+FORMAT = 2  # 1: one entry per key (values: a decision's JSON object or an id's UTF-8)
 _QUEUES = ("p", "c", "s")
-
-
-_PFX = {q: b"j/" + q.encode() + b"/" for q in _QUEUES}
+_PFX = {q: b"j/" + q.encode() + b"/" for q in (*_QUEUES, "k")}
 
 
 def _key(q: str, seq: int) -> bytes:
     return _PFX[q] + b"%016d" % seq
 
 
-class JoinStore:
-    """Remembers what was persisted last, to emit only the changes."""
+def _queue(j: RewardJoiner, q: str) -> OrderedDict[str, Any]:
+    return {"p": j.pending, "c": j.closed, "s": j.seen_events}[q]
 
-    def __init__(self, persisted: dict[str, list[int]] | None = None) -> None:
-        #: queue bounds as last written; None = unknown, so the next ops rewrite everything
-        self.persisted = {q: list(v) for q, v in persisted.items()} if persisted else None
+
+class JoinStore:
+    """What of a joiner is stored (or encoded for the next commit), to write only the changes.
+
+    ``encoded[q]`` is the sequence number of the next entry of queue ``q`` to encode,
+    ``blocks[q]`` the first sequence numbers of its stored blocks; ``None`` (nothing known
+    of what is stored) makes the next :meth:`ops` delete ``j/`` and write everything."""
+
+    def __init__(self, encoded: dict[str, int] | None = None, blocks: dict[str, list[int]] | None = None) -> None:
+        self.encoded = dict(encoded) if encoded is not None else None
+        self.blocks = {q: list(blocks.get(q, [])) for q in _QUEUES} if blocks else {q: [] for q in _QUEUES}
+        self._puts: list[tuple[bytes, bytes]] = []
+        self._clicks_from = 0  # j/k/ keys below this decision seq are deleted
+
+    def encode(self, j: RewardJoiner) -> None:
+        """Encode the entries added to ``j`` since the last call as one block per queue."""
+        if self.encoded is None:
+            return  # the next ops rewrites everything anyway
+        for q in _QUEUES:
+            head, nxt = j.seq[q]
+            first = max(self.encoded[q], head)
+            if nxt > first:
+                tail = list(islice(reversed(_queue(j, q).items()), nxt - first))[::-1]
+                values = [d for _, d in tail] if q == "p" else [k for k, _ in tail]
+                self._puts.append((_key(q, first), orjson.dumps(values)))
+                self.blocks[q].append(first)
+            self.encoded[q] = nxt
 
     def ops(self, j: RewardJoiner) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
         """(puts, delete ranges) that bring the stored join state to ``j``'s."""
-        puts: list[tuple[bytes, bytes]] = []
         ranges: list[tuple[bytes, bytes]] = []
-        queues: dict[str, OrderedDict[str, Any]] = {"p": j.pending, "c": j.closed, "s": j.seen_events}
-        if self.persisted is None:
+        if self.encoded is None:
             ranges.append((PREFIX, b"j0"))  # b"j0" sorts right after every b"j/..." key
-        first_new = {}
-        for q in _QUEUES:
-            head, nxt = j.seq[q]
-            old_head, old_next = self.persisted[q] if self.persisted else (head, head)
-            if head > old_head:
-                ranges.append((_key(q, old_head), _key(q, head)))
-            first_new[q] = max(old_next, head)
-            n_new = nxt - first_new[q]
-            if n_new > 0:
-                tail = list(islice(reversed(queues[q].items()), n_new))[::-1]
-                pfx, base = _PFX[q], first_new[q]
-                if q == "p":
-                    dumps = orjson.dumps
-                    puts += [(pfx + b"%016d" % (base + i), dumps(d)) for i, (_, d) in enumerate(tail)]
-                else:  # ids: their UTF-8 bytes (the contract guarantees encodable ids)
-                    puts += [(pfx + b"%016d" % (base + i), rid.encode()) for i, (rid, _) in enumerate(tail)]
-        for rid in j.touched:  # clicked decisions written before: rewrite them
-            d = j.pending.get(rid)
-            if d is not None and d["seq"] < first_new["p"]:
-                puts.append((_key("p", d["seq"]), orjson.dumps(d)))
+            self.encoded, self.blocks, self._puts = {q: j.seq[q][0] for q in _QUEUES}, {q: [] for q in _QUEUES}, []
+        self.encode(j)
+        puts, self._puts = self._puts, []
+        for q in _QUEUES:  # blocks whose every entry left the queue's front
+            blocks, head = self.blocks[q], j.seq[q][0]
+            n_gone = sum(1 for b in islice(blocks, 1, None) if b <= head)
+            if n_gone:
+                ranges.append((_PFX[q], _key(q, blocks[n_gone])))
+                del blocks[:n_gone]
+        head_p = j.seq["p"][0]
+        if head_p > self._clicks_from:
+            ranges.append((_PFX["k"], _key("k", head_p)))
+            self._clicks_from = head_p
+        pending = j.pending
+        for rid in j.touched:
+            d = pending.get(rid)
+            if d is not None and d["clicked"]:
+                puts.append((_key("k", d["seq"]), orjson.dumps(d["clicked"])))
         j.touched.clear()
         meta = {
+            "format": FORMAT,
             "window_s": j.window_s,
             "max_pending": j.max_pending,
             "max_remembered": j.max_remembered,
@@ -90,32 +119,51 @@ class JoinStore:
             "seq": j.seq,
         }
         puts.append((META_KEY, orjson.dumps(meta)))
-        self.persisted = {q: list(v) for q, v in j.seq.items()}
         return puts, ranges
 
 
-def load_joiner(items: Iterable[tuple[bytes, bytes]], window_s: float) -> RewardJoiner | None:
-    """The joiner stored under ``j/`` (``items`` in key order), or None if none is stored."""
+def load_join(items: Iterable[tuple[bytes, bytes]], window_s: float) -> tuple[RewardJoiner, JoinStore] | None:
+    """The joiner stored under ``j/`` (``items`` in key order) and the store that continues
+    it, or None if none is stored."""
     meta: dict[str, Any] | None = None
-    entries: dict[str, list[Any]] = {q: [] for q in _QUEUES}
+    raw: dict[str, list[tuple[int, bytes]]] = {q: [] for q in _PFX}
     for key, value in items:
         if key == META_KEY:
             meta = orjson.loads(value)
-        elif key[:2] == PREFIX and key[3:4] == b"/" and key[2:3].decode() in entries:
-            q = key[2:3].decode()
-            entries[q].append(orjson.loads(value) if q == "p" else value.decode())
+        elif key[:2] == PREFIX and key[3:4] == b"/" and key[2:3].decode() in raw:
+            raw[key[2:3].decode()].append((int(key[4:]), value))
     if meta is None:
         return None
+    blocked = meta.get("format", 1) == FORMAT
+    seq = {q: list(v) for q, v in meta["seq"].items()}
+    entries: dict[str, list[Any]] = {}
+    for q in _QUEUES:
+        values: list[Any] = []
+        for first, value in raw[q]:
+            if blocked:
+                values += orjson.loads(value)[max(seq[q][0] - first, 0) :]
+            elif first >= seq[q][0]:
+                values.append(orjson.loads(value) if q == "p" else value.decode())
+        entries[q] = values
     j = RewardJoiner(window_s, meta["max_pending"], meta["max_remembered"], meta["max_per_user"])
+    clicks = {s: v for s, v in raw["k"]}
     for d in entries["p"]:
+        if d["seq"] in clicks:
+            d["clicked"] = orjson.loads(clicks[d["seq"]])
         for name in _TUPLES:
             if name in d:
                 d[name] = tuple(d[name])
         d["context"] = {k: tuple(v) if isinstance(v, list) else v for k, v in d["context"].items()}
         j.pending[d["rec_id"]] = d
         j.by_user.setdefault(d["user"], []).append(d["rec_id"])
+    for ids in j.by_user.values():  # as live: a user's newest ``max_per_user`` pending decisions
+        del ids[: -j.max_per_user]
     j.closed = OrderedDict.fromkeys(entries["c"])
     j.seen_events = OrderedDict.fromkeys(entries["s"])
     j.counters.update(meta["counters"])
-    j.seq = {q: list(v) for q, v in meta["seq"].items()}
-    return j
+    j.seq = seq
+    if not blocked:
+        return j, JoinStore()  # the next commit rewrites j/ in blocks
+    store = JoinStore({q: seq[q][1] for q in _QUEUES}, {q: [first for first, _ in raw[q]] for q in _QUEUES})
+    store._clicks_from = seq["p"][0]
+    return j, store
