@@ -48,6 +48,7 @@ from flow_report import (
     print_stages,
     quantiles,
 )
+from proc_stats import cpu_s, subtree
 
 from streamrec.contract.messages import dumps, rec_id_for, recommendation_record
 from streamrec.shell.broker import EmbeddedBroker, ensure_topics
@@ -113,12 +114,6 @@ def consumer(bootstrap: str, topic: str) -> Consumer:
     return c
 
 
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 # -- (a) plain loop and (b) Bytewax passthrough ----------------------------------------------
 def plain_loop(bootstrap: str, src: str, dst: str, n: int) -> tuple[float, float]:
     """(events/s, events per CPU-second of this process) of the plain loop."""
@@ -129,14 +124,14 @@ def plain_loop(bootstrap: str, src: str, dst: str, n: int) -> tuple[float, float
             if m.error():
                 continue
             if t0 is None:
-                t0, c0 = time.perf_counter(), proc_cpu(os.getpid())
+                t0, c0 = time.perf_counter(), cpu_s(os.getpid())
             key, value = echo(m.value())
             p.produce(dst, key=key, value=value)
             done += 1
         p.poll(0)
     p.flush()
     c.close()
-    return n / (time.perf_counter() - t0), n / max(proc_cpu(os.getpid()) - c0, 1e-9)
+    return n / (time.perf_counter() - t0), n / max(cpu_s(os.getpid()) - c0, 1e-9)
 
 
 def passthrough_flow(bootstrap: str, src: str, dst: str, batch_size: int):
@@ -167,13 +162,19 @@ def passthrough_flow(bootstrap: str, src: str, dst: str, batch_size: int):
     return flow
 
 
+def kids_cpu(pid: int) -> float:
+    """CPU seconds used so far by the descendants of ``pid`` (a flow's epoch-commit worker)."""
+    return sum(cpu_s(p) for p in subtree(pid)[1:])
+
+
 def drain(
     proc: subprocess.Popen, bootstrap: str, topic: str, n: int, log: Path, on_record=None, timeout: float = 1e9
-) -> tuple[float, int, float]:
+) -> tuple[float, int, float, float]:
     """Read ``n`` records of ``topic`` while ``proc`` runs: (events/s first->last, records
-    read, events per CPU-second of ``proc`` first->last)."""
+    read, events per CPU-second of ``proc`` first->last, CPU µs per event of its child
+    processes meanwhile)."""
     c = consumer(bootstrap, topic)
-    got, first, last, cpu = 0, None, None, [0.0, 0.0]
+    got, first, last, cpu, kids = 0, None, None, [0.0, 0.0], [0.0, 0.0]
     end = time.monotonic() + timeout
     try:
         while got < n and time.monotonic() < end:
@@ -182,19 +183,20 @@ def drain(
                     continue
                 last = time.perf_counter()
                 if first is None:
-                    first, cpu[0] = last, proc_cpu(proc.pid)
+                    first, cpu[0], kids[0] = last, cpu_s(proc.pid), kids_cpu(proc.pid)
                 got += 1
                 if on_record is not None:
                     on_record(m)
             if proc.poll() is not None:
                 raise SystemExit(f"flow died; see {log}")
             if first is not None:
-                cpu[1] = proc_cpu(proc.pid)
+                cpu[1], kids[1] = cpu_s(proc.pid), kids_cpu(proc.pid)
     finally:
         c.close()
     if got < 2:
-        return 0.0, got, 0.0
-    return (got - 1) / max(last - first, 1e-9), got, (got - 1) / max(cpu[1] - cpu[0], 1e-9)
+        return 0.0, got, 0.0, 0.0
+    rate, per_cpu = (got - 1) / max(last - first, 1e-9), (got - 1) / max(cpu[1] - cpu[0], 1e-9)
+    return rate, got, per_cpu, 1e6 * (kids[1] - kids[0]) / (got - 1)
 
 
 def start_streamrec(bootstrap: str, src: str, out: str, state: Path, args, profile: Path, log: Path):
@@ -238,13 +240,13 @@ def throughput(b: str, args, tmp: Path) -> None:
     plain, plain_cpu = plain_loop(b, "in", "pt-plain", args.events)
     proc = start_passthrough(b, "in", "pt-bytewax", args.batch_size, tmp / "passthrough.log")
     try:
-        bw, _, bw_cpu = drain(proc, b, "pt-bytewax", args.events, tmp / "passthrough.log")
+        bw, _, bw_cpu, _ = drain(proc, b, "pt-bytewax", args.events, tmp / "passthrough.log")
     finally:
         stop_flow(proc)
     profile = tmp / "profile-throughput.txt"
     proc = start_streamrec(b, "in", "recs", tmp / "state", args, profile, tmp / "flow.log")
     try:
-        sr, _, sr_cpu = drain(proc, b, "recs", args.events, tmp / "flow.log")
+        sr, _, sr_cpu, sr_worker = drain(proc, b, "recs", args.events, tmp / "flow.log")
         time.sleep(0.5)
     finally:
         stop_flow(proc)
@@ -258,7 +260,8 @@ def throughput(b: str, args, tmp: Path) -> None:
     print(f"(c) streamrec flow             : {sr:9.0f} events/s   (c)/(b) {sr / bw:.2f}   (c)/(a) {sr / plain:.2f}")
     print(
         f"per CPU-second of each process: (a) {plain_cpu:.0f}  (b) {bw_cpu:.0f}  (c) {sr_cpu:.0f} events"
-        f"   (c)/(b) {sr_cpu / bw_cpu:.3f}   (c): {1e6 / sr_cpu:.0f} us CPU/event"
+        f"   (c)/(b) {sr_cpu / bw_cpu:.3f}   (c): {1e6 / sr_cpu:.0f} us CPU/event, its commit worker "
+        f"{sr_worker:.0f} more"
     )
     print_stages(profile, sr)
     print_batches(profile)
@@ -306,9 +309,11 @@ def paced(b: str, args, tmp: Path) -> None:
         drain(proc, b, "paced-recs", len(warm), tmp / "flow2.log")  # catalog learned, kernels warm
         open(profile, "w").close()  # batch figures of the paced part only
         t = threading.Thread(target=pace, daemon=True)
+        cpu0, t0 = (cpu_s(proc.pid), kids_cpu(proc.pid)), time.monotonic()
         t.start()
         # a new consumer reads the warm-up's recommendations again before the paced ones
         drain(proc, b, "paced-recs", len(warm) + n, tmp / "flow2.log", on_record, timeout=args.duration + args.drain)
+        cpu1, wall = (cpu_s(proc.pid), kids_cpu(proc.pid)), time.monotonic() - t0
     finally:
         stop_flow(proc)
     print(
@@ -323,6 +328,11 @@ def paced(b: str, args, tmp: Path) -> None:
             f"latency broker -> recommendation produced, ms, {label}: "
             + "  ".join(f"{k} {v:.1f}" for k, v in zip(names, q))
         )
+    flow_cpu, worker_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+    print(
+        f"CPU while paced ({wall:.0f} s): flow process {1e6 * flow_cpu / n:.0f} us/event ({flow_cpu / wall:.2f} "
+        f"cores), its commit worker {1e6 * worker_cpu / n:.0f} us/event ({worker_cpu / wall:.2f} cores)"
+    )
     print_batches(profile)
 
 

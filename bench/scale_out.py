@@ -36,6 +36,7 @@ from pathlib import Path
 import flow_throughput as ft
 import orjson
 from confluent_kafka import Producer
+from proc_stats import children, cmdline, cpu_s, rss_mb, subtree
 
 from streamrec.shell.broker import EmbeddedBroker, ensure_topics
 
@@ -51,58 +52,12 @@ def produce_keyed(bootstrap: str, topic: str, values: list[bytes]) -> None:
     assert p.flush(60) == 0
 
 
-def children(pid: int) -> list[int]:
-    """Child processes of ``pid``, started by any of its threads (a cluster member starts its
-    commit worker from a Bytewax worker thread, not from its main thread)."""
-    out = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            out += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return sorted(out)
-
-
-def subtree(pid: int) -> list[int]:
-    """``pid`` and all its descendants (a flow process and its epoch-commit worker)."""
-    out = [pid]
-    for kid in children(pid):
-        out += subtree(kid)
-    return out
-
-
 def flow_pids(launcher: subprocess.Popen, n_proc: int) -> list[int]:
     """The flow processes: the launcher itself for one process, else its children that are
     cluster members (not its short-lived compile-ahead helper)."""
     if n_proc == 1:
         return [launcher.pid]
     return [p for p in children(launcher.pid) if "--process-id" in cmdline(p)]
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-    except OSError:
-        return ""
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
-
-
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system, all threads) ``pid`` has used so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class PeakRss(threading.Thread):

@@ -22,6 +22,7 @@ the DB's lock before it restores anything, so it never races a worker still fini
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -33,6 +34,10 @@ from streamrec.state import redo
 from streamrec.state.disk import fsync_dir
 from streamrec.state.epochs import checkpoint_epoch, redo_path
 from streamrec.state.store import ParamStore
+
+#: the worker's niceness: its RocksDB writes, flushes and compactions (about 1 s of a core
+#: every few epochs) yield the CPU to the flow's thread, whose batches they otherwise delay
+NICE = 10
 
 
 def commit_redo(store: ParamStore, seq: int, keep_last: int) -> dict[str, float]:
@@ -110,4 +115,5 @@ if __name__ == "__main__":
     # and leaves when the parent closes its stdin (or dies)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.nice(NICE)
     serve(sys.argv[1], sys.stdin, sys.stdout)

@@ -191,6 +191,22 @@ def wait_for_distinct(
             return len(seen)
 
 
+def wait_for_learned(port: int, count: int, timeout: float, proc: subprocess.Popen | None = None) -> int:
+    """Poll the metrics endpoint on ``port`` until the model serving there has learned
+    ``count`` events (its ``streamrec_model_info`` version ``VERSION+N``), or ``proc`` exited,
+    or the timeout; returns the last N seen (-1: no answer yet)."""
+    end, learned = time.monotonic() + timeout, -1
+    while learned < count and time.monotonic() < end and (proc is None or proc.poll() is None):
+        try:
+            samples = scrape_metrics(port, timeout=1.0)
+        except OSError:  # not listening yet (starting up)
+            samples = {}
+        versions = [dict(labels).get("version", "") for name, labels in samples if name == "streamrec_model_info"]
+        learned = max([int(v.rsplit("+", 1)[1]) for v in versions if "+" in v] + [learned])
+        time.sleep(0.2)
+    return learned
+
+
 def load_model_state(state_dir: str | Path):
     """The model state a stopped flow left in ``state_dir`` (its RocksDB store), or None."""
     from streamrec.state.store import ParamStore

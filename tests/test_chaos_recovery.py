@@ -37,9 +37,11 @@ from kafka_helpers import (
     stop_flow,
     unique_config,
     wait_for_distinct,
+    wait_for_learned,
 )
 
 from streamrec.contract.messages import rec_id_for
+from streamrec.shell.runner import free_ports
 from streamrec.shell.traffic import ClickGenerator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -55,10 +57,13 @@ def _without_latency(rec: dict) -> dict:
 
 
 def _finish(cfg, reader: TopicReader, log, proc=None):
-    """Run (or keep running) the flow until every event has a recommendation, settle, SIGINT."""
+    """Run (or keep running) the flow until every event has a recommendation and the model
+    has learned every event (a restart replays the events after its epoch, whose
+    recommendations were already seen), settle, SIGINT."""
     proc = proc or start_flow(cfg, log)
     try:
         n = wait_for_distinct(reader, "rec_id", N_EVENTS, timeout=300, proc=proc)
+        wait_for_learned(cfg.metrics_port, N_EVENTS, timeout=300, proc=proc)
         alive = proc.poll() is None
         time.sleep(SETTLE_S)
     finally:
@@ -70,8 +75,9 @@ def test_sigkill_at_random_points_resumes_to_the_clean_runs_model(broker, tmp_pa
     rng = random.Random(SEED)
     events = list(ClickGenerator(n_users=400, n_items=1500, seed=SEED % 1000).events(N_EVENTS))
     payloads = events_payloads(events)
-    clean = unique_config(broker.bootstrap, tmp_path / "clean", snapshot_interval_s=SNAPSHOT_S)
-    chaos = unique_config(broker.bootstrap, tmp_path / "chaos", snapshot_interval_s=SNAPSHOT_S)
+    ports = free_ports(2)  # metrics endpoints: how many events each run's model has learned
+    clean = unique_config(broker.bootstrap, tmp_path / "clean", snapshot_interval_s=SNAPSHOT_S, metrics_port=ports[0])
+    chaos = unique_config(broker.bootstrap, tmp_path / "chaos", snapshot_interval_s=SNAPSHOT_S, metrics_port=ports[1])
     produce(broker.bootstrap, clean.in_topic, payloads)
     produce(broker.bootstrap, chaos.in_topic, payloads)
 
