@@ -114,7 +114,7 @@ def drain_with(bootstrap: str, src: str, n_proc: int, args, tmp: Path, broker_pi
             at_first.update({p: (sum(cpu_s(q) for q in subtree(p)), cpu_s(p)) for p in flow_pids(proc, n_proc)})
 
     try:
-        rate, got, _ = ft.drain(proc, bootstrap, out, args.events, log, on_record=first_record, timeout=args.timeout)
+        rate, got, _, _ = ft.drain(proc, bootstrap, out, args.events, log, on_record=first_record, timeout=args.timeout)
         broker = cpu_s(broker_pid) - broker0
         time.sleep(1.0)  # one more sample of every process
     finally:

@@ -55,7 +55,9 @@ def _key(q: str, seq: int) -> bytes:
 
 
 def _queue(j: RewardJoiner, q: str) -> OrderedDict[str, Any]:
-    return {"p": j.pending, "c": j.closed, "s": j.seen_events}[q]
+    if q == "p":
+        return j.pending
+    return j.closed if q == "c" else j.seen_events
 
 
 class JoinStore:

@@ -52,7 +52,7 @@ class Arms:
     def learn_reward(self, record: dict[str, Any]) -> None:
         """Feed a joined reward to the policy that served it (bandit statistics)."""
         policy = self.policies.get(record.get("arm") or "") or self.policies.get(record.get("policy") or "")
-        if policy is None:
+        if policy is None or not policy.learns:
             return
         clicked = record.get("clicked_item")
         for item in record.get("slate", {}).get("items", []):

@@ -133,3 +133,14 @@ def test_serve_slates_ab_split_uses_each_users_arm():
         assert len(sl.items[i]) == 3 and set(sl.items[i]) <= set(cand[i])
         if sl.arms[i] == "a":  # greedy: the top three, shown for sure
             assert sl.items[i] == cand[i][:3] and sl.propensities[i] == [1.0, 1.0, 1.0]
+
+
+def test_rewards_reach_only_policies_that_learn_from_them():
+    """UCB and Thompson keep per-item counts from rewards; the stateless policies skip them."""
+    assert [make_policy(s).learns for s in ("greedy", "uniform", "egreedy:0.1", "softmax:1")] == [False] * 4
+    arms = Arms.parse("", "a=ucb:1@0.5,b=thompson:1@0.5")
+    assert all(p.learns for p in arms.policies.values())
+    record = {"arm": "a", "policy": "ucb:1", "slate": {"items": ["x", "y"]}, "clicked_item": "y"}
+    arms.learn_reward(record)
+    assert arms.policies["a"].counts == {"x": 1.0, "y": 1.0}
+    assert arms.policies["b"].counts == {}

@@ -104,6 +104,12 @@ class Policy:
     def update(self, item: Any, reward: float) -> None:
         """Feedback for a shown item; stateless policies ignore it."""
 
+    @property
+    def learns(self) -> bool:
+        """Whether :meth:`update` keeps anything (a subclass overrides it), so a caller can
+        skip building the feedback of a stateless policy."""
+        return type(self).update is not Policy.update
+
     def learn_one(self, item: Any, reward: float) -> None:
         """River-style alias of :meth:`update`."""
         self.update(item, reward)
