@@ -48,7 +48,7 @@ from flow_report import (
     print_stages,
     quantiles,
 )
-from proc_stats import cpu_s, subtree
+from proc_stats import cpu_s, descendants_cpu
 
 from streamrec.contract.messages import dumps, rec_id_for, recommendation_record
 from streamrec.shell.broker import EmbeddedBroker, ensure_topics
@@ -162,11 +162,6 @@ def passthrough_flow(bootstrap: str, src: str, dst: str, batch_size: int):
     return flow
 
 
-def kids_cpu(pid: int) -> float:
-    """CPU seconds used so far by the descendants of ``pid`` (a flow's epoch-commit worker)."""
-    return sum(cpu_s(p) for p in subtree(pid)[1:])
-
-
 def drain(
     proc: subprocess.Popen, bootstrap: str, topic: str, n: int, log: Path, on_record=None, timeout: float = 1e9
 ) -> tuple[float, int, float, float]:
@@ -183,14 +178,14 @@ def drain(
                     continue
                 last = time.perf_counter()
                 if first is None:
-                    first, cpu[0], kids[0] = last, cpu_s(proc.pid), kids_cpu(proc.pid)
+                    first, cpu[0], kids[0] = last, cpu_s(proc.pid), descendants_cpu(proc.pid)
                 got += 1
                 if on_record is not None:
                     on_record(m)
             if proc.poll() is not None:
                 raise SystemExit(f"flow died; see {log}")
             if first is not None:
-                cpu[1], kids[1] = cpu_s(proc.pid), kids_cpu(proc.pid)
+                cpu[1], kids[1] = cpu_s(proc.pid), descendants_cpu(proc.pid)
     finally:
         c.close()
     if got < 2:
@@ -309,11 +304,11 @@ def paced(b: str, args, tmp: Path) -> None:
         drain(proc, b, "paced-recs", len(warm), tmp / "flow2.log")  # catalog learned, kernels warm
         open(profile, "w").close()  # batch figures of the paced part only
         t = threading.Thread(target=pace, daemon=True)
-        cpu0, t0 = (cpu_s(proc.pid), kids_cpu(proc.pid)), time.monotonic()
+        cpu0, t0 = (cpu_s(proc.pid), descendants_cpu(proc.pid)), time.monotonic()
         t.start()
         # a new consumer reads the warm-up's recommendations again before the paced ones
         drain(proc, b, "paced-recs", len(warm) + n, tmp / "flow2.log", on_record, timeout=args.duration + args.drain)
-        cpu1, wall = (cpu_s(proc.pid), kids_cpu(proc.pid)), time.monotonic() - t0
+        cpu1, wall = (cpu_s(proc.pid), descendants_cpu(proc.pid)), time.monotonic() - t0
     finally:
         stop_flow(proc)
     print(

@@ -35,6 +35,11 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants_cpu(pid: int) -> float:
+    """CPU seconds used so far by the descendants of ``pid`` (a flow's epoch-commit worker)."""
+    return sum(cpu_s(p) for p in subtree(pid)[1:])
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")

@@ -36,7 +36,7 @@ from pathlib import Path
 import flow_throughput as ft
 import orjson
 from confluent_kafka import Producer
-from proc_stats import children, cmdline, cpu_s, rss_mb, subtree
+from proc_stats import children, cmdline, cpu_s, descendants_cpu, rss_mb, subtree
 
 from streamrec.shell.broker import EmbeddedBroker, ensure_topics
 
@@ -111,7 +111,7 @@ def drain_with(bootstrap: str, src: str, n_proc: int, args, tmp: Path, broker_pi
 
     def first_record(_msg) -> None:  # CPU so far = start-up, left out of the per-event figure
         if not at_first:
-            at_first.update({p: (sum(cpu_s(q) for q in subtree(p)), cpu_s(p)) for p in flow_pids(proc, n_proc)})
+            at_first.update({p: (cpu_s(p) + descendants_cpu(p), cpu_s(p)) for p in flow_pids(proc, n_proc)})
 
     try:
         rate, got, _, _ = ft.drain(proc, bootstrap, out, args.events, log, on_record=first_record, timeout=args.timeout)

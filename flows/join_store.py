@@ -34,6 +34,7 @@ True
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
 from itertools import islice
@@ -67,11 +68,16 @@ class JoinStore:
     ``blocks[q]`` the first sequence numbers of its stored blocks; ``None`` (nothing known
     of what is stored) makes the next :meth:`ops` delete ``j/`` and write everything."""
 
-    def __init__(self, encoded: dict[str, int] | None = None, blocks: dict[str, list[int]] | None = None) -> None:
+    def __init__(
+        self,
+        encoded: dict[str, int] | None = None,
+        blocks: dict[str, list[int]] | None = None,
+        clicks_from: int = 0,
+    ) -> None:
         self.encoded = dict(encoded) if encoded is not None else None
         self.blocks = {q: list(blocks.get(q, [])) for q in _QUEUES} if blocks else {q: [] for q in _QUEUES}
         self._puts: list[tuple[bytes, bytes]] = []
-        self._clicks_from = 0  # j/k/ keys below this decision seq are deleted
+        self._clicks_from = clicks_from  # j/k/ keys below this decision seq are deleted
 
     def encode(self, j: RewardJoiner) -> None:
         """Encode the entries added to ``j`` since the last call as one block per queue."""
@@ -97,7 +103,7 @@ class JoinStore:
         puts, self._puts = self._puts, []
         for q in _QUEUES:  # blocks whose every entry left the queue's front
             blocks, head = self.blocks[q], j.seq[q][0]
-            n_gone = sum(1 for b in islice(blocks, 1, None) if b <= head)
+            n_gone = max(bisect_right(blocks, head) - 1, 0)  # the block holding ``head`` stays
             if n_gone:
                 ranges.append((_PFX[q], _key(q, blocks[n_gone])))
                 del blocks[:n_gone]
@@ -166,6 +172,5 @@ def load_join(items: Iterable[tuple[bytes, bytes]], window_s: float) -> tuple[Re
     j.seq = seq
     if not blocked:
         return j, JoinStore()  # the next commit rewrites j/ in blocks
-    store = JoinStore({q: seq[q][1] for q in _QUEUES}, {q: [first for first, _ in raw[q]] for q in _QUEUES})
-    store._clicks_from = seq["p"][0]
-    return j, store
+    blocks = {q: [first for first, _ in raw[q]] for q in _QUEUES}
+    return j, JoinStore({q: seq[q][1] for q in _QUEUES}, blocks, clicks_from=seq["p"][0])
