@@ -10,8 +10,11 @@ process (one clock per process) and carry none.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram, Info
+from prometheus_client.metrics import MetricWrapperBase
 
 from streamrec.flows.status_history import StatusHistory
 from streamrec.flows.status_server import StatusServer
@@ -74,6 +77,24 @@ STATUS = StatusHistory()
 def serve(port: int, host: str = "127.0.0.1") -> StatusServer | None:
     """Start the HTTP endpoint (metrics, probes, status page) on ``host:port`` (0 = off)."""
     return StatusServer(port, host, history=STATUS).start() if port else None
+
+
+class ShardMetrics:
+    """One engine's metric children, each looked up once: ``m(EVENTS, "click")`` is
+    ``EVENTS.labels("click", shard)`` (a ``labels()`` call costs a few µs, and a batch
+    updates about twenty of them)."""
+
+    def __init__(self, shard: str) -> None:
+        self.shard = shard
+        self._children: dict[tuple, Any] = {}
+
+    def __call__(self, metric: MetricWrapperBase, *labels: str) -> Any:
+        """The child of ``metric`` for ``labels`` and this shard."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels, self.shard)
+        return child
 
 
 def observe_many(hist: Histogram, values: np.ndarray) -> None:

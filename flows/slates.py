@@ -46,26 +46,35 @@ def serve_slates(
     counts = (cand_idx >= 0).sum(axis=1)
     seeds = np.fromiter((stable_seed(e) for e in event_ids), np.int64, n)
     scores = np.asarray(cand_scores, dtype=np.float64).reshape(n, -1)
-    idx = np.full((n, max(k, 1)), -1, np.int64)
-    props = np.zeros((n, max(k, 1)))
-    shown = np.zeros(n, np.int64)
     if arms.is_split:
         arm_of = [arms.for_user(u)[0] for u in users]
-        groups = {name: np.array([e for e in range(n) if arm_of[e] == name], np.int64) for name in set(arm_of)}
+        groups: dict[str, np.ndarray | None] = {
+            name: np.array([e for e in range(n) if arm_of[e] == name], np.int64) for name in set(arm_of)
+        }
     else:
         only = next(iter(arms.policies))
         arm_of = [only] * n
-        groups = {only: np.arange(n)}
-    for name, rows in groups.items():
-        sel = rows if len(rows) < n else slice(None)
-        i, p, s = select_batch(arms.policies[name], scores[sel], counts[sel], k, seeds[sel])
-        idx[sel, : i.shape[1]], props[sel, : p.shape[1]], shown[sel] = i, p, s
+        groups = {only: None}
+    if len(groups) == 1:  # every event on one arm: its selection is the batch's
+        name = next(iter(groups))
+        idx, props, shown = select_batch(arms.policies[name], scores, counts, k, seeds)
+    else:
+        idx = np.full((n, max(k, 1)), -1, np.int64)
+        props = np.zeros((n, max(k, 1)))
+        shown = np.zeros(n, np.int64)
+        for name, rows in groups.items():
+            assert rows is not None
+            i, p, s = select_batch(arms.policies[name], scores[rows], counts[rows], k, seeds[rows])
+            idx[rows, : i.shape[1]], props[rows, : p.shape[1]], shown[rows] = i, p, s
     safe = np.where(idx >= 0, idx, 0)
-    shown_scores = np.take_along_axis(scores, safe, axis=1) if scores.shape[1] else np.zeros(idx.shape)
-    shown_scores = np.round(np.nan_to_num(shown_scores, nan=0.0, posinf=1e300, neginf=-1e300), 6).tolist()
+    at = np.arange(n)[:, None]
+    shown_scores = scores[at, safe] if scores.shape[1] else np.zeros(idx.shape)
+    # finite for the message: NaN -> 0, +-inf -> +-1e300
+    shown_scores = np.where(shown_scores == shown_scores, np.clip(shown_scores, -1e300, 1e300), 0.0)
+    shown_scores = np.round(shown_scores, 6).tolist()
     props_l = np.round(props, 6).tolist()
     shown_l = shown.tolist()
-    item_l = np.take_along_axis(cand_idx, safe, axis=1).tolist() if cand_idx.shape[1] else [[]] * n
+    item_l = cand_idx[at, safe].tolist() if cand_idx.shape[1] else [[]] * n
     items, sc, pr = [], [], []
     for e in range(n):
         m = shown_l[e]

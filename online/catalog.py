@@ -39,6 +39,12 @@ class ItemRows(NamedTuple):
     rows: np.ndarray
 
 
+def _no_item_rows() -> ItemRows:
+    """An empty ``ItemRows`` (the usual batch: no new item, no changed attributes)."""
+    i64 = np.zeros(0, np.int64)
+    return ItemRows(i64, i64.copy(), np.zeros(0, np.bool_), i64.copy(), np.zeros(1, np.int64), i64.copy())
+
+
 class Catalog:
     """Dense indices of users and items, their feature rows, and batch encoding."""
 
@@ -125,6 +131,8 @@ class Catalog:
     def take_item_rows(self) -> ItemRows:
         """The queued item rows (in event order), clearing the queue."""
         pend, self._pending = self._pending, []
+        if not pend:
+            return _no_item_rows()
         ptr = np.zeros(len(pend) + 1, np.int64)
         ptr[1:] = np.cumsum([len(p[3]) for p in pend], dtype=np.int64)
         ids = self.item_ids
@@ -157,7 +165,7 @@ class Catalog:
     def encode(self, events: Sequence, evaluate: np.ndarray | None = None) -> tuple[Batch, ItemRows]:
         """Per-event arrays for ``run_batch`` and the item rows the events bring."""
         n = len(events)
-        ev_eval = np.ones(n, np.bool_) if evaluate is None else np.asarray(evaluate, np.bool_).ravel()
+        ev_eval = np.ones(n, np.bool_) if evaluate is None else np.array(evaluate, np.bool_).ravel()
         if ev_eval.shape[0] != n:
             raise ValueError(f"evaluate has {ev_eval.shape[0]} flags for {n} events")
         users: list[int] = []

@@ -50,7 +50,7 @@ class DriftMonitor:
     def update_many(self, xs: np.ndarray) -> int:
         """``update`` with each value in turn (the same detections, one call per batch);
         returns how many drifts were detected."""
-        clipped = np.clip(np.nan_to_num(np.asarray(xs, np.float64), nan=0.0), 0.0, 1.0).tolist()
+        clipped = [0.0 if x != x else min(max(x, 0.0), 1.0) for x in np.asarray(xs, np.float64).ravel().tolist()]
         if not clipped:
             return 0
         detected = 0

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from streamrec.online.catalog import Catalog, ItemRows
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.drift import DriftMonitor
 from streamrec.online.encoding import clean_id
-from streamrec.online.engine_kernel import Outputs, init_new_items, run_batch
+from streamrec.online.engine_kernel import Batch, Outputs, init_new_items, run_batch
 from streamrec.online.engine_ranking import predict_logit, rank_query
 from streamrec.online.engine_state import (
     EngineState,
@@ -44,13 +44,14 @@ from streamrec.online.engine_state import (
     grow,
     initial_arrays,
 )
-from streamrec.online.hyper import hyper
+from streamrec.online.hyper import Hyper, hyper
 from streamrec.online.item_cache import write_all_item_rows
+from streamrec.online.jit import FastCall
 from streamrec.online.model_state import ModelState
 from streamrec.online.retrieval import ivf_build
 from streamrec.online.scratch import new_scratch
 
-__all__ = ["BatchResult", "ModelState", "Recommender", "RecommenderConfig"]
+__all__ = ["BatchResult", "ModelState", "PendingBatch", "Recommender", "RecommenderConfig"]
 
 
 @dataclass
@@ -71,6 +72,17 @@ class BatchResult:
         items it shows)."""
         ids = self.item_ids
         return [[ids[j] for j in row if j >= 0] for row in self.cand_idx.tolist()]
+
+
+class PendingBatch(NamedTuple):
+    """A batch between :meth:`Recommender.start_batch` and :meth:`Recommender.finish_batch`."""
+
+    batch: Batch
+    item_rows: ItemRows
+    out: Outputs
+    n_top: int
+    rank_before: bool
+    hyper: Hyper
 
 
 class Recommender:
@@ -100,6 +112,8 @@ class Recommender:
         self._drift = parts.drift
         self._boost_until = parts.boost_until
         self._scratch = self._new_scratch()
+        self._hypers: tuple[RecommenderConfig | None, dict[bool, Hyper]] = (None, {})
+        self._run_batch = FastCall(run_batch)
 
     # ------------------------------------------------------------------ internals
     def _new_scratch(self):
@@ -112,8 +126,17 @@ class Recommender:
             c.max_item_features,
         )
 
-    def _hyper(self):
-        return hyper(self.config, int(self._st.ctr[0]["events"]) < self._boost_until)
+    def _hyper(self) -> Hyper:
+        """The kernels' hyper-parameters, built once per config (replace ``config`` as a
+        whole to change it, as ``dataclasses.replace`` does) and drift-boost state."""
+        boosted = int(self._st.ctr[0]["events"]) < self._boost_until
+        cfg, built = self._hypers
+        if cfg is not self.config:
+            cfg, built = self._hypers = (self.config, {})
+        hp = built.get(boosted)
+        if hp is None:
+            hp = built[boosted] = hyper(cfg, boosted)
+        return hp
 
     def _parts(self) -> persistence.EngineParts:
         return persistence.EngineParts(self.config, self._st, self.catalog, self._drift, self._boost_until)
@@ -150,24 +173,44 @@ class Recommender:
         ``target_rank[i]``: 1-based rank of the event's item among items observed earlier
         and not yet seen by the user, scored before learning it (0 = miss / not ranked).
         """
-        events = list(events)
-        n = len(events)
+        batch = self.start_batch(events, n_candidates, rank_before, evaluate)
+        self.run_pending(batch)
+        return self.finish_batch(batch)
+
+    def start_batch(
+        self,
+        events: Sequence,
+        n_candidates: int = 50,
+        rank_before: bool = False,
+        evaluate: np.ndarray | None = None,
+    ) -> PendingBatch:
+        """:meth:`process_batch` in three steps, so that a caller can work while the jitted
+        middle one runs: encode the events and grow the state (Python) ...
+
+        >>> rec = Recommender(RecommenderConfig(n_buckets=4096, k=4))
+        >>> pending = rec.start_batch([{"user": "a", "item": "x", "ts": 1.7e9}], n_candidates=5)
+        >>> rec.run_pending(pending)  # may run in another thread: it releases the GIL
+        >>> rec.finish_batch(pending).learned.tolist()
+        [True]
+        """
         n_top = max(int(n_candidates), 0)
-        batch, item_rows = self.catalog.encode(events, evaluate)
+        batch, item_rows = self.catalog.encode(list(events), evaluate)
+        n = batch.user.shape[0]
         self._sync_catalog(n)
         self._write_item_rows(item_rows, new_only=True)  # changes: inside run_batch, in order
         out = Outputs.empty(n, max(n_top, 1))
-        run_batch(
-            batch,
-            item_rows,
-            self._st,
-            self._scratch,
-            self._hyper(),
-            bool(rank_before),
-            n_top,
-            out,
-        )
-        self._monitor(rank_before, batch.evaluate, batch.label, out.learned, out.rank, out.loss)
+        return PendingBatch(batch, item_rows, out, n_top, bool(rank_before), self._hyper())
+
+    def run_pending(self, pending: PendingBatch) -> None:
+        """... learn and rank (one jitted call that holds no GIL; nothing else may touch the
+        engine meanwhile) ..."""
+        st, sc, b = self._st, self._scratch, pending
+        self._run_batch((st, sc, b.hyper), b.batch, b.item_rows, st, sc, b.hyper, b.rank_before, b.n_top, b.out)
+
+    def finish_batch(self, pending: PendingBatch) -> BatchResult:
+        """... then feed the drift monitor and collect the outputs."""
+        out, ev, n_top = pending.out, pending.batch, pending.n_top
+        self._monitor(pending.rank_before, ev.evaluate, ev.label, out.learned, out.rank, out.loss)
         return BatchResult(out.rank, out.idx[:, :n_top], out.score[:, :n_top], out.learned, self.catalog.item_ids)
 
     def _monitor(self, rank_before, ev_eval, ev_label, learned, ranks, loss) -> None:
@@ -277,16 +320,37 @@ class Recommender:
         persistence.clear_dirty(self._st)
 
     # ------------------------------------------------------------------ monitoring
+    @property
+    def events_learned(self) -> int:
+        """Events learned in the model's life."""
+        return int(self._st.ctr[0]["events"])
+
+    @property
+    def n_items(self) -> int:
+        """Items in the catalog (rankable)."""
+        return int(self._st.ctr[0]["ready"])
+
+    @property
+    def mean_loss(self) -> float:
+        """Running mean log-loss of the learned examples (0 before the first)."""
+        c = self._st.ctr[0]
+        return float(c["loss_sum"] / c["loss_n"]) if c["loss_n"] else 0.0
+
+    @property
+    def drift(self) -> DriftMonitor:
+        """The drift detector fed by the online loss (or hit signal)."""
+        return self._drift
+
     def stats(self) -> dict[str, Any]:
         """Monitoring figures."""
         c = self._st.ctr[0]
         return {
-            "events_learned": int(c["events"]),
+            "events_learned": self.events_learned,
             "n_users": int(c["users"]),
-            "n_items": int(c["ready"]),
+            "n_items": self.n_items,
             "n_observed_items": int(c["obs"]),
             "online_hit_rate": float(c["hit_sum"] / c["hit_n"]) if c["hit_n"] else 0.0,
-            "mean_loss": float(c["loss_sum"] / c["loss_n"]) if c["loss_n"] else 0.0,
+            "mean_loss": self.mean_loss,
             "drift_detected": bool(self._drift.drift_detected),
             "drift_count": int(self._drift.n_detections),
             "lr_multiplier": float(self._hyper().lr_mult),

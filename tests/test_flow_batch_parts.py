@@ -144,3 +144,14 @@ def test_rewards_reach_only_policies_that_learn_from_them():
     arms.learn_reward(record)
     assert arms.policies["a"].counts == {"x": 1.0, "y": 1.0}
     assert arms.policies["b"].counts == {}
+
+
+def test_serve_slates_scores_are_finite_and_the_candidates_own():
+    """Greedy shows the top of each row; NaN scores become 0 and infinities +-1e300."""
+    arms = Arms.parse("greedy", "")
+    idx = np.array([[2, 0, 1, -1], [1, 2, -1, -1], [-1, -1, -1, -1]])
+    scores = np.array([[np.inf, 0.1234567, np.nan, -np.inf], [-np.inf, -2.0, -np.inf, -np.inf], [-np.inf] * 4])
+    sl = serve_slates(arms, ["a", "b", "c"], ["e1", "e2", "e3"], idx, ["x", "y", "z"], scores, 3)
+    assert sl.items == [["z", "x", "y"], ["z", "y"], []]  # by score: NaN and -inf last
+    assert sl.scores == [[1e300, 0.123457, 0.0], [-2.0, -1e300], []]
+    assert sl.propensities == [[1.0, 1.0, 1.0], [1.0, 1.0], []]
