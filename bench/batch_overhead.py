@@ -12,13 +12,11 @@ as batches shrink. Both parts run without Kafka, in this process, on the paced s
   ``online.jit.FastCall`` (the engine's way) and through the Numba dispatcher (the
   reference), on two copies of one state, interleaved batch by batch;
 * flow step: ``EngineLogic.on_batch`` (parse, reward join, engine, slates, messages,
-  metrics; recovery on, no snapshot taken) on the same stream, CPU of all threads and wall
-  time; once as the flow runs (runs of clicks longer than ``engine_step.MIN_CHUNK`` cut into
-  chunks, the engine's jitted call in the engine thread while the chunk before is answered)
-  and once with every run in one chunk (the reference).
+  metrics; recovery on, no snapshot taken) on the same stream, one fresh step per batch size
+  (so these columns are solo runs: on a shared machine they swing by up to a third).
 
-Per batch size it prints µs/event, then the fixed cost per batch fitted by least squares
-over the batch sizes (µs/event = a + f / B). Nothing is asserted.
+Per batch size it prints µs/event, then the fixed cost ``f`` per batch of
+``µs/event = a + f / B`` through the smallest and the largest batch size. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -41,17 +39,15 @@ except ImportError:  # running from a checkout without installing the package
 
 from streamrec.contract.config import RunConfig
 from streamrec.contract.events import parse_event
-from streamrec.flows import engine_step
 from streamrec.flows.engine_step import EngineLogic
 from streamrec.online.engine_kernel import run_batch
 from streamrec.online.recommender import Recommender, RecommenderConfig
 
 
-def fixed_cost(batches: list[int], us: list[float]) -> tuple[float, float]:
-    """``(a, f)`` of ``us = a + f / B`` by least squares."""
-    x = np.column_stack([np.ones(len(batches)), 1.0 / np.asarray(batches, float)])
-    (a, f), *_ = np.linalg.lstsq(x, np.asarray(us), rcond=None)
-    return float(a), float(f)
+def per_batch(batches: list[int], us: list[float]) -> float:
+    """``f`` of ``us = a + f / B`` through the smallest and the largest batch size."""
+    lo, hi = int(np.argmin(batches)), int(np.argmax(batches))
+    return (us[lo] - us[hi]) / (1.0 / batches[lo] - 1.0 / batches[hi])
 
 
 def engine_part(warm: list, live: list, sizes: list[int]) -> list[tuple[float, float]]:
@@ -75,28 +71,28 @@ def engine_part(warm: list, live: list, sizes: list[int]) -> list[tuple[float, f
     return rows
 
 
-def flow_part(warm: list[bytes], live: list[bytes], size: int, min_chunk: int) -> tuple[float, float]:
-    """CPU (all threads) and wall µs/event of ``EngineLogic.on_batch`` (a fresh step) on
-    batches of ``size``, runs of clicks cut into chunks of at least ``min_chunk``."""
-    engine_step.MIN_CHUNK, keep = min_chunk, engine_step.MIN_CHUNK
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            logic = EngineLogic(RunConfig(state_dir=str(Path(d) / "state"), recovery=True), None)
-            for vals, step in ((warm, 1000), (live, size)):
-                t, w = time.process_time(), time.perf_counter()
-                for s in range(0, len(vals), step):
-                    now = (1, int(time.time() * 1000))
-                    logic.on_batch(
-                        [
-                            KafkaSourceMessage(None, v, "clicks", offset=s + i, partition=0, timestamp=now)
-                            for i, v in enumerate(vals[s : s + step])
-                        ]
-                    )
-            assert logic.committer is not None
-            logic.committer.close()
-    finally:
-        engine_step.MIN_CHUNK = keep
-    return (time.process_time() - t) / len(live) * 1e6, (time.perf_counter() - w) / len(live) * 1e6
+def _messages(vals: list[bytes], start: int) -> list[KafkaSourceMessage]:
+    now = (1, int(time.time() * 1000))
+    return [
+        KafkaSourceMessage(None, v, "clicks", offset=start + i, partition=0, timestamp=now) for i, v in enumerate(vals)
+    ]
+
+
+def flow_part(warm: list[bytes], live: list[bytes], size: int) -> tuple[float, float]:
+    """CPU and wall µs/event of ``EngineLogic.on_batch`` (a fresh step) on batches of ``size``."""
+    with tempfile.TemporaryDirectory() as d:
+        step = EngineLogic(RunConfig(state_dir=d, recovery=True), None)
+        try:
+            for s in range(0, len(warm), 1000):
+                step.on_batch(_messages(warm[s : s + 1000], s))
+            t, w = time.process_time(), time.perf_counter()
+            for s in range(0, len(live), size):
+                step.on_batch(_messages(live[s : s + size], len(warm) + s))
+            cost = (time.process_time() - t, time.perf_counter() - w)
+        finally:
+            assert step.committer is not None
+            step.committer.close()
+    return cost[0] / len(live) * 1e6, cost[1] / len(live) * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,20 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     warm = payloads(args.warm, 1, "w")
     live = payloads(args.events, 2, "p", sweep=False, after=warm[-1])
     eng = engine_part([parse_event(v) for v in warm], [parse_event(v) for v in live], sizes)
-    flow = [flow_part(warm, live, size, engine_step.MIN_CHUNK) for size in sizes]
-    whole = [flow_part(warm, live, size, 1 << 62) for size in sizes]
+    flow = [flow_part(warm, live, size) for size in sizes]
     print(f"µs/event over {args.events} events of the paced stream after {args.warm} warm-up events")
     print(
-        f"{'batch':>6} | engine CPU: {'FastCall':>8} {'dispatcher':>10} {'ratio':>5}"
-        f" | flow step CPU, wall: {'chunked':>15} {'one chunk':>15}"
+        f"{'batch':>6} | engine CPU: {'FastCall':>8} {'dispatcher':>10} {'ratio':>5} | flow step: {'CPU':>6} {'wall':>6}"
     )
-    for size, (f, d), (fc, fw), (wc, ww) in zip(sizes, eng, flow, whole):
-        print(f"{size:>6} | {f:>20.1f} {d:>10.1f} {f / d:>5.2f} | {fc:>29.1f} {fw:>6.1f} {wc:>8.1f} {ww:>6.1f}")
+    for size, (f, d), (fc, fw) in zip(sizes, eng, flow):
+        print(f"{size:>6} | {f:>20.1f} {d:>10.1f} {f / d:>5.2f} | {fc:>17.1f} {fw:>6.1f}")
     fits = (("engine", [r[0] for r in eng]), ("dispatcher", [r[1] for r in eng]), ("flow step", [r[0] for r in flow]))
     for name, us in fits:
-        a, f = fixed_cost(sizes, us)
-        print(f"{name:>10}: {a:.1f} µs CPU per event + {f:.0f} µs per batch (least squares over the batch sizes)")
-    print(f"(runs of more than {engine_step.MIN_CHUNK} clicks are cut into chunks; 'one chunk' turns that off)")
+        print(f"{name:>10}: {per_batch(sizes, us):.0f} µs CPU per batch besides its events")
     return 0
 
 

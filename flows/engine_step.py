@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -47,7 +45,7 @@ from streamrec.flows.policy_spec import Arms
 from streamrec.flows.profile import CLOCK
 from streamrec.flows.reward_join import RewardJoiner
 from streamrec.flows.slates import serve_slates
-from streamrec.online.recommender import BatchResult, PendingBatch, Recommender
+from streamrec.online.recommender import Recommender
 from streamrec.state.epoch_commit import EpochCommitter
 from streamrec.state.epochs import restore_epoch, start_without_resume
 from streamrec.state.settings_guard import config_for_run
@@ -68,23 +66,6 @@ def quiet_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
-
-
-#: a run of clicks is cut into about this many chunks for the engine thread, each of at least
-#: ``MIN_CHUNK`` events. Measured in-process on the paced stream (``bench/batch_overhead.py``):
-#: batches of 1,000 in chunks of 250 took 15-20% less wall time at the same CPU; chunks of 64
-#: or 200 gained nothing and cost up to 10% more CPU (the hand-over between the threads)
-N_CHUNKS, MIN_CHUNK = 4, 250
-
-
-def chunk_size(n: int) -> int:
-    """Events per chunk of a run of ``n`` clicks."""
-    return max(MIN_CHUNK, -(-n // N_CHUNKS))
-
-
-def _run_started(model: Recommender, pending: PendingBatch, started: threading.Event) -> None:
-    started.set()
-    model.run_pending(pending)
 
 
 class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
@@ -128,7 +109,6 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         self.committer = EpochCommitter(self.store, on_commit=self._state_bytes) if cfg.recovery else None
         quiet_gc()
         self.m = metrics.ShardMetrics(self.shard)
-        self.engine_thread = ThreadPoolExecutor(1, thread_name_prefix="streamrec-engine")
         self.served = LastServed()
         self.index_refreshes = 0
         self.max_ts = float(resume_state.get("max_ts", float("-inf"))) if resume_state else float("-inf")
@@ -208,12 +188,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         return arrivals
 
     def _clicks(self, run: list[Arrival], out: list[Out]) -> bool:
-        """Join, learn, rank, explore and answer a run of clicks; True if the index was rebuilt.
-
-        A long run is cut into chunks (:func:`chunk_size`); the engine's jitted call on a chunk
-        runs in the engine thread (it holds no GIL) while this thread draws the slates and
-        writes the messages of the chunk before. The model sees the chunks in order, one at
-        a time, and the messages keep the input order."""
+        """Join, learn, rank, explore and answer a run of clicks; True if the index was rebuilt."""
         if not run:
             return False
         events: list[ClickEvent] = [a.payload for a in run]  # type: ignore[misc]
@@ -221,39 +196,17 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         for ev in events:
             self._rewards(joiner.on_event(ev.rec_id, ev.user, ev.item, ev.ts, ev.event_id), out)
         CLOCK.lap("reward_join")
-        model, size = self.model, chunk_size(len(events))
-        items_before = model.n_items
-        answered: tuple[list[Arrival], list[ClickEvent], BatchResult, int] | None = None  # learned, to answer
-        for lo in range(0, len(events), size):
-            chunk, learned_before = events[lo : lo + size], model.events_learned
-            pending = model.start_batch(chunk, n_candidates=self.cfg.n_candidates, rank_before=False)
-            CLOCK.lap("learn_retrieve_rank")
-            if size >= len(events):  # one chunk: nothing to overlap, no hand-over to pay
-                model.run_pending(pending)
-            else:  # every chunk in the engine thread: its caches stay warm
-                started = threading.Event()
-                job = self.engine_thread.submit(_run_started, model, pending, started)
-                started.wait()  # hand the GIL over until the engine holds none
-                try:
-                    if answered is not None:
-                        self._serve(*answered, out)
-                finally:
-                    job.result()
-            answered = (run[lo : lo + size], chunk, model.finish_batch(pending), learned_before)
-            CLOCK.lap("learn_retrieve_rank")  # the engine's time that nothing overlapped
-        assert answered is not None
-        self._serve(*answered, out)
-        return self._index_refreshed(items_before, model.n_items)
-
-    def _serve(
-        self, run: list[Arrival], events: list[ClickEvent], result: BatchResult, learned_before: int, out: list[Out]
-    ) -> None:
-        """Slates from a learned chunk's candidates, then its messages."""
+        model = self.model
+        learned_before, items_before = model.events_learned, model.n_items
+        result = model.process_batch(events, n_candidates=self.cfg.n_candidates, rank_before=False)
+        refreshed = self._index_refreshed(items_before, model.n_items)
+        CLOCK.lap("learn_retrieve_rank")
         users = [ev.user for ev in events]
         ids = [ev.event_id for ev in events]
         sl = serve_slates(self.arms, users, ids, result.cand_idx, result.item_ids, result.cand_scores, self.cfg.k)
         CLOCK.lap("exploration")
         self._answer(run, events, sl, learned_before, out)
+        return refreshed
 
     def _request(self, arrival: Arrival, out: list[Out]) -> None:
         """Answer a recommendation request (rank, explore, one message); nothing is learned."""

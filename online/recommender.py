@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from streamrec.online.catalog import Catalog, ItemRows
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.drift import DriftMonitor
 from streamrec.online.encoding import clean_id
-from streamrec.online.engine_kernel import Batch, Outputs, init_new_items, run_batch
+from streamrec.online.engine_kernel import Outputs, init_new_items, run_batch
 from streamrec.online.engine_ranking import predict_logit, rank_query
 from streamrec.online.engine_state import (
     EngineState,
@@ -51,7 +51,7 @@ from streamrec.online.model_state import ModelState
 from streamrec.online.retrieval import ivf_build
 from streamrec.online.scratch import new_scratch
 
-__all__ = ["BatchResult", "ModelState", "PendingBatch", "Recommender", "RecommenderConfig"]
+__all__ = ["BatchResult", "ModelState", "Recommender", "RecommenderConfig"]
 
 
 @dataclass
@@ -72,17 +72,6 @@ class BatchResult:
         items it shows)."""
         ids = self.item_ids
         return [[ids[j] for j in row if j >= 0] for row in self.cand_idx.tolist()]
-
-
-class PendingBatch(NamedTuple):
-    """A batch between :meth:`Recommender.start_batch` and :meth:`Recommender.finish_batch`."""
-
-    batch: Batch
-    item_rows: ItemRows
-    out: Outputs
-    n_top: int
-    rank_before: bool
-    hyper: Hyper
 
 
 class Recommender:
@@ -173,44 +162,16 @@ class Recommender:
         ``target_rank[i]``: 1-based rank of the event's item among items observed earlier
         and not yet seen by the user, scored before learning it (0 = miss / not ranked).
         """
-        batch = self.start_batch(events, n_candidates, rank_before, evaluate)
-        self.run_pending(batch)
-        return self.finish_batch(batch)
-
-    def start_batch(
-        self,
-        events: Sequence,
-        n_candidates: int = 50,
-        rank_before: bool = False,
-        evaluate: np.ndarray | None = None,
-    ) -> PendingBatch:
-        """:meth:`process_batch` in three steps, so that a caller can work while the jitted
-        middle one runs: encode the events and grow the state (Python) ...
-
-        >>> rec = Recommender(RecommenderConfig(n_buckets=4096, k=4))
-        >>> pending = rec.start_batch([{"user": "a", "item": "x", "ts": 1.7e9}], n_candidates=5)
-        >>> rec.run_pending(pending)  # may run in another thread: it releases the GIL
-        >>> rec.finish_batch(pending).learned.tolist()
-        [True]
-        """
+        events = list(events)
+        n = len(events)
         n_top = max(int(n_candidates), 0)
-        batch, item_rows = self.catalog.encode(list(events), evaluate)
-        n = batch.user.shape[0]
+        batch, item_rows = self.catalog.encode(events, evaluate)
         self._sync_catalog(n)
         self._write_item_rows(item_rows, new_only=True)  # changes: inside run_batch, in order
         out = Outputs.empty(n, max(n_top, 1))
-        return PendingBatch(batch, item_rows, out, n_top, bool(rank_before), self._hyper())
-
-    def run_pending(self, pending: PendingBatch) -> None:
-        """... learn and rank (one jitted call that holds no GIL; nothing else may touch the
-        engine meanwhile) ..."""
-        st, sc, b = self._st, self._scratch, pending
-        self._run_batch((st, sc, b.hyper), b.batch, b.item_rows, st, sc, b.hyper, b.rank_before, b.n_top, b.out)
-
-    def finish_batch(self, pending: PendingBatch) -> BatchResult:
-        """... then feed the drift monitor and collect the outputs."""
-        out, ev, n_top = pending.out, pending.batch, pending.n_top
-        self._monitor(pending.rank_before, ev.evaluate, ev.label, out.learned, out.rank, out.loss)
+        hp, st, sc = self._hyper(), self._st, self._scratch
+        self._run_batch((st, sc, hp), batch, item_rows, st, sc, hp, bool(rank_before), n_top, out)
+        self._monitor(rank_before, batch.evaluate, batch.label, out.learned, out.rank, out.loss)
         return BatchResult(out.rank, out.idx[:, :n_top], out.score[:, :n_top], out.learned, self.catalog.item_ids)
 
     def _monitor(self, rank_before, ev_eval, ev_label, learned, ranks, loss) -> None:
