@@ -46,24 +46,17 @@ def serve_slates(
     counts = (cand_idx >= 0).sum(axis=1)
     seeds = np.fromiter((stable_seed(e) for e in event_ids), np.int64, n)
     scores = np.asarray(cand_scores, dtype=np.float64).reshape(n, -1)
-    if arms.is_split:
-        arm_of = [arms.for_user(u)[0] for u in users]
-        groups: dict[str, np.ndarray | None] = {
-            name: np.array([e for e in range(n) if arm_of[e] == name], np.int64) for name in set(arm_of)
-        }
-    else:
-        only = next(iter(arms.policies))
-        arm_of = [only] * n
-        groups = {only: None}
-    if len(groups) == 1:  # every event on one arm: its selection is the batch's
-        name = next(iter(groups))
-        idx, props, shown = select_batch(arms.policies[name], scores, counts, k, seeds)
+    arm_of = [arms.for_user(u)[0] for u in users] if arms.is_split else [next(iter(arms.policies))] * n
+    names_used = set(arm_of)
+    if len(names_used) <= 1:  # every event on one arm: its selection is the batch's
+        policy = arms.policies[arm_of[0] if n else next(iter(arms.policies))]
+        idx, props, shown = select_batch(policy, scores, counts, k, seeds)
     else:
         idx = np.full((n, max(k, 1)), -1, np.int64)
         props = np.zeros((n, max(k, 1)))
         shown = np.zeros(n, np.int64)
-        for name, rows in groups.items():
-            assert rows is not None
+        for name in names_used:
+            rows = np.array([e for e in range(n) if arm_of[e] == name], np.int64)
             i, p, s = select_batch(arms.policies[name], scores[rows], counts[rows], k, seeds[rows])
             idx[rows, : i.shape[1]], props[rows, : p.shape[1]], shown[rows] = i, p, s
     safe = np.where(idx >= 0, idx, 0)
