@@ -26,6 +26,9 @@ EVENTS = Counter("streamrec_events", "Valid click events processed", ["kind", SH
 DEAD_LETTERS = Counter("streamrec_dead_letters", "Inputs sent to the dead-letter topic", ["reason", SHARD])
 RECOMMENDATIONS = Counter("streamrec_recommendations", "Recommendation messages produced", ["arm", SHARD])
 REWARDS = Counter("streamrec_rewards", "Reward records produced", ["outcome", SHARD])
+DELIVERY_ERRORS = Counter(
+    "streamrec_delivery_errors", "Output messages the Kafka cluster did not accept, by topic", ["topic"]
+)
 JOIN = Gauge(
     "streamrec_reward_join",
     "Reward-join counters since start: decisions, joins, late, duplicate, "

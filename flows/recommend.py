@@ -8,10 +8,10 @@ Run it with Bytewax's runner (configuration from ``STREAMREC_*`` variables, see
 or with ``streamrec run --brokers ... --in clicks --out recommendations --state DIR``,
 which also initialises the recovery store and the metrics endpoint.
 
-Wiring (four operators; parsing, dead letters and encoding happen inside the engine step,
-once per batch; between operators only the key is added and removed)::
+Wiring (three operators; parsing, dead letters and encoding happen inside the engine step,
+once per batch; between operators only the key is added)::
 
-    kafka(in [, items]) -> key "model" -> engine (stateful_batch) -> unkey -> kafka sink
+    kafka(in [, items]) -> key "model" -> engine (stateful_batch) -> kafka sink (flushed per epoch)
                                           parse: bad input -> dead-letter message
                                           valid -> learn, rank, explore -> recommendation,
                                                    reward records
@@ -40,7 +40,7 @@ from confluent_kafka import OFFSET_BEGINNING
 from streamrec.contract.config import RunConfig
 from streamrec.flows import metrics
 from streamrec.flows.shard_routing import Router, check_layout, fan_out, local_shards
-from streamrec.flows.timed_kafka import TimedKafkaSink, TimedKafkaSource
+from streamrec.flows.timed_kafka import EpochKafkaSink, TimedKafkaSource
 
 MODEL_KEY = "model"
 #: the largest message the sharded flow produces (a delta of many items and rows)
@@ -127,7 +127,8 @@ def build_flow(cfg: RunConfig, n_processes: int = 1, workers_per_process: int = 
     # a shard's delta can pass librdkafka's 1 MB default (the deltas topic needs a matching
     # max.message.bytes on a real Kafka broker, see the README)
     sink_conf = {**kafka_conf, "message.max.bytes": str(DELTA_MAX_BYTES)} if keys else kafka_conf
-    op.output("kafka_out", op.key_rm("unkey", decided), TimedKafkaSink(brokers, topic=None, add_config=sink_conf))
+    sink = EpochKafkaSink(brokers, n_processes, workers_per_process, process_id, add_config=sink_conf)
+    op.output("kafka_out", decided, sink)  # keyed by engine: each worker writes its own engines' output
     return flow
 
 

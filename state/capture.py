@@ -39,7 +39,7 @@ import rocksdict
 
 from streamrec.online.model_state import ModelState
 from streamrec.state import layout as L
-from streamrec.state.chunk_diff import diff_run
+from streamrec.state.chunk_diff import diff_runs
 
 Ops = tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]
 Alloc = Callable[[int, Any], np.ndarray]
@@ -160,8 +160,8 @@ def _take_array(cap, name, arr, prev, rows_dirty, shadow, chunk_bytes, alloc) ->
             shadow[name] = old = grown
             n_cmp = common * rb // cb
         full = chunks[chunks < n_full]
-        idx, data = diff_run(raw, _raw(old), full[full < n_cmp], cb, alloc)
-        cap.runs.append(ChunkRun(prefix, cb, idx, data))
+        for idx, data in diff_runs(raw, _raw(old), full[full < n_cmp], cb, alloc):
+            cap.runs.append(ChunkRun(prefix, cb, idx, data))
         new = full[full >= n_cmp]
         if len(new):
             cap.runs.append(ChunkRun(prefix, cb, new, raw[: n_full * cb].reshape(n_full, cb)[new]))

@@ -7,6 +7,9 @@ difference, and copies a changed chunk to the output and to ``old`` (an unchange
 costs two reads, a changed one two reads and two writes); otherwise numpy compares rows.
 Measured on 64 MB of candidates, half changed: 16-22 ms, 56 ms when the output buffer is
 fresh memory (page faults), hence the ``alloc`` hook (``state.epoch_commit.BufferPool``).
+``diff_runs`` diffs candidates of 1 MB or more in two halves at once, one in a helper
+thread (the kernel releases the GIL): an epoch's capture, the event path's one pause per
+epoch, went from 28-43 to 18-22 ms at 20k items (in-process, 10k events per epoch).
 
 >>> import numpy as np
 >>> old = np.zeros(64, np.uint8); new = old.copy(); new[17] = 1
@@ -18,10 +21,30 @@ fresh memory (page faults), hence the ``alloc`` hook (``state.epoch_commit.Buffe
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 from numba import njit
+
+#: candidates of at least this many bytes are diffed in two halves at once
+SPLIT_BYTES = 1 << 20
+_HELPER: ThreadPoolExecutor | None = None
+
+
+def diff_runs(
+    raw: np.ndarray, old: np.ndarray, full: np.ndarray, cb: int, alloc: Callable[[int, Any], np.ndarray] = np.empty
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`diff_run` of ``full``, in two threads when it is large: one or two
+    ``(chunk numbers, bytes)`` pieces, ascending."""
+    global _HELPER
+    if cb % 8 or len(full) * cb < SPLIT_BYTES:
+        return [diff_run(raw, old, full, cb, alloc)]
+    if _HELPER is None:
+        _HELPER = ThreadPoolExecutor(1, thread_name_prefix="chunk-diff")
+    half = len(full) // 2
+    second = _HELPER.submit(diff_run, raw, old, full[half:], cb, alloc)
+    return [diff_run(raw, old, full[:half], cb, alloc), second.result()]
 
 
 def diff_run(

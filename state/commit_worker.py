@@ -10,10 +10,11 @@ took. So a worker process owns the live DB while the flow runs:
     parent -> worker   {"seq": N, "keep_last": K}            (one JSON line)
     worker -> parent   {"seq": N, "timings": {...}} | {"seq": N, "error": "..."}
 
-For each job, :func:`commit_redo`: seal the redo file ``epochs/e<N>.redo`` (CRC + fsync),
-read it back (page cache), apply it in ONE ``WriteBatch`` (so the live DB moves epoch by
-epoch), flush (GIL-free), checkpoint ``epochs/e<N>`` (hard links only after the flush),
-fsync, delete the redo file, prune old checkpoints. At EOF on its stdin (the parent stopped
+For each job, :func:`commit_redo`: seal the redo file ``epochs/e<N>.redo`` (CRC + fsync;
+the one read of the file also gives its capture), apply it in ONE ``WriteBatch`` (so the
+live DB moves epoch by epoch), flush (GIL-free), checkpoint ``epochs/e<N>`` (hard links only
+after the flush), fsync, recycle the redo file (:func:`state.redo.recycle`), prune old
+checkpoints. At EOF on its stdin (the parent stopped
 or died) it finishes the job at hand, closes the DB and exits (it ignores SIGINT and SIGTERM,
 which a terminal or service manager sends the whole process group); ``state.epochs`` waits for
 the DB's lock before it restores anything, so it never races a worker still finishing.
@@ -43,15 +44,14 @@ NICE = 10
 def commit_redo(store: ParamStore, seq: int, keep_last: int) -> dict[str, float]:
     """Make epoch ``seq``'s redo file a checkpoint of ``store``; returns step -> seconds."""
     path, steps, t = redo_path(store.state_dir, seq), {}, time.perf_counter()
-    redo.seal(path)
-    _, cap = redo.read(path)
+    _, cap = redo.seal(path)
     steps["bg_seal"] = time.perf_counter()
     store.apply(cap)
     steps["bg_apply"] = time.perf_counter()
     store.db.flush()  # the checkpoint then only links files
     steps["bg_flush"] = time.perf_counter()
     checkpoint_epoch(store, seq, keep_last)
-    path.unlink()
+    redo.recycle(path)
     fsync_dir(path.parent)
     steps["bg_checkpoint"] = time.perf_counter()
     out = {"background": steps["bg_checkpoint"] - t}

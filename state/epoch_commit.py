@@ -17,7 +17,7 @@ and returns the token ``{format, epoch, checkpoint, digest}`` (the digest of the
 layout + meta: what ``ParamStore.digest()`` gives once it is applied). Then a thread per
 epoch, each starting after the previous one finished (epoch order), has the redo file turned
 into the checkpoint ``epochs/e<seq>`` by :func:`state.commit_worker.commit_redo` (seal,
-apply in one WriteBatch, flush, checkpoint, fsync, delete the redo file, prune) -- in a
+apply in one WriteBatch, flush, checkpoint, fsync, recycle the redo file, prune) -- in a
 worker process that owns the live DB (``worker=True``, the default: rocksdict holds the GIL
 while it writes), or in the thread itself (``worker=False``).
 

@@ -9,9 +9,16 @@ state), the boot id of the machine, the layout and meta, each chunk run's prefix
 and count, and the byte length of every payload section: range keys, put keys, put values
 (each a length table + the bytes), then per run its chunk numbers (``<i8``) and chunk bytes.
 
+Recycling: an applied redo file is not deleted but kept (``recycle``, at most ``KEEP_FREE``
+of them, named ``e<seq>.redo.free``), and ``write`` overwrites one in place, as databases
+recycle their log segments. Overwriting pages the page cache already holds is a copy;
+a new file takes fresh pages, which on this project's VMs cost ~2 ms per MB (measured:
+60 MB in 7 ms in place, 130-150 ms into a new file).
+
 Durability: ``write`` returns once the bytes are in the page cache -- the file then survives
 a kill of the process, not a machine crash. ``seal`` (done by the background commit) appends
-the CRC-32 of everything before it and fsyncs. ``read`` accepts a sealed file whose CRC
+the CRC-32 of everything before it and fsyncs (and hands the parsed file to the commit, so
+the file is read and hashed once). ``read`` accepts a sealed file whose CRC
 matches, or an unsealed one of exactly the declared length written since the machine last
 booted (the page cache still holds what was written); anything else raises
 :class:`RedoError` naming the file.
@@ -32,6 +39,8 @@ from streamrec.state.capture import Capture, ChunkRun
 
 MAGIC = b"SRREDO1\n"
 SEAL = b"SEAL"
+FREE_SUFFIX = ".free"
+KEEP_FREE = 2
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
@@ -73,25 +82,49 @@ def write(path: Path, cap: Capture, epoch: int) -> int:
     }
     head = json.dumps(header, separators=(",", ":")).encode()
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:  # large buffers go straight to the kernel, no extra copy
+    reused = _take_free(path.parent, tmp)
+    with open(tmp, "r+b" if reused else "wb") as fh:  # large buffers go straight to the kernel
         fh.write(MAGIC + struct.pack("<I", len(head)) + head)
         for s in sections:
             if memoryview(s).nbytes:
                 fh.write(memoryview(s).cast("B"))
         size = fh.tell()
+        fh.truncate()  # a recycled file may have been longer
     os.replace(tmp, path)  # a file under the final name is whole (after a process kill)
     return size
 
 
-def seal(path: Path) -> None:
-    """Append the CRC-32 trailer and fsync the file (GIL released while hashing and syncing)."""
+def recycle(path: Path) -> None:
+    """Done with the redo file ``path``: keep it for a later ``write`` to overwrite (or
+    delete it if ``KEEP_FREE`` are kept already)."""
+    if len(list(path.parent.glob("*.redo" + FREE_SUFFIX))) >= KEEP_FREE:
+        path.unlink()
+    else:
+        os.replace(path, path.with_name(path.name + FREE_SUFFIX))
+
+
+def _take_free(folder: Path, tmp: Path) -> bool:
+    """Rename a recycled redo file of ``folder`` to ``tmp``; False if there is none."""
+    for free in sorted(folder.glob("*.redo" + FREE_SUFFIX)):
+        try:
+            os.replace(free, tmp)
+            return True
+        except FileNotFoundError:  # taken meanwhile
+            continue
+    return False
+
+
+def seal(path: Path) -> tuple[dict[str, Any], Capture]:
+    """Append the CRC-32 trailer (unless sealed already) and fsync the file; returns its
+    (header, capture) as :func:`read` would, from the one read of the file the CRC needs."""
     with open(path, "r+b") as fh:
-        crc = 0
-        while block := fh.read(1 << 24):
-            crc = zlib.crc32(block, crc)
-        fh.write(SEAL + struct.pack("<I", crc))
-        fh.flush()
+        raw = fh.read()
+        header, cap = _checked(path, raw)
+        if not _is_sealed(raw, header):
+            fh.write(SEAL + struct.pack("<I", zlib.crc32(raw)))  # GIL released while hashing
+            fh.flush()
         os.fsync(fh.fileno())
+    return header, cap
 
 
 def read(path: Path) -> tuple[dict[str, Any], Capture]:
@@ -100,6 +133,10 @@ def read(path: Path) -> tuple[dict[str, Any], Capture]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise RedoMissing(f"redo file {path} is missing") from None
+    return _checked(path, raw)
+
+
+def _checked(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture]:
     try:
         return _parse(path, raw)
     except RedoError:
@@ -108,14 +145,24 @@ def read(path: Path) -> tuple[dict[str, Any], Capture]:
         raise RedoError(f"redo file {path} is malformed: {str(exc)[:80]}") from None
 
 
+def _end(raw: bytes, header: dict[str, Any]) -> int:
+    """Where the payload ends (the seal, if any, follows)."""
+    return len(MAGIC) + 4 + struct.unpack_from("<I", raw, len(MAGIC))[0] + sum(int(x) for x in header["sizes"])
+
+
+def _is_sealed(raw: bytes, header: dict[str, Any]) -> bool:
+    end = _end(raw, header)
+    return len(raw) == end + 8 and raw[end : end + 4] == SEAL
+
+
 def _parse(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture]:
     if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 4:
         raise RedoError(f"redo file {path} is torn or not a redo file")
     (hlen,) = struct.unpack_from("<I", raw, len(MAGIC))
     start = len(MAGIC) + 4 + hlen
     header = json.loads(raw[len(MAGIC) + 4 : start])
-    end = start + sum(int(s) for s in header["sizes"])
-    if len(raw) == end + 8 and raw[end : end + 4] == SEAL:
+    end = _end(raw, header)
+    if _is_sealed(raw, header):
         if zlib.crc32(memoryview(raw)[:end]) != struct.unpack_from("<I", raw, end + 4)[0]:
             raise RedoError(f"redo file {path} is corrupt (checksum mismatch)")
     elif len(raw) != end:

@@ -278,3 +278,50 @@ def test_a_redo_file_replays_to_the_same_db_as_its_capture(tmp_path):
         dirty = {"w": rows, "wide": np.array([e]), "c": np.array([0])}
     direct.close()
     replayed.close()
+
+
+def test_an_applied_redo_file_is_overwritten_in_place_by_a_later_one(tmp_path):
+    """Recycling: the next write reuses the applied file's inode, a shorter capture after a
+    longer one reads back exactly, and no more than ``KEEP_FREE`` applied files are kept."""
+    from streamrec.online.model_state import ModelState
+
+    big = ModelState({"w": np.arange(40_000, dtype="<f8")}, {}, {"n": 1})
+    small = ModelState({"w": np.arange(10, dtype="<f8")}, {}, {"n": 2})
+    store = ParamStore(tmp_path / "db")
+    first = tmp_path / "e1.redo"
+    redo.write(first, store.capture(big), 1)
+    redo.seal(first)
+    inode = first.stat().st_ino
+    redo.recycle(first)
+    assert not first.exists() and [p.name for p in tmp_path.glob("*.free")] == ["e1.redo.free"]
+    second = tmp_path / "e2.redo"
+    size = redo.write(second, store.capture(small), 2)
+    assert second.stat().st_ino == inode and second.stat().st_size == size < 40_000 * 8
+    assert not list(tmp_path.glob("*.free"))
+    header, back = redo.read(second)
+    replayed = ParamStore(tmp_path / "replayed")
+    replayed.apply(back)
+    assert header["epoch"] == 2 and np.array_equal(replayed.load().arrays["w"], small.arrays["w"])
+    replayed.close()
+    paths = [tmp_path / f"e{e}.redo" for e in range(3, 7)]
+    for e, path in enumerate(paths, 3):
+        redo.write(path, store.capture(small), e)
+    for path in paths:  # applied files beyond KEEP_FREE are deleted
+        redo.recycle(path)
+    assert len(list(tmp_path.glob("*.free"))) == redo.KEEP_FREE
+    store.close()
+
+
+def test_sealing_hands_back_the_files_capture_and_seals_once(tmp_path):
+    from streamrec.online.model_state import ModelState
+
+    state = ModelState({"w": np.arange(1000, dtype="<f8")}, {"ids": ["a"]}, {"n": 1})
+    cap = ParamStore(tmp_path / "db").capture(state)
+    path = tmp_path / "e1.redo"
+    size = redo.write(path, cap, 1)
+    header, sealed = redo.seal(path)
+    assert path.stat().st_size == size + 8 and header["epoch"] == 1
+    assert sealed.digest() == cap.digest() and sealed.puts == cap.puts
+    assert [bytes(r.data) for r in sealed.runs] == [bytes(r.data) for r in cap.runs]
+    redo.seal(path)  # a second seal (a retried job) adds no second trailer
+    assert path.stat().st_size == size + 8 and redo.read(path)[1].digest() == cap.digest()

@@ -226,3 +226,21 @@ def test_store_is_raw_bytes_and_reopens_with_plain_rocksdb(tmp_path):
     row = np.frombuffer(db[b"a/user_v/0000000000"], dtype="<f4")
     db.close()
     assert row[:8].tobytes() == s.arrays["user_v"][0].tobytes()
+
+
+def test_a_large_diff_in_two_threads_finds_and_copies_what_one_pass_does():
+    from streamrec.state.chunk_diff import SPLIT_BYTES, diff_run, diff_runs
+
+    rng = np.random.default_rng(5)
+    cb = 256
+    n = 2 * SPLIT_BYTES // cb + 7  # past the split size
+    old = rng.integers(0, 255, n * cb, dtype=np.uint8)
+    new = old.copy()
+    new[rng.choice(n * cb, 3000, replace=False)] += 1
+    cands = np.arange(0, n, 2)  # every other chunk (the others change but are not candidates)
+    old_one, old_two = old.copy(), old.copy()
+    idx, data = diff_run(new, old_one, cands, cb)
+    pieces = diff_runs(new, old_two, cands, cb)
+    assert len(pieces) == 2 and np.array_equal(np.concatenate([p[0] for p in pieces]), idx)
+    assert np.array_equal(np.concatenate([p[1] for p in pieces]), data)
+    assert np.array_equal(old_one, old_two) and not np.array_equal(old_two, new)
