@@ -22,7 +22,7 @@ _LABELS = {
     "learn_retrieve_rank": "learn + retrieve + rank (engine)",
     "exploration": "exploration (batched slates)",
     "encode": "message encoding",
-    "kafka_out": "Kafka out (produce + flush)",
+    "kafka_out": "Kafka out (produce; flush per epoch)",
     "commit": "commit (epoch checkpoints)",
     "metrics": "metrics (once per batch)",
 }

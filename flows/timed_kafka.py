@@ -103,6 +103,8 @@ class _EpochSinkPartition(StatefulSinkPartition[KafkaSinkMessage, None]):
         t = time.perf_counter()
         produce, poll = self.producer.produce, self.producer.poll
         for msg in items:
+            if msg.topic is None:  # the flow names every message's topic
+                raise RuntimeError(f"no topic to produce to for {msg}")
             kwargs = {"key": msg.key, "headers": msg.headers, "timestamp": msg.timestamp}
             while True:
                 try:

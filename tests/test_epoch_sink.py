@@ -25,6 +25,14 @@ def _sink(broker, **conf: str) -> tuple[str, EpochKafkaSink]:
     return topic, EpochKafkaSink([broker.bootstrap], add_config=conf)
 
 
+def _read_back(broker, topic: str, n: int) -> list[int]:
+    reader = TopicReader(broker.bootstrap, topic)
+    try:
+        return [r["i"] for r in reader.wait_for(n, timeout=20)]
+    finally:
+        reader.close()
+
+
 def test_a_batch_is_sent_without_waiting_and_the_epoch_snapshot_delivers_it(broker):
     topic, sink = _sink(broker, **{"linger.ms": "60000"})  # librdkafka holds the batch
     part = sink.build_part("out", sink.list_parts()[0], None)
@@ -32,12 +40,8 @@ def test_a_batch_is_sent_without_waiting_and_the_epoch_snapshot_delivers_it(brok
     assert len(part.producer) == 300  # returned with every message still queued
     part.snapshot()
     assert len(part.producer) == 0
-    reader = TopicReader(broker.bootstrap, topic)
-    try:
-        assert [r["i"] for r in reader.wait_for(300, timeout=20)] == list(range(300))
-    finally:
-        reader.close()
-        part.close()
+    assert _read_back(broker, topic, 300) == list(range(300))
+    part.close()
 
 
 def test_a_full_producer_queue_is_waited_out_not_raised(broker):
@@ -45,12 +49,8 @@ def test_a_full_producer_queue_is_waited_out_not_raised(broker):
     part = sink.build_part("out", sink.list_parts()[0], None)
     part.write_batch(_messages(topic, 200))  # 20x the queue: BufferError inside, waited out
     part.snapshot()
-    reader = TopicReader(broker.bootstrap, topic)
-    try:
-        assert [r["i"] for r in reader.wait_for(200, timeout=20)] == list(range(200))
-    finally:
-        reader.close()
-        part.close()
+    assert _read_back(broker, topic, 200) == list(range(200))
+    part.close()
 
 
 def test_an_engine_keys_messages_go_to_the_partition_of_the_worker_that_runs_it():
