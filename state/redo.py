@@ -13,7 +13,7 @@ Recycling: an applied redo file is not deleted but kept (``recycle``, at most ``
 of them, named ``e<seq>.redo.free``), and ``write`` overwrites one in place, as databases
 recycle their log segments. Overwriting pages the page cache already holds is a copy;
 a new file takes fresh pages, which on this project's VMs cost ~2 ms per MB (measured:
-60 MB in 7 ms in place, 130-150 ms into a new file).
+60 MB in 7-9 ms in place, 127-153 ms into a new file).
 
 Durability: ``write`` returns once the bytes are in the page cache -- the file then survives
 a kill of the process, not a machine crash. ``seal`` (done by the background commit) appends
