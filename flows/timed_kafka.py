@@ -88,11 +88,18 @@ class _TimedSourcePartition(StatefulSourcePartition):
         self.inner.close()
 
 
+_refused: dict[str, int] = {}
+
+
 def _delivered(err: Any, msg: Any) -> None:
-    """Producer delivery report: a message Kafka did not take is counted and logged, not lost silently."""
+    """Producer delivery report: a message Kafka did not take is counted, and logged (the
+    first of a topic and every 1,000th after), not lost silently."""
     if err is not None:
-        metrics.DELIVERY_ERRORS.labels(msg.topic() or "").inc()
-        log.error("kafka did not accept a message for %s: %s", msg.topic(), err)
+        topic = msg.topic() or ""
+        metrics.DELIVERY_ERRORS.labels(topic).inc()
+        n = _refused[topic] = _refused.get(topic, 0) + 1
+        if n % 1000 == 1:
+            log.error("kafka did not accept a message for %s (%d so far): %s", topic, n, err)
 
 
 class _EpochSinkPartition(StatefulSinkPartition[KafkaSinkMessage, None]):
@@ -101,19 +108,21 @@ class _EpochSinkPartition(StatefulSinkPartition[KafkaSinkMessage, None]):
 
     def write_batch(self, items: list[KafkaSinkMessage]) -> None:
         t = time.perf_counter()
-        produce, poll = self.producer.produce, self.producer.poll
         for msg in items:
             if msg.topic is None:  # the flow names every message's topic
                 raise RuntimeError(f"no topic to produce to for {msg}")
-            kwargs = {"key": msg.key, "headers": msg.headers, "timestamp": msg.timestamp}
             while True:
                 try:
-                    produce(msg.topic, msg.value, **kwargs)
+                    self._produce(msg.topic, msg)
                     break
                 except BufferError:  # librdkafka's queue is full: let it deliver some first
-                    poll(0.05)
-        poll(0)
+                    self.producer.poll(0.05)
+        self.producer.poll(0)
         CLOCK.add("kafka_out", time.perf_counter() - t)
+
+    def _produce(self, topic: str, msg: KafkaSinkMessage) -> None:
+        headers: Any = msg.headers  # Bytewax's list of (str, bytes) pairs, as confluent-kafka takes them
+        self.producer.produce(topic, msg.value, msg.key, headers=headers, timestamp=msg.timestamp)
 
     def snapshot(self) -> None:
         t = time.perf_counter()
@@ -138,11 +147,8 @@ class EpochKafkaSink(FixedPartitionedSink[KafkaSinkMessage, None]):
         add_config: dict[str, Any] | None = None,
     ) -> None:
         self.brokers, self.add_config = brokers, dict(add_config or {})
-        self.n_workers, self.workers_per_process, self.process_id = (
-            n_processes * workers_per_process,
-            workers_per_process,
-            process_id,
-        )
+        self.n_workers = n_processes * workers_per_process
+        self.workers_per_process, self.process_id = workers_per_process, process_id
         self._part_of: dict[str, int] = {}
 
     def list_parts(self) -> list[str]:

@@ -120,7 +120,7 @@ def seal(path: Path) -> tuple[dict[str, Any], Capture]:
     with open(path, "r+b") as fh:
         raw = fh.read()
         header, cap = _checked(path, raw)
-        if not _is_sealed(raw, header):
+        if not _is_sealed(raw, _end(raw, header)):
             fh.write(SEAL + struct.pack("<I", zlib.crc32(raw)))  # GIL released while hashing
             fh.flush()
         os.fsync(fh.fileno())
@@ -150,8 +150,8 @@ def _end(raw: bytes, header: dict[str, Any]) -> int:
     return len(MAGIC) + 4 + struct.unpack_from("<I", raw, len(MAGIC))[0] + sum(int(x) for x in header["sizes"])
 
 
-def _is_sealed(raw: bytes, header: dict[str, Any]) -> bool:
-    end = _end(raw, header)
+def _is_sealed(raw: bytes, end: int) -> bool:
+    """Whether a seal follows the payload that ends at ``end``."""
     return len(raw) == end + 8 and raw[end : end + 4] == SEAL
 
 
@@ -162,7 +162,7 @@ def _parse(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture]:
     start = len(MAGIC) + 4 + hlen
     header = json.loads(raw[len(MAGIC) + 4 : start])
     end = _end(raw, header)
-    if _is_sealed(raw, header):
+    if _is_sealed(raw, end):
         if zlib.crc32(memoryview(raw)[:end]) != struct.unpack_from("<I", raw, end + 4)[0]:
             raise RedoError(f"redo file {path} is corrupt (checksum mismatch)")
     elif len(raw) != end:
