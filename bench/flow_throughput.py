@@ -265,7 +265,7 @@ def throughput(b: str, args, tmp: Path) -> None:
         joiner_snapshot_cost()
 
 
-def paced(b: str, args, tmp: Path) -> None:
+def paced(b: str, args, tmp: Path, broker_pid: int) -> None:
     ensure_topics(b, ["paced-in", "paced-recs", "dlq", "rewards"])
     n = int(args.rate * args.duration)
     warm = payloads(args.warmup, 1, "w")
@@ -304,11 +304,15 @@ def paced(b: str, args, tmp: Path) -> None:
         drain(proc, b, "paced-recs", len(warm), tmp / "flow2.log")  # catalog learned, kernels warm
         open(profile, "w").close()  # batch figures of the paced part only
         t = threading.Thread(target=pace, daemon=True)
-        cpu0, t0 = (cpu_s(proc.pid), descendants_cpu(proc.pid)), time.monotonic()
+        cpu0, t0 = (
+            (cpu_s(proc.pid), descendants_cpu(proc.pid), cpu_s(broker_pid), time.process_time()),
+            time.monotonic(),
+        )
         t.start()
         # a new consumer reads the warm-up's recommendations again before the paced ones
         drain(proc, b, "paced-recs", len(warm) + n, tmp / "flow2.log", on_record, timeout=args.duration + args.drain)
-        cpu1, wall = (cpu_s(proc.pid), descendants_cpu(proc.pid)), time.monotonic() - t0
+        cpu1 = (cpu_s(proc.pid), descendants_cpu(proc.pid), cpu_s(broker_pid), time.process_time())
+        wall = time.monotonic() - t0
     finally:
         stop_flow(proc)
     print(
@@ -323,10 +327,15 @@ def paced(b: str, args, tmp: Path) -> None:
             f"latency broker -> recommendation produced, ms, {label}: "
             + "  ".join(f"{k} {v:.1f}" for k, v in zip(names, q))
         )
-    flow_cpu, worker_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+    flow_cpu, worker_cpu, broker_cpu, own_cpu = (y - x for x, y in zip(cpu0, cpu1))
     print(
         f"CPU while paced ({wall:.0f} s): flow process {1e6 * flow_cpu / n:.0f} us/event ({flow_cpu / wall:.2f} "
         f"cores), its commit worker {1e6 * worker_cpu / n:.0f} us/event ({worker_cpu / wall:.2f} cores)"
+    )
+    print(
+        f"  and on the same machine: the broker {broker_cpu / wall:.2f} cores, this bench (producer + "
+        f"latency consumer) {own_cpu / wall:.2f}; all four {(flow_cpu + worker_cpu + broker_cpu + own_cpu) / wall:.2f} "
+        f"of {os.cpu_count()} cores"
     )
     print_batches(profile)
 
@@ -356,7 +365,7 @@ def main() -> None:
         if not args.skip_throughput:
             throughput(broker.bootstrap, args, tmp)
         if not args.skip_paced:
-            paced(broker.bootstrap, args, tmp)
+            paced(broker.bootstrap, args, tmp, broker.pid)
 
 
 if __name__ == "__main__":

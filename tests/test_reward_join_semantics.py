@@ -74,3 +74,47 @@ def test_snapshot_roundtrip_preserves_behaviour():
     assert k.on_event("r1", "u1", "a", 102.0, "e2") == []  # duplicate remembered
     assert len(k.on_event(None, "u1", "b", 103.0, "e3")) == 1
     assert [r["reward"] for r in k.expire(1000.0)] == []  # r1 was clicked
+
+
+def _fallback_by_scan(j: RewardJoiner, user: str, item: str, ts: float):
+    """The fallback's contract, by brute force: the newest of the user's listed pending
+    decisions that showed ``item`` within the window (its rec_id), else None."""
+    for rid in reversed(j.by_user.get(user, [])):
+        d = j.pending[rid]
+        if item in d["items"] and 0.0 <= ts - d["ts"] <= j.window_s:
+            return rid
+    return None
+
+
+def test_the_shown_item_shortcut_joins_exactly_what_a_full_scan_joins():
+    import random
+
+    rng = random.Random(7)
+    j = RewardJoiner(window_s=30, max_pending=40, max_per_user=4)
+    items = [f"i{k}" for k in range(25)]
+    ts, joined, unmatched = 0.0, 0, 0
+    for step in range(6000):
+        ts += rng.random()
+        user = f"u{rng.randrange(6)}"
+        if step == 3000:  # a restored joiner rebuilds its index on first use
+            j = RewardJoiner.from_dict(json.loads(json.dumps(j.to_dict())))
+        if rng.random() < 0.5:
+            slate = rng.sample(items, rng.randrange(1, 6))
+            j.record_decision(f"r{step}", user, ts, slate, [1.0 / len(slate)] * len(slate), "p", "v")
+        else:
+            item = rng.choice(items)
+            expect = _fallback_by_scan(j, user, item, ts)
+            got = j.on_event(None, user, item, ts, f"e{step}")
+            assert [r["rec_id"] for r in got] == ([expect] if expect else []) or (
+                expect and not got and item in j.pending[expect]["clicked"]  # a repeat click
+            )
+            joined += bool(got)
+            unmatched += expect is None
+        if rng.random() < 0.1:
+            j.expire(ts)
+        for u, ids in j.by_user.items():  # a superset of the live slates, bounded
+            live = set().union(*(j.pending[r]["items"] for r in ids))
+            shown = j.shown.get(u)
+            assert shown is None or (live <= shown and len(shown) <= 2 * j.max_per_user * 5 + 5)
+        assert set(j.shown) <= set(j.by_user)
+    assert joined > 300 and unmatched > 300  # both paths ran
