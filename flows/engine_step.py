@@ -47,7 +47,7 @@ from streamrec.flows.reward_join import RewardJoiner
 from streamrec.flows.slates import serve_slates
 from streamrec.online.recommender import Recommender
 from streamrec.state.epoch_commit import EpochCommitter
-from streamrec.state.epochs import restore_epoch, start_without_resume
+from streamrec.state.epochs import check_token, restore_epoch, start_without_resume
 from streamrec.state.settings_guard import config_for_run
 from streamrec.state.store import ParamStore
 from streamrec.state.versions import current_version
@@ -100,13 +100,21 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             self.joiner.window_s = float(cfg.reward_window_s)
             self.arms.restore(resume_state["arms"])
         self.base_version = current_version(cfg.model_dir) or "v0000"
-        # a fresh (or just loaded) model is all dirty: write it now, at start-up, so the first
-        # epoch commit costs only the rows changed in that epoch
-        t = time.perf_counter()
-        self._flush()
-        log.info("model rows saved at start-up in %.2f s", time.perf_counter() - t)
+        base_epoch = None
+        if resume_state is not None and cfg.recovery:
+            # the live DB is the resumed epoch's checkpoint and the store's shadow its arrays as
+            # loaded: the model stays all dirty, so the first commit writes what differs from
+            # that checkpoint (a delta on it), and nothing is written before
+            base_epoch = check_token(resume_state["epoch"])
+            log.info("model as of epoch %d: the first commit writes what differs from it", base_epoch)
+        else:  # a fresh (or just loaded) model is all dirty: write it now, at start-up
+            t = time.perf_counter()
+            self._flush()
+            log.info("model rows saved at start-up in %.2f s", time.perf_counter() - t)
         # epoch commits: capture + redo file at the snapshot; a worker process then owns the DB
-        self.committer = EpochCommitter(self.store, on_commit=self._state_bytes) if cfg.recovery else None
+        self.committer = (
+            EpochCommitter(self.store, on_commit=self._state_bytes, base_epoch=base_epoch) if cfg.recovery else None
+        )
         quiet_gc()
         self.m = metrics.ShardMetrics(self.shard)
         self.served = LastServed()

@@ -9,7 +9,11 @@ does only what must happen before the token may be handed out:
 2. captures the epoch (``ParamStore.capture``: the changed chunks copied out of the live
    arrays, diffed against the store's shadow copy, into pooled buffers; the first commit of
    a committer writes everything, so its redo file needs no base -- see
-   :func:`state.epochs.restore_epoch`);
+   :func:`state.epochs.restore_epoch` -- unless the committer starts on a resumed epoch:
+   ``base_epoch`` names the checkpoint the live DB was just restored from, untouched
+   since, whose content the store's shadow and layout describe (``ParamStore.load``). Its
+   first commit is then a delta on that checkpoint like every later one: what differs
+   from it, not the whole model);
 3. writes the redo file ``epochs/e<seq>.redo`` (:mod:`state.redo`: one sequential write
    into the page cache);
 
@@ -48,7 +52,7 @@ from streamrec.online.model_state import ModelState
 from streamrec.state import redo
 from streamrec.state.capture import Ops
 from streamrec.state.commit_worker import Worker, commit_redo
-from streamrec.state.epochs import next_epoch, redo_path, token_for
+from streamrec.state.epochs import epoch_path, next_epoch, redo_path, token_for
 from streamrec.state.store import ParamStore
 
 log = logging.getLogger("streamrec.state")
@@ -95,6 +99,7 @@ class EpochCommitter:
         max_pending: int = 1,
         worker: bool = True,
         on_commit: Callable[[int], None] | None = None,
+        base_epoch: int | None = None,
     ) -> None:
         if keep_last < 1 or max_pending < 1:
             raise ValueError("keep_last and max_pending must be >= 1")
@@ -102,7 +107,8 @@ class EpochCommitter:
         self._threads: deque[threading.Thread] = deque()
         self._error: BaseException | None = None
         self._next = next_epoch(store.state_dir)
-        self._first = True
+        base = base_epoch is not None and base_epoch == self._next - 1
+        self._first = not (base and epoch_path(store.state_dir, self._next - 1).is_dir())
         self._worker: Worker | None = None
         if worker:
             store.close()
