@@ -113,6 +113,7 @@ class EpochCommitter:
         base = base_epoch is not None and base_epoch == self._next - 1
         self._first = not (base and epoch_path(store.state_dir, self._next - 1).is_dir())
         if self._first and checkpoint_start:
+            store.db.flush()  # the start-up save may sit in the memtable (no WAL with recovery)
             checkpoint_epoch(store, self._next, keep_last)
             self._next, self._first = self._next + 1, False
         self._worker: Worker | None = None
