@@ -19,7 +19,9 @@ is then timed in this process on the same events (learn only vs learn + retrieve
 
 Paced phase: a fresh flow first learns a warm-up backlog (the catalog), then events arrive
 at ``--rate`` events/s for ``--duration`` s; latency = broker timestamp of the
-recommendation record minus that of its event (both CreateTime stamped at produce).
+recommendation record minus that of its event (both CreateTime stamped at produce). It
+prints the CPU of the flow, its commit worker, the broker and this bench's own producer and
+latency consumer while paced: on a small machine they share the same cores.
 
     python bench/flow_throughput.py                      # 60k backlog, 5,000 ev/s for 60 s
     python bench/flow_throughput.py --events 5000 --rate 500 --duration 5 --warmup 2000   # smoke

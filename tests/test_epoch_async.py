@@ -368,8 +368,9 @@ def test_a_committer_on_a_resumed_epoch_commits_a_delta_on_its_checkpoint(tmp_pa
         committer.close()
     restore_epoch(tmp_path, token)  # as a resume does; then the step loads the store
     store = ParamStore(tmp_path, wal=False, diff=True)
+    loaded = store.load()
     committer = EpochCommitter(store, worker=False, base_epoch=token["epoch"])
-    _first_commit_on_a_base(tmp_path, monkeypatch, store, committer, store.load(), token["epoch"])
+    _first_commit_on_a_base(tmp_path, monkeypatch, store, committer, loaded, token["epoch"])
 
     # a base that is not the newest epoch gets the full first commit of a fresh start
     with ParamStore(tmp_path, wal=False, diff=True) as store:
