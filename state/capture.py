@@ -239,8 +239,8 @@ def _chunk_keys(prefix: bytes, chunks: np.ndarray) -> list[bytes]:
 def _resized(old: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """``old`` with ``shape`` (same row width), its rows in common kept. The shadow's own
     buffer is grown in place (``realloc``: a large block is remapped, not copied, so only
-    the new rows' pages are touched; 46 -> 92 MB took 71 ms instead of 204 on this
-    project's VM); a shadow that shares its memory is copied instead."""
+    the new rows' pages are touched, which on this project's VMs cost ~2 ms per MB the first
+    time); a shadow that shares its memory is copied instead."""
     if old.flags.owndata and old.flags.c_contiguous and old.base is None:
         old.resize(shape, refcheck=False)  # nothing views a shadow: captures copy what they keep
         return old
