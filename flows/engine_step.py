@@ -113,16 +113,14 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             log.info("model rows saved at start-up in %.2f s", time.perf_counter() - t)
         # epoch commits: capture + redo file at the snapshot; a worker process then owns the DB.
         # A fresh start checkpoints what it just saved, so that its first commit is a delta too
-        t = time.perf_counter()
-        self.committer = (
-            EpochCommitter(
-                self.store, on_commit=self._state_bytes, base_epoch=base_epoch, checkpoint_start=base_epoch is None
+        self.committer: EpochCommitter | None = None
+        if cfg.recovery:
+            t = time.perf_counter()
+            fresh = base_epoch is None
+            self.committer = EpochCommitter(
+                self.store, on_commit=self._state_bytes, base_epoch=base_epoch, checkpoint_start=fresh
             )
-            if cfg.recovery
-            else None
-        )
-        if self.committer is not None and base_epoch is None:
-            log.info("start-up checkpoint in %.2f s", time.perf_counter() - t)
+            log.info("epoch committer ready in %.2f s%s", time.perf_counter() - t, " (start-up checkpoint)" * fresh)
         quiet_gc()
         self.m = metrics.ShardMetrics(self.shard)
         self.served = LastServed()

@@ -241,7 +241,7 @@ def _resized(old: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     buffer is grown in place (``realloc``: a large block is remapped, not copied, so only
     the new rows' pages are touched, which on this project's VMs cost ~2 ms per MB the first
     time); a shadow that shares its memory is copied instead."""
-    if old.flags.owndata and old.flags.c_contiguous and old.base is None:
+    if old.flags.owndata and old.flags.c_contiguous:
         old.resize(shape, refcheck=False)  # nothing views a shadow: captures copy what they keep
         return old
     out = np.empty(shape, old.dtype)
