@@ -132,6 +132,7 @@ BUNDLES = {
     "ivf": Ivf,
 }
 DIRTY = {"fm": "fm", "item": "items", "user": "users", "hist": "hist", "occ": "occ"}
+IN_USE = {"item": "items", "user": "users", "hist": "hist"}  # row group -> counter of its rows in use
 LOG_POP_FILL = LOG_POP_FLOOR - 50  # item_lpopd before the first count (below any floor)
 
 
@@ -245,16 +246,26 @@ def ivf_prev_links(clnext: np.ndarray) -> np.ndarray:
     return prev
 
 
-def build_state(arrays: Mapping[str, np.ndarray], cfg: Any, dirty: bool = True) -> EngineState:
-    """An ``EngineState`` over copies of persisted ``arrays`` (all rows dirty if ``dirty``)."""
+def build_state(
+    arrays: Mapping[str, np.ndarray], cfg: Any, dirty: bool = True, capacity: Mapping[str, int] | None = None
+) -> EngineState:
+    """An ``EngineState`` over copies of persisted ``arrays`` (all rows dirty if ``dirty``);
+    a group's arrays shorter than ``capacity[group]`` (trimmed) are filled up to it."""
     specs = array_specs(cfg)
+    caps = capacity or {}
     fields: dict[str, dict[str, np.ndarray]] = {b: {} for b in BUNDLES}
     for name, s in specs.items():
         if name not in arrays:  # saved before this array existed (item-kNN): empty rows
             ref = next(n for n, t in specs.items() if t.group == s.group and n in arrays)
-            fields[s.bundle][s.field] = alloc(s, arrays[ref].shape[0])
+            fields[s.bundle][s.field] = alloc(s, max(arrays[ref].shape[0], caps.get(s.group, 0)))
             continue
-        fields[s.bundle][s.field] = np.array(arrays[name], dtype=s.dtype, copy=True)
+        a = arrays[name]
+        if caps.get(s.group, 0) > a.shape[0]:
+            out = alloc(s, caps[s.group])
+            out[: a.shape[0]] = a
+            fields[s.bundle][s.field] = out
+        else:
+            fields[s.bundle][s.field] = np.array(a, dtype=s.dtype, copy=True)
     for group, bundle in DIRTY.items():
         rows = next(fields[s.bundle][s.field].shape[0] for s in specs.values() if s.group == group)
         fields[bundle]["dirty"] = np.full(rows, dirty, np.bool_)
@@ -273,11 +284,22 @@ def build_state(arrays: Mapping[str, np.ndarray], cfg: Any, dirty: bool = True) 
     return EngineState(ctr=ctr, **bundles)
 
 
-def state_arrays(st: EngineState, cfg: Any, copy: bool = True) -> dict[str, np.ndarray]:
-    """Persisted arrays of ``st`` (``copy=False`` shares the live arrays but ``glob``/``cnt``)."""
+def rows_in_use(st: EngineState) -> dict[str, int]:
+    """Row group -> its rows in use (``IN_USE``); the rows past them up to the capacity hold
+    their fill values."""
+    rec = st.ctr[0]
+    return {g: int(rec[c]) for g, c in IN_USE.items()}
+
+
+def state_arrays(st: EngineState, cfg: Any, copy: bool = True, trim: bool = False) -> dict[str, np.ndarray]:
+    """Persisted arrays of ``st`` (``copy=False`` shares the live arrays but ``glob``/``cnt``);
+    ``trim``: the arrays of the ``IN_USE`` groups cut to their rows in use."""
     out: dict[str, np.ndarray] = {}
+    used = rows_in_use(st) if trim else {}
     for name, s in array_specs(cfg).items():
         a = getattr(getattr(st, s.bundle), s.field)
+        if s.group in used:
+            a = a[: used[s.group]]
         out[name] = a.copy() if copy else a
     rec = st.ctr[0]
     out["glob"] = np.array([st.fm.w0[0], *(rec[n] for n in FLOAT_COUNTERS)], np.float64)

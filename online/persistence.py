@@ -2,7 +2,10 @@
 
 The persisted form is a ``ModelState``: the arrays of ``online.engine_state`` (plus the
 drift detector's values), the vocabularies and a few counters with the configuration
-echo in ``meta``; ``restore(export_state(...))`` continues bitwise identically.
+echo in ``meta``; ``restore(export_state(...))`` continues bitwise identically. The item,
+user and history arrays are exported cut to their rows in use and ``meta["capacity_<group>"]``
+records their capacity, which the restore fills up again: a save costs O(rows in use), and
+a doubling capacity adds nothing to it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from streamrec.online.catalog import Catalog
 from streamrec.online.config import RecommenderConfig
 from streamrec.online.drift import DriftMonitor
 from streamrec.online.engine_state import (
+    IN_USE,
     EngineState,
     array_specs,
     build_state,
+    capacity,
     dirty_flags,
     state_arrays,
 )
@@ -50,7 +55,8 @@ def export_state(parts: EngineParts, name: str, copy: bool = True) -> ModelState
         "drift_count": int(drift.n_detections),
         "config": json.dumps(parts.config.to_dict(), sort_keys=True),
     }
-    arrays = state_arrays(st, parts.config, copy)
+    meta.update({f"capacity_{g}": capacity(st, g) for g in IN_USE})
+    arrays = state_arrays(st, parts.config, copy, trim=True)
     arrays["drift_values"] = drift.values()
     return ModelState(arrays, {"users": list(cat.user_ids), "items": list(cat.item_ids)}, meta)
 
@@ -60,7 +66,8 @@ def from_state(state: ModelState, config: RecommenderConfig | None = None) -> En
     if config is None:
         config = RecommenderConfig(**json.loads(str(state.meta["config"])))
     config.validate()
-    st = build_state(state.arrays, config)
+    caps = {g: int(state.meta.get(f"capacity_{g}", 0)) for g in IN_USE}
+    st = build_state(state.arrays, config, capacity=caps)
     cat = Catalog(
         config.n_buckets,
         config.max_item_features,

@@ -174,7 +174,7 @@ def _take_array(cap, name, arr, prev, rows_dirty, shadow, chunk_bytes, alloc) ->
 def _candidates(cap, prefix, arr, spec, old_rows, rows_dirty) -> np.ndarray:
     """Sorted chunks holding dirty rows or rows past the old end; deletes chunks past the new end."""
     rb, rows = _row_bytes(arr), arr.shape[0]
-    if rb == 0 or rows == 0:
+    if rb == 0:
         return np.empty(0, np.int64)
     cb = L.chunk_bytes_of(spec, rb)
     parts = []

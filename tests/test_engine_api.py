@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from streamrec.online.engine_state import INT_COUNTERS, state_arrays
 from streamrec.online.model_state import ModelState
 from streamrec.online.recommender import BatchResult, Recommender, RecommenderConfig
 
@@ -95,6 +96,50 @@ def test_round_trip_gives_identical_future():
     a, b = rec.export_state(), clone.export_state()
     for name in a.arrays:
         np.testing.assert_array_equal(a.arrays[name], b.arrays[name], err_msg=name)
+
+
+def _same_future(a: Recommender, b: Recommender, evs: list) -> None:
+    r1, r2 = a.process_batch(evs, 10, rank_before=True), b.process_batch(evs, 10, rank_before=True)
+    np.testing.assert_array_equal(r1.target_rank, r2.target_rank)
+    assert r1.cand_items == r2.cand_items
+    x, y = a.export_state(), b.export_state()
+    assert x.meta == y.meta
+    for name in x.arrays:
+        np.testing.assert_array_equal(x.arrays[name], y.arrays[name], err_msg=name)
+
+
+def test_export_is_cut_to_the_rows_in_use_and_restores_the_capacity():
+    """Item, user and history arrays are exported with their rows in use only (a save is
+    O(rows in use), not O(capacity)); the capacity travels in meta and a restore has it."""
+    evs = synth(900, n_users=70, n_items=150, seed=5)
+    rec = Recommender(RecommenderConfig(**SMALL))
+    rec.process_batch(evs[:450], 0)
+    state = rec.export_state()
+    n_items, n_users = state.meta["n_items"], state.meta["n_users"]
+    assert state.arrays["item_key"].shape[0] == n_items < state.meta["capacity_item"]
+    assert state.arrays["knn_item"].shape[0] == n_items
+    assert state.arrays["user_head"].shape[0] == n_users < state.meta["capacity_user"]
+    n_hist = int(state.arrays["cnt"][INT_COUNTERS.index("hist")])
+    assert 0 < state.arrays["hist_item"].shape[0] == n_hist < state.meta["capacity_hist"]
+    assert state.arrays["fm_v"].shape[0] == SMALL["n_buckets"]  # fixed groups stay whole
+    clone = Recommender.from_state(state)
+    assert clone.export_state().meta["capacity_item"] == state.meta["capacity_item"]
+    _same_future(rec, clone, evs[450:])
+
+
+def test_a_state_saved_at_full_capacity_still_restores():
+    """States saved before the cut (arrays at capacity, no ``capacity_*`` in meta) load and
+    continue exactly."""
+    evs = synth(600, n_users=70, n_items=150, seed=6)
+    rec = Recommender(RecommenderConfig(**SMALL))
+    rec.process_batch(evs[:300], 0)
+    new = rec.export_state()
+    st = rec._st
+    arrays = {**state_arrays(st, rec.config, copy=True), "drift_values": new.arrays["drift_values"]}
+    meta = {k: v for k, v in new.meta.items() if not k.startswith("capacity_")}
+    assert arrays["item_key"].shape[0] == new.meta["capacity_item"] > new.meta["n_items"]
+    old = Recommender.from_state(ModelState(arrays, new.vocab, meta))
+    _same_future(rec, old, evs[300:])
 
 
 def test_determinism_and_seed_sensitivity():

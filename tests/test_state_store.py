@@ -125,6 +125,19 @@ def test_arrays_grow_shrink_appear_and_change_dtype(tmp_path, diff):
     assert not any(k.startswith(b"a/small/") for k in keys)
 
 
+@pytest.mark.parametrize("diff", [False, True])
+def test_an_array_cut_to_no_rows_leaves_no_chunks(tmp_path, diff):
+    """A trimmed array may shrink to zero rows (a rollback to an empty model): its chunks go."""
+    rng = np.random.default_rng(4)
+    s = random_state(rng)
+    with ParamStore(tmp_path, diff=diff) as store:
+        store.save(s)
+        s.arrays["user_v"] = s.arrays["user_v"][:0].copy()
+        store.save(s, {"user_v": np.array([0])})
+        assert_same(store.load(), s)
+        assert not any(k.startswith(b"a/user_v/") for k in store.db.keys())
+
+
 def test_diff_writes_only_changed_parts_of_wide_rows(tmp_path):
     """A row wider than a chunk is stored in parts; with ``diff`` a save writes the parts
     whose bytes changed, and nothing for dirty rows that did not change."""
