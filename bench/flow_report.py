@@ -96,12 +96,15 @@ def print_batches(path: Path) -> None:
         )
 
 
-def engine_split(backlog: list[bytes], batch: int) -> None:
-    """The engine alone on the same events: learn only vs learn + retrieve + rank top-50."""
+def engine_split(backlog: list[bytes], batch: int, more: list[bytes]) -> None:
+    """The engine alone on the same events: learn only vs learn + retrieve + rank top-50;
+    then both on ``more`` clicks (like the paced phase's) from the state the backlog left, two
+    copies of it interleaved batch by batch: a grown catalog and users with histories cost
+    the engine more than the backlog's average."""
     from streamrec.online.recommender import Recommender, RecommenderConfig
 
     events = [json.loads(v) for v in backlog]
-    out = {}
+    out, models = {}, {}
     for label, n_cand in (("learn only", 0), ("learn + retrieve + rank top-50", 50)):
         model = Recommender(RecommenderConfig())
         model.process_batch(events[:1], n_candidates=n_cand)  # compile / load kernels
@@ -111,12 +114,31 @@ def engine_split(backlog: list[bytes], batch: int) -> None:
             model.process_batch(events[i : i + batch], n_candidates=n_cand)
             times.append(time.perf_counter() - t)
         out[label] = (sum(times) / (len(events) - 1) * 1e6, max(times) * 1e3)
+        models[label] = model
     print(
         f"engine alone in this process ({len(events)} events, batches of {batch}, catalog up to "
         f"{model.stats()['n_items']} items):"
     )
+    _print_split(out)
+    later = [json.loads(v) for v in more]
+    spent = {label: 0.0 for label in out}
+    twins = {label: Recommender.from_state(model.export_state(), model.config) for label in out}
+    for i in range(0, len(later), batch):
+        for label, n_cand in zip(spent, (0, 50)):
+            t = time.perf_counter()
+            twins[label].process_batch(later[i : i + batch], n_candidates=n_cand)
+            spent[label] += time.perf_counter() - t
+    print(
+        f"the engine on {len(later)} more clicks like the paced phase's, from the state the backlog left "
+        f"({model.stats()['n_items']} items, {model.stats()['n_users']} users with histories):"
+    )
+    _print_split({label: (s / len(later) * 1e6, None) for label, s in spent.items()})
+
+
+def _print_split(out: dict[str, tuple[float, float | None]]) -> None:
     for label, (us, worst) in out.items():
-        print(f"  {label:<32s} {us:8.1f} us/event   (slowest batch {worst:.0f} ms)")
+        tail = f"   (slowest batch {worst:.0f} ms)" if worst is not None else ""
+        print(f"  {label:<32s} {us:8.1f} us/event{tail}")
     learn, both = out["learn only"][0], out["learn + retrieve + rank top-50"][0]
     print(f"  {'=> retrieve + rank':<32s} {both - learn:8.1f} us/event")
 

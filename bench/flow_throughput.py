@@ -15,7 +15,9 @@ shared machine the wall-clock ratios move with the other jobs' load, the CPU one
 From (c)'s
 stage clock (``STREAMREC_PROFILE_FILE``, one line per batch) come the per-stage
 us/event, the batch-time distribution, index refreshes and epoch commits. The engine alone
-is then timed in this process on the same events (learn only vs learn + retrieve + rank).
+is then timed in this process on the same events (learn only vs learn + retrieve + rank), and on
+20,000 clicks like the paced phase's from the state the backlog left (the whole catalog,
+users with histories: the engine's steady cost, higher than the backlog's average).
 
 Paced phase: a fresh flow first learns a warm-up backlog (the catalog), then events arrive
 at ``--rate`` events/s for ``--duration`` s; latency = broker timestamp of the
@@ -263,7 +265,7 @@ def throughput(b: str, args, tmp: Path) -> None:
     print_stages(profile, sr)
     print_batches(profile)
     if not args.no_engine_split:
-        engine_split(backlog, args.batch_size)
+        engine_split(backlog, args.batch_size, payloads(20_000, 2, "p", sweep=False, after=backlog[-1]))
         joiner_snapshot_cost()
 
 
