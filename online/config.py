@@ -34,6 +34,10 @@ class RecommenderConfig:
     ``cache_refresh_max``, ``trend_refresh_events``; ML-100K never gets there): the
     cheapest values whose HR@10 stays within 0.0005 of twice as much work on two logs of
     a 20k-item catalog (README, "Engine cost").
+    History: the users' histories (sequence features, the items excluded from ranking) are
+    the positives among the last ``history_capacity`` positive events overall (a ring, a
+    power of two; ~12 bytes per entry), so memory stays bounded on an endless stream; a
+    state's ring never shrinks.
     """
 
     k: int = 16
@@ -79,6 +83,7 @@ class RecommenderConfig:
     knn_candidates: int = 100
     knn_prior: float = 3.0
     pop_prior: float = 0.4
+    history_capacity: int = 1 << 24
     seed: int = 42
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,3 +112,6 @@ class RecommenderConfig:
             raise ValueError("a finite knn_window_decay >= 0 and a finite pop_prior required")
         if not 0.0 <= self.knn_decay < math.inf or not math.isfinite(self.knn_prior):
             raise ValueError("a finite knn_decay >= 0 and a finite knn_prior required")
+        h = self.history_capacity
+        if h < 256 or h & (h - 1):
+            raise ValueError("history_capacity must be a power of two >= 256")

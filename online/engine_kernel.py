@@ -143,7 +143,7 @@ def record_event(u, j, label, n_items, st, sc, hp):
     it, hs, us, oc, c = st.items, st.hist, st.users, st.occ, st.ctr[0]
     if label > 0.5:
         wgt = 1.0
-        n_all = recent_items(hs.item, hs.prev, us.head, u, sc.rec, sc.rec.shape[0])
+        n_all = recent_items(hs.item, hs.prev, us.head, u, sc.rec, sc.rec.shape[0], c.hist)
         n_rec = min(n_all, hp.n_recent)
         for p in range(n_rec):
             ss_add(it.nbr_item, it.nbr_cnt, sc.rec[p], j, wgt)
@@ -168,7 +168,7 @@ def record_event(u, j, label, n_items, st, sc, hp):
         oc.ring[pos] = j
         oc.dirty[pos] = True
         c.occ += 1
-        hs.dirty[c.hist] = True
+        hs.dirty[c.hist & (hs.dirty.shape[0] - 1)] = True  # its ring slot
         c.hist = hist_append(hs.item, hs.prev, us.head, u, j, c.hist)
         us.dirty[u] = True
     if it.obs[j] == 0:

@@ -38,7 +38,7 @@ def user_side(u, ctx_rows, c0, c1, st, sc, hp):
     """Write the user-side rows into ``sc.ex`` and recent items into ``sc.rec``;
     returns ``(n_user_rows, n_recent)`` (``n_recent``: all items written to ``sc.rec``)."""
     hs, ex = st.hist, sc.ex
-    n_rec = recent_items(hs.item, hs.prev, st.users.head, u, sc.rec, sc.rec.shape[0])
+    n_rec = recent_items(hs.item, hs.prev, st.users.head, u, sc.rec, sc.rec.shape[0], st.ctr[0].hist)
     n = 0
     for c in range(c0, c1):
         if n < 64:
@@ -111,7 +111,7 @@ def prepare_user(u, ctx_rows, c0, c1, st, sc, hp, gather):
         return n_user, n_t, stamp, n_cand
     c.stamp += 1
     stamp = c.stamp
-    mark_seen(st.hist.item, st.hist.prev, st.users.head, u, sc.mark, stamp)
+    mark_seen(st.hist.item, st.hist.prev, st.users.head, u, sc.mark, stamp, c.hist)
     if c.ready > hp.full_threshold:
         n_cand = gather_candidates(sc, st.ivf, it, n_t, hp.n_probe, stamp, c.n_clusters, hp.ivf_max)
     return n_user, n_t, stamp, n_cand

@@ -3,7 +3,8 @@
 ``EngineState = (fm, items, users, hist, occ, ivf, ctr)``; every kernel takes the bundles
 it needs whole. Every array's first axis is its row axis. Row groups share a capacity that
 doubles when full: ``fm`` (hashed feature rows, fixed), ``item`` (dense item index),
-``user`` (dense user index), ``hist`` (history entries), ``occ`` (popularity ring, fixed)
+``user`` (dense user index), ``hist`` (history entries: a ring that stops doubling at
+``history_capacity``, ``online.history``), ``occ`` (popularity ring, fixed)
 and ``misc`` (small arrays written whole). ``ctr`` is a one-element structured array
 (``COUNTERS``): named float totals and int counters, mutated in place by the kernels.
 
@@ -252,7 +253,10 @@ def build_state(
     """An ``EngineState`` over copies of persisted ``arrays`` (all rows dirty if ``dirty``);
     a group's arrays shorter than ``capacity[group]`` (trimmed) are filled up to it."""
     specs = array_specs(cfg)
-    caps = capacity or {}
+    caps = dict(capacity or {})
+    n_hist = arrays["hist_item"].shape[0] if "hist_item" in arrays else 0
+    if n_hist & (n_hist - 1):  # the history is a ring of a power of two (online.history)
+        caps["hist"] = max(caps.get("hist", 0), 1 << n_hist.bit_length())
     fields: dict[str, dict[str, np.ndarray]] = {b: {} for b in BUNDLES}
     for name, s in specs.items():
         if name not in arrays:  # saved before this array existed (item-kNN): empty rows
@@ -285,10 +289,10 @@ def build_state(
 
 
 def rows_in_use(st: EngineState) -> dict[str, int]:
-    """Row group -> its rows in use (``IN_USE``); the rows past them up to the capacity hold
-    their fill values."""
+    """Row group -> its rows in use (``IN_USE``; the history's counter runs past its ring once
+    that is full); the rows past them up to the capacity hold their fill values."""
     rec = st.ctr[0]
-    return {g: int(rec[c]) for g, c in IN_USE.items()}
+    return {g: min(int(rec[c]), capacity(st, g)) for g, c in IN_USE.items()}
 
 
 def state_arrays(st: EngineState, cfg: Any, copy: bool = True, trim: bool = False) -> dict[str, np.ndarray]:

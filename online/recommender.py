@@ -136,7 +136,7 @@ class Recommender:
         c = self._st.ctr[0]
         st = grow(self._st, cfg, "item", len(cat.item_ids))
         st = grow(st, cfg, "user", len(cat.user_ids))
-        st = grow(st, cfg, "hist", int(c["hist"]) + n_hist_rows + 1)
+        st = grow(st, cfg, "hist", min(int(c["hist"]) + n_hist_rows + 1, cfg.history_capacity))
         resized = capacity(st, "item") != capacity(self._st, "item")
         self._st = st
         if resized:

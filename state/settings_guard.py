@@ -6,7 +6,8 @@ stored ones; a requested value that differs is applied only if the setting is in
 :data:`SAFE_SETTINGS` -- settings the kernels read afresh from the ``hp`` vector or
 at the next refresh, so a new value simply governs the next events. Every other
 setting shapes stored arrays (``k``, ``n_buckets``, ``max_item_features``,
-``n_neighbours``, ``occurrence_window``, ``n_trending``, ``knn_slots``), is used only when the state
+``n_neighbours``, ``occurrence_window``, ``n_trending``, ``knn_slots``, ``history_capacity``: the
+history ring's slots), is used only when the state
 is created (``seed``, ``init_std``), or changes what stored numbers mean
 (``optimizer``: AdaGrad accumulators; ``n_seq_fields``: FM feature fields); a change
 raises :class:`SettingsConflict`.

@@ -142,6 +142,41 @@ def test_a_state_saved_at_full_capacity_still_restores():
     _same_future(rec, old, evs[300:])
 
 
+def test_history_is_a_bounded_ring_that_saves_and_restores_across_the_wrap(tmp_path):
+    """With ``history_capacity`` 256 a long stream keeps 256 history rows; a state exported
+    or stored after the ring wrapped continues exactly (the store gets the wrapped slots)."""
+    from streamrec.state.store import ParamStore
+
+    evs = synth(1500, n_users=40, n_items=120, seed=7)
+    rec = Recommender(RecommenderConfig(**SMALL, history_capacity=256))
+    with ParamStore(tmp_path) as store:
+        rec.process_batch(evs[:200], 0)
+        store.save(rec.export_state(copy=False), rec.dirty_rows())
+        rec.clear_dirty()
+        rec.process_batch(evs[200:900], 0)  # 900 positives: the ring wrapped more than twice
+        store.save(rec.export_state(copy=False), rec.dirty_rows())
+        rec.clear_dirty()
+        loaded = store.load()
+    state = rec.export_state()
+    assert state.arrays["hist_item"].shape[0] == 256 == state.meta["capacity_hist"]
+    assert int(state.arrays["cnt"][INT_COUNTERS.index("hist")]) == 900
+    for name in state.arrays:
+        np.testing.assert_array_equal(loaded.arrays[name], state.arrays[name], err_msg=name)
+    twin, stored = Recommender.from_state(state), Recommender.from_state(loaded)
+    _same_future(rec, twin, evs[900:1200])
+    _same_future(stored, Recommender.from_state(state), evs[900:1200])
+
+
+def test_history_capacity_must_be_a_power_of_two():
+    for bad in (100, 1000, 128):
+        try:
+            RecommenderConfig(history_capacity=bad).validate()
+        except ValueError as e:
+            assert "history_capacity" in str(e)
+        else:
+            raise AssertionError(f"history_capacity={bad} accepted")
+
+
 def test_determinism_and_seed_sensitivity():
     evs = synth(300)
     runs = [Recommender(RecommenderConfig(**SMALL, seed=s)).process_batch(evs, 5, True) for s in (1, 1, 2)]

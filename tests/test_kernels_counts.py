@@ -90,17 +90,41 @@ def test_top_items_matches_argsort():
 
 
 def test_history_linked_lists():
-    hi, hp = np.zeros(10, np.int32), np.zeros(10, np.int64)
+    hi, hp = np.zeros(16, np.int32), np.zeros(16, np.int64)
     head = np.full(3, -1, np.int64)
     n = 0
     for u, item in [(0, 5), (1, 6), (0, 7), (2, 1), (0, 9)]:
         n = hist_append(hi, hp, head, u, item, n)
     rec = np.zeros(5, np.int32)
-    assert recent_items(hi, hp, head, 0, rec, 5) == 3 and rec[:3].tolist() == [9, 7, 5]
-    assert recent_items(hi, hp, head, -1, rec, 5) == 0
+    assert recent_items(hi, hp, head, 0, rec, 5, n) == 3 and rec[:3].tolist() == [9, 7, 5]
+    assert recent_items(hi, hp, head, -1, rec, 5, n) == 0
     mark = np.zeros(10, np.int64)
-    mark_seen(hi, hp, head, 0, mark, 4)
+    mark_seen(hi, hp, head, 0, mark, 4, n)
     assert np.flatnonzero(mark == 4).tolist() == [5, 7, 9]
+
+
+@pytest.mark.parametrize("ring", [8, 64])
+def test_history_ring_keeps_exactly_the_last_entries(ring):
+    """Against a plain list of every (user, item) appended: a user's live history is their
+    entries among the last ``ring`` appends overall, newest first, whatever the wrap."""
+    rng = np.random.default_rng(ring)
+    hi, hp = np.zeros(ring, np.int32), np.zeros(ring, np.int64)
+    head = np.full(5, -1, np.int64)
+    log: list[tuple[int, int]] = []
+    n = 0
+    rec, mark = np.zeros(100, np.int32), np.zeros(50, np.int64)
+    for t in range(400):
+        u, item = int(rng.integers(5)), int(rng.integers(50))
+        n = hist_append(hi, hp, head, u, item, n)
+        log.append((u, item))
+        for v in range(5):
+            want = [i for w, i in reversed(log[-ring:]) if w == v]
+            got = recent_items(hi, hp, head, v, rec, 100, n)
+            assert rec[:got].tolist() == want
+            short = recent_items(hi, hp, head, v, rec, 3, n)
+            assert rec[:short].tolist() == want[:3]
+            mark_seen(hi, hp, head, v, mark, t * 5 + v + 1, n)
+            assert set(np.flatnonzero(mark == t * 5 + v + 1).tolist()) == set(want)
 
 
 def test_scatter_and_scoring_match_twins():
