@@ -96,6 +96,9 @@ def print_batches(path: Path) -> None:
         )
 
 
+ENGINE_MODES = (("learn only", 0), ("learn + retrieve + rank top-50", 50))  # (label, n_candidates)
+
+
 def engine_split(backlog: list[bytes], batch: int, more: list[bytes]) -> None:
     """The engine alone on the same events: learn only vs learn + retrieve + rank top-50;
     then both on ``more`` clicks (like the paced phase's) from the state the backlog left, two
@@ -104,8 +107,8 @@ def engine_split(backlog: list[bytes], batch: int, more: list[bytes]) -> None:
     from streamrec.online.recommender import Recommender, RecommenderConfig
 
     events = [json.loads(v) for v in backlog]
-    out, models = {}, {}
-    for label, n_cand in (("learn only", 0), ("learn + retrieve + rank top-50", 50)):
+    out = {}
+    for label, n_cand in ENGINE_MODES:
         model = Recommender(RecommenderConfig())
         model.process_batch(events[:1], n_candidates=n_cand)  # compile / load kernels
         times = []
@@ -114,7 +117,6 @@ def engine_split(backlog: list[bytes], batch: int, more: list[bytes]) -> None:
             model.process_batch(events[i : i + batch], n_candidates=n_cand)
             times.append(time.perf_counter() - t)
         out[label] = (sum(times) / (len(events) - 1) * 1e6, max(times) * 1e3)
-        models[label] = model
     print(
         f"engine alone in this process ({len(events)} events, batches of {batch}, catalog up to "
         f"{model.stats()['n_items']} items):"
@@ -124,7 +126,7 @@ def engine_split(backlog: list[bytes], batch: int, more: list[bytes]) -> None:
     spent = {label: 0.0 for label in out}
     twins = {label: Recommender.from_state(model.export_state(), model.config) for label in out}
     for i in range(0, len(later), batch):
-        for label, n_cand in zip(spent, (0, 50)):
+        for label, n_cand in ENGINE_MODES:
             t = time.perf_counter()
             twins[label].process_batch(later[i : i + batch], n_candidates=n_cand)
             spent[label] += time.perf_counter() - t

@@ -36,7 +36,7 @@ class RecommenderConfig:
     a 20k-item catalog (README, "Engine cost").
     History: the users' histories (sequence features, the items excluded from ranking) are
     the positives among the last ``history_capacity`` positive events overall (a ring, a
-    power of two; ~12 bytes per entry), so memory stays bounded on an endless stream; a
+    power of two; 13 bytes per entry), so memory stays bounded on an endless stream; a
     state's ring never shrinks.
     """
 

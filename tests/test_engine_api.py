@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from streamrec.online.engine_state import INT_COUNTERS, state_arrays
 from streamrec.online.model_state import ModelState
@@ -134,8 +135,7 @@ def test_a_state_saved_at_full_capacity_still_restores():
     rec = Recommender(RecommenderConfig(**SMALL))
     rec.process_batch(evs[:300], 0)
     new = rec.export_state()
-    st = rec._st
-    arrays = {**state_arrays(st, rec.config, copy=True), "drift_values": new.arrays["drift_values"]}
+    arrays = {**state_arrays(rec.state, rec.config, copy=True), "drift_values": new.arrays["drift_values"]}
     meta = {k: v for k, v in new.meta.items() if not k.startswith("capacity_")}
     assert arrays["item_key"].shape[0] == new.meta["capacity_item"] > new.meta["n_items"]
     old = Recommender.from_state(ModelState(arrays, new.vocab, meta))
@@ -167,14 +167,10 @@ def test_history_is_a_bounded_ring_that_saves_and_restores_across_the_wrap(tmp_p
     _same_future(stored, Recommender.from_state(state), evs[900:1200])
 
 
-def test_history_capacity_must_be_a_power_of_two():
-    for bad in (100, 1000, 128):
-        try:
-            RecommenderConfig(history_capacity=bad).validate()
-        except ValueError as e:
-            assert "history_capacity" in str(e)
-        else:
-            raise AssertionError(f"history_capacity={bad} accepted")
+@pytest.mark.parametrize("bad", [100, 1000, 128])
+def test_history_capacity_must_be_a_power_of_two(bad):
+    with pytest.raises(ValueError, match="history_capacity"):
+        RecommenderConfig(history_capacity=bad).validate()
 
 
 def test_determinism_and_seed_sensitivity():
