@@ -81,32 +81,26 @@ def test_ties_are_pessimistic():
     assert r[0] == 5
 
 
+def _same_future(a: Recommender, b: Recommender, evs: list) -> None:
+    """``a`` and ``b`` rank, learn and export ``evs`` identically (bitwise)."""
+    r1, r2 = a.process_batch(evs, 10, rank_before=True), b.process_batch(evs, 10, rank_before=True)
+    np.testing.assert_array_equal(r1.target_rank, r2.target_rank)
+    assert r1.cand_items == r2.cand_items
+    np.testing.assert_array_equal(r1.cand_scores, r2.cand_scores)
+    assert a.rank("u3", k=7) == b.rank("u3", k=7)
+    x, y = a.export_state(), b.export_state()
+    assert x.meta == y.meta
+    for name in x.arrays:
+        np.testing.assert_array_equal(x.arrays[name], y.arrays[name], err_msg=name)
+
+
 def test_round_trip_gives_identical_future():
     evs = synth(600)
     rec = Recommender(RecommenderConfig(**SMALL))
     rec.process_batch(evs[:300], 0)
     state = rec.export_state()
     assert isinstance(state, ModelState) and state.nbytes() > 0
-    clone = Recommender.from_state(state)
-    r1 = rec.process_batch(evs[300:], 10, rank_before=True)
-    r2 = clone.process_batch(evs[300:], 10, rank_before=True)
-    np.testing.assert_array_equal(r1.target_rank, r2.target_rank)
-    assert r1.cand_items == r2.cand_items
-    np.testing.assert_array_equal(r1.cand_scores, r2.cand_scores)
-    assert rec.rank("u3", k=7) == clone.rank("u3", k=7)
-    a, b = rec.export_state(), clone.export_state()
-    for name in a.arrays:
-        np.testing.assert_array_equal(a.arrays[name], b.arrays[name], err_msg=name)
-
-
-def _same_future(a: Recommender, b: Recommender, evs: list) -> None:
-    r1, r2 = a.process_batch(evs, 10, rank_before=True), b.process_batch(evs, 10, rank_before=True)
-    np.testing.assert_array_equal(r1.target_rank, r2.target_rank)
-    assert r1.cand_items == r2.cand_items
-    x, y = a.export_state(), b.export_state()
-    assert x.meta == y.meta
-    for name in x.arrays:
-        np.testing.assert_array_equal(x.arrays[name], y.arrays[name], err_msg=name)
+    _same_future(rec, Recommender.from_state(state), evs[300:])
 
 
 def test_export_is_cut_to_the_rows_in_use_and_restores_the_capacity():
