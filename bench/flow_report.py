@@ -24,6 +24,7 @@ _LABELS = {
     "encode": "message encoding",
     "kafka_out": "Kafka out (produce; flush per epoch)",
     "commit": "commit (epoch checkpoints)",
+    "precopy": "pre-copy start (late in an epoch)",
     "metrics": "metrics (once per batch)",
 }
 
@@ -88,12 +89,13 @@ def print_batches(path: Path) -> None:
         )
     else:
         print("index refreshes: 0")
-    com = stages["commit"][stages["commit"] > 0] * 1000.0
-    if com.size:
-        print(
-            f"epoch commits: {com.size}, ms each: mean {com.mean():.1f}  p99 {quantiles(com, (0.99,))[0]:.1f}"
-            f"  max {com.max():.1f}"
-        )
+    for stage, what in (("commit", "epoch commits"), ("precopy", "pre-copies started")):
+        on_path = stages[stage][stages[stage] > 0] * 1000.0
+        if on_path.size:
+            print(
+                f"{what}: {on_path.size}, ms each on the event path: mean {on_path.mean():.1f}"
+                f"  p99 {quantiles(on_path, (0.99,))[0]:.1f}  max {on_path.max():.1f}"
+            )
 
 
 ENGINE_MODES = (("learn only", 0), ("learn + retrieve + rank top-50", 50))  # (label, n_candidates)

@@ -163,11 +163,12 @@ def stage_line(ws: list[dict], drain_s: float) -> str:
 
     timed = ", ".join(f"{sum(w['stages'].values()) / drain_s:.0%}" for w in ws)
     deltas = ("delta_emit", "delta_merge")
-    engine = tuple(k for k in ws[0]["stages"] if k not in (*deltas, "commit", "kafka_in", "kafka_out"))
+    commit = ("commit", "precopy")
+    engine = tuple(k for k in ws[0]["stages"] if k not in (*deltas, *commit, "kafka_in", "kafka_out"))
     parts = {
         "engine step": engine,
         "shard deltas (emit + merge)": deltas,
-        "epoch commit": ("commit",),
+        "epoch commit": commit,
         "Kafka in + out": ("kafka_in", "kafka_out"),
     }
     per = "; ".join(f"{name} {', '.join(us(w, keys) for w in ws)}" for name, keys in parts.items())

@@ -52,6 +52,11 @@ from streamrec.state.settings_guard import config_for_run
 from streamrec.state.store import ParamStore
 from streamrec.state.versions import current_version
 
+#: when in an epoch (a fraction of the snapshot interval) the rows changed so far start
+#: being copied for its commit, in a thread (``EngineLogic._precopy``); earlier when the last
+#: copy took more than a third of the rest of the epoch, so that it ends before the commit
+PRECOPY_AT = 0.9
+
 log = logging.getLogger("streamrec.flow")
 
 Out = KafkaSinkMessage
@@ -114,6 +119,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         # epoch commits: capture + redo file at the snapshot; a worker process then owns the DB.
         # A fresh start checkpoints what it just saved, so that its first commit is a delta too
         self.committer: EpochCommitter | None = None
+        self._epoch_t0 = time.monotonic()
         if cfg.recovery:
             t = time.perf_counter()
             fresh = base_epoch is None
@@ -163,6 +169,8 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         if n_clicks:
             self._publish(n_clicks, refreshed)
             CLOCK.lap("metrics")
+        if self.committer is not None:
+            self._precopy()
         CLOCK.flush(n_clicks, refreshed)
         return out, StatefulBatchLogic.RETAIN
 
@@ -175,10 +183,25 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             self.model.export_state(copy=False), self.model.dirty_rows(), self.join_store.ops(self.joiner)
         )
         self.model.clear_dirty()
+        self._epoch_t0 = time.monotonic()
         # the reward join travels in the epoch's checkpoint (incrementally), not in the snapshot
         state = {"epoch": token, "arms": self.arms.snapshot(), "max_ts": self.max_ts}
         CLOCK.add("commit", time.perf_counter() - t)
         return state
+
+    def _precopy(self) -> None:
+        """Late in an epoch (``PRECOPY_AT`` of the snapshot interval), start copying the rows
+        changed so far in a thread, so that the epoch's commit, on the event path, copies only
+        what changes after (:meth:`EpochCommitter.precopy`)."""
+        assert self.committer is not None
+        interval = self.cfg.snapshot_interval_s
+        lead = max((1.0 - PRECOPY_AT) * interval, 3.0 * self.committer.timings.get("precopy", 0.0))
+        if time.monotonic() - self._epoch_t0 < interval - lead:
+            return
+        t = time.perf_counter()
+        if self.committer.precopy(self.model.export_state(copy=False), self.model.dirty_rows()):
+            self.model.clear_dirty()
+            CLOCK.add("precopy", time.perf_counter() - t)
 
     # -- steps --------------------------------------------------------------------------
     def _parse(self, values: list[Any], out: list[Out]) -> list[Arrival]:

@@ -36,6 +36,7 @@ STAGES = (
     "encode",
     "kafka_out",
     "commit",
+    "precopy",
     "metrics",
 )
 

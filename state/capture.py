@@ -13,7 +13,8 @@ also brings the shadow up to date). A capture therefore costs O(bytes of the dir
 memory traffic plus a copy of the changed bytes.
 
 Applying (one atomic ``WriteBatch``): the ranges first, then the chunks, then the puts
-(``m/layout``, ``m/meta`` last).
+(``m/layout``, ``m/meta`` last). ``chain(first, then)`` makes one capture of two taken in
+turn (an epoch's pre-copy and its rest).
 
 >>> import numpy as np
 >>> from streamrec.online.model_state import ModelState
@@ -145,29 +146,33 @@ def _take_array(cap, name, arr, prev, rows_dirty, shadow, chunk_bytes, alloc) ->
     cb, raw = L.chunk_bytes_of(spec, rb), _raw(arr)
     n_full = raw.shape[0] // cb
     old = shadow.get(name) if shadow is not None else None
+    # bytes go out as read once into the shadow (when there is one): a copy racing with
+    # writes to the array (a pre-copy, ``state.epoch_commit``) then leaves the shadow equal
+    # to what it captured, and the rows written meanwhile, dirty again, differ from both
     if chunks is None or old is None or old.dtype != arr.dtype or old.shape[1:] != arr.shape[1:]:
         chunks = np.arange(L.n_chunks(raw.shape[0], cb)) if chunks is None else chunks
         full = chunks[chunks < n_full]
-        cap.runs.append(ChunkRun(prefix, cb, full, raw[: n_full * cb].reshape(n_full, cb)[full]))
         if shadow is not None:
             shadow[name] = old = arr.copy()
+        src = raw if old is None else _raw(old)
+        cap.runs.append(ChunkRun(prefix, cb, full, src[: n_full * cb].reshape(n_full, cb)[full]))
     else:
         n_cmp = n_full
         if old.shape[0] != rows:  # grown or shrunk: chunks past the rows both have are new
             common = min(rows, old.shape[0])
             shadow[name] = old = _resized(old, arr.shape)
-            old[common:] = arr[common:]
             n_cmp = common * rb // cb
+            _raw(old)[n_cmp * cb :] = raw[n_cmp * cb :]  # from the first chunk not both have whole
         full = chunks[chunks < n_full]
         for idx, data in diff_runs(raw, _raw(old), full[full < n_cmp], cb, alloc):
             cap.runs.append(ChunkRun(prefix, cb, idx, data))
         new = full[full >= n_cmp]
         if len(new):
-            cap.runs.append(ChunkRun(prefix, cb, new, raw[: n_full * cb].reshape(n_full, cb)[new]))
+            cap.runs.append(ChunkRun(prefix, cb, new, _raw(old)[: n_full * cb].reshape(n_full, cb)[new]))
     if n_full * cb < raw.shape[0] and len(chunks) and chunks[-1] >= n_full:  # the last, partial chunk
-        cap.puts.append((L.chunk_key(prefix, n_full), raw[n_full * cb :].tobytes()))
         if old is not None:
             _raw(old)[n_full * cb :] = raw[n_full * cb :]
+        cap.puts.append((L.chunk_key(prefix, n_full), (raw if old is None else _raw(old))[n_full * cb :].tobytes()))
     return spec
 
 
@@ -193,6 +198,51 @@ def _candidates(cap, prefix, arr, spec, old_rows, rows_dirty) -> np.ndarray:
     if len(parts) > 1 or not np.all(c[1:] >= c[:-1]):
         c = np.sort(c)
     return c[np.concatenate([[True], c[1:] != c[:-1]])] if len(c) else c  # drop repeats without hashing
+
+
+def chain(first: Capture, then: Capture) -> Capture:
+    """One capture that leaves a DB as applying ``first`` and then ``then`` would (an epoch
+    captured in two steps: ``state.epoch_commit``'s pre-copy, then the rest at the epoch).
+    ``apply`` writes every range, then every run, then every put, so of ``first`` it drops
+    the keys that ``then`` deletes, its puts that ``then`` writes as chunks, and its layout
+    and meta (``then``'s come last)."""
+    if then.full:  # it rewrites everything
+        return then
+    cut = then.ranges
+    runs = []
+    for run in first.runs:
+        hit = [(s, e) for s, e in cut if s < L.prefix_end(run.prefix) and e > run.prefix]
+        if hit:
+            keep = np.array([not _in_ranges(k, hit) for k in _chunk_keys(run.prefix, run.idx)], bool)
+            run = ChunkRun(run.prefix, run.cb, run.idx[keep], run.data[keep])
+        runs.append(run)
+    last = {L.LAYOUT_KEY, L.META_KEY}
+    puts = [(k, v) for k, v in first.puts if k not in last and not _in_ranges(k, cut) and not _in_runs(k, then.runs)]
+    return Capture(
+        then.layout,
+        then.layout_raw,
+        then.meta_raw,
+        first.full,
+        first.ranges + then.ranges,
+        runs + then.runs,
+        puts + then.puts,
+    )
+
+
+def _in_ranges(key: bytes, ranges: list[tuple[bytes, bytes]]) -> bool:
+    return any(s <= key < e for s, e in ranges)
+
+
+def _in_runs(key: bytes, runs: list[ChunkRun]) -> bool:
+    """Whether a chunk run writes ``key``."""
+    for run in runs:
+        digits = key[len(run.prefix) :]
+        if key.startswith(run.prefix) and len(digits) == 10 and digits.isdigit():
+            k = int(digits)
+            at = int(np.searchsorted(run.idx, k))
+            if at < len(run.idx) and run.idx[at] == k:
+                return True
+    return False
 
 
 def apply(db: rocksdict.Rdict, cap: Capture) -> None:

@@ -30,6 +30,11 @@ while it writes), or in the thread itself (``worker=False``).
 The threads are not daemons and the worker is stopped at exit after them: a clean stop
 leaves every epoch in RocksDB. ``wait()`` waits explicitly and raises a commit's error.
 
+Pre-copy: :meth:`EpochCommitter.precopy`, called late in an epoch, starts a thread that
+captures the rows changed so far while events go on; the epoch's ``commit`` then captures
+only the rows changed since and writes both parts as its one redo file
+(:func:`state.capture.chain`), so the event path copies a fraction of the epoch's rows.
+
 Guarantees: once ``commit`` returned, a kill of the process at any moment loses nothing:
 ``restore_epoch`` rebuilds the token's state bitwise from the newest checkpoint before it and
 the redo files since. A machine crash loses nothing once the epoch's redo file is sealed or
@@ -52,7 +57,7 @@ import numpy as np
 
 from streamrec.online.model_state import ModelState
 from streamrec.state import redo
-from streamrec.state.capture import Ops
+from streamrec.state.capture import Capture, Ops, chain
 from streamrec.state.commit_worker import Worker, commit_redo
 from streamrec.state.epochs import checkpoint_epoch, epoch_path, next_epoch, redo_path, token_for
 from streamrec.state.store import ParamStore
@@ -125,6 +130,35 @@ class EpochCommitter:
         #: write (``redo_bytes`` its size), background work (seal, apply, flush, checkpoint)
         self.timings: dict[str, float] = {"background": 0.0}
         self.pool = BufferPool()
+        self._pre: threading.Thread | None = None
+        self._pre_cap: tuple[Capture, list[np.ndarray]] | None = None
+
+    def precopy(self, state: ModelState, dirty: Mapping[str, np.ndarray]) -> bool:
+        """Start capturing ``dirty`` rows of ``state`` in a thread while events go on; the
+        next :meth:`commit` then captures only what changed since, and writes both (one redo
+        file, :func:`state.capture.chain`). The caller clears its dirty marks right after
+        (before the model changes again): a row written while the copy runs is dirty again,
+        so the commit diffs it against what the copy left in the store's shadow, which equals
+        what the copy captured (``state.capture``), and keeps its final bytes. ``state`` must
+        hold its own vocab lists and meta (``export_state`` gives copies). False (nothing
+        started) before the first commit (it writes everything) or while one runs."""
+        if self._first or self._pre is not None:
+            return False
+        self._raise()
+        used: list[np.ndarray] = []
+        alloc = self.pool.allocator(used)
+
+        def run() -> None:
+            t = time.perf_counter()
+            try:
+                self._pre_cap = (self.store.capture(state, dirty, None, alloc), used)
+            except BaseException as exc:  # the shadow may be half updated: no more commits
+                self._error = exc
+            self.timings["precopy"] = time.perf_counter() - t
+
+        self._pre = threading.Thread(target=run, name="epoch-precopy")
+        self._pre.start()
+        return True
 
     def commit(self, state: ModelState, dirty: Mapping[str, np.ndarray] | None, extra: Ops | None = None) -> dict:
         """Capture ``state`` and write its redo file; returns the epoch token."""
@@ -132,9 +166,14 @@ class EpochCommitter:
         while len(self._threads) >= self.max_pending or (self._threads and not self._threads[0].is_alive()):
             self._threads.popleft().join()
         self._raise()
+        pre = self._precopied()
+        self._raise()
         t1 = time.perf_counter()
         used: list[np.ndarray] = []
         cap = self.store.capture(state, None if self._first else dirty, extra, self.pool.allocator(used))
+        if pre is not None:
+            cap = chain(pre[0], cap)
+            used += pre[1]
         self._first = False
         t2 = time.perf_counter()
         seq, self._next = self._next, self._next + 1
@@ -153,6 +192,14 @@ class EpochCommitter:
         self._threads.append(th)
         return token_for(seq, cap.digest())
 
+    def _precopied(self) -> tuple[Capture, list[np.ndarray]] | None:
+        """Wait for the pre-copy in flight, if any; its capture and buffers."""
+        if self._pre is None:
+            return None
+        self._pre.join()
+        self._pre, pre, self._pre_cap = None, self._pre_cap, None
+        return pre
+
     def busy(self) -> bool:
         """Whether a commit's background work is running."""
         return any(th.is_alive() for th in self._threads)
@@ -165,6 +212,8 @@ class EpochCommitter:
 
     def close(self) -> None:
         """Wait for the commits in flight, then stop the worker (idempotent)."""
+        if self._pre is not None:  # its capture is dropped: nothing commits after close
+            self._pre.join()
         while self._threads:
             self._threads.popleft().join()
         if self._worker is not None:

@@ -245,3 +245,38 @@ def test_a_large_diff_in_two_threads_finds_and_copies_what_one_pass_does():
     assert len(pieces) == 2 and np.array_equal(np.concatenate([p[0] for p in pieces]), idx)
     assert np.array_equal(np.concatenate([p[1] for p in pieces]), data)
     assert np.array_equal(old_one, old_two) and not np.array_equal(old_two, new)
+
+
+def test_a_chained_capture_equals_its_two_parts_applied_in_turn(tmp_path):
+    """``chain(first, then)`` drops what ``then`` deletes or rewrites of ``first``: a chunk
+    past a shrink, a partial last chunk that ``then`` writes whole after a growth, and an
+    array that ``then`` drops; the DB then holds exactly the keys of a full save."""
+    from streamrec.state.capture import chain
+
+    rng = np.random.default_rng(11)
+    s = random_state(rng)
+    s.arrays["tail"] = rng.normal(size=(10, 3)).astype(np.float32)  # 120 bytes: a partial chunk
+    with ParamStore(tmp_path / "two", chunk_bytes=64) as store:
+        store.save(s)
+        s.arrays["item_w"][100:110] = -1.0  # chunks that the shrink below deletes
+        s.arrays["tail"][9] = 5.0  # the partial chunk, put by ``first``
+        s.arrays["user_v"][7] = 2.0
+        s.vocab["users"].append("early")
+        first = store.capture(s, {"item_w": np.arange(100, 110), "tail": np.array([9]), "user_v": np.array([7])})
+        s.arrays["item_w"] = s.arrays["item_w"][:40].copy()
+        s.arrays["tail"] = np.concatenate([s.arrays["tail"], np.ones((30, 3), np.float32)])  # chunk 1 now whole
+        s.arrays["user_v"][8] = 3.0
+        del s.arrays["small"]
+        s.arrays["scalar"] = np.array(-2.0, np.float32)
+        s.vocab["users"].append("late")
+        s.meta["events_learned"] += 1
+        then = store.capture(s, {"user_v": np.array([8])})
+        both = chain(first, then)
+        assert len(both.runs) == len(first.runs) + len(then.runs)
+        assert sum(len(r.idx) for r in both.runs) < sum(len(r.idx) for r in first.runs + then.runs)
+        store.apply(both)
+        assert_same(store.load(), s)
+        keys = sorted(store.db.keys())
+    with ParamStore(tmp_path / "one", chunk_bytes=64) as full:
+        full.save(s)
+        assert sorted(full.db.keys()) == keys
