@@ -23,7 +23,10 @@ Paced phase: a fresh flow first learns a warm-up backlog (the catalog), then eve
 at ``--rate`` events/s for ``--duration`` s; latency = broker timestamp of the
 recommendation record minus that of its event (both CreateTime stamped at produce). It
 prints the CPU of the flow, its commit worker, the broker and this bench's own producer and
-latency consumer while paced: on a small machine they share the same cores.
+latency consumer while paced: on a small machine they share the same cores. Then the
+passthrough (b) gets the same paced events, with the same producer and latency consumer
+(``--no-paced-reference`` skips it): the latency that the broker, the Kafka clients and
+Bytewax alone give on this machine, the floor under the flow's.
 
     python bench/flow_throughput.py                      # 60k backlog, 5,000 ev/s for 60 s
     python bench/flow_throughput.py --events 5000 --rate 500 --duration 5 --warmup 2000   # smoke
@@ -40,7 +43,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -269,6 +274,46 @@ def throughput(b: str, args, tmp: Path) -> None:
         joiner_snapshot_cost()
 
 
+def pace_into(bootstrap: str, topic: str, values: list[bytes], rate: float, sent_ms: dict[str, int]) -> None:
+    """Produce ``values`` to ``topic`` at ``rate`` per second, each stamped (CreateTime) with
+    the ms it was handed to the producer, also kept in ``sent_ms`` by event id (``p<k>``).
+    Linger 5 ms: fed 1 ms produce batches at thousands per second, the embedded broker stops
+    serving a tail consumer after ~50k records (a plain confluent-kafka consumer stalls the
+    same way); 5 and 20 ms batches are served in full."""
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    t0, k, n = time.monotonic(), 0, len(values)
+    while k < n:
+        due = min(n, int((time.monotonic() - t0) * rate) + 1)
+        while k < due:
+            ts = int(time.time() * 1000)
+            sent_ms[f"p{k + 1}"] = ts
+            p.produce(topic, value=values[k], timestamp=ts)
+            k += 1
+        p.poll(0)
+        time.sleep(0.001)
+    p.flush()
+
+
+def latency_recorder(sent_ms: dict[str, int], lat: list[float]) -> Callable[[Any], None]:
+    """``on_record`` for :func:`drain`: the ms from a paced event's stamp to its answer's."""
+
+    def on_record(m) -> None:
+        if m.value()[:200].find(b'"event_id":"p') >= 0:
+            ev_ts = sent_ms.get(orjson.loads(m.value())["event_id"])
+            if ev_ts is not None:
+                lat.append(m.timestamp()[1] - ev_ts)
+
+    return on_record
+
+
+def print_latency(what: str, lat: list[float], n: int) -> None:
+    """Percentiles of ``lat`` (ms), with the ``n - len(lat)`` unanswered events as +inf and without."""
+    names = ("p50", "p95", "p99", "p999", "max")
+    for label, x in (("all events (missing = +inf)", lat + [np.inf] * (n - len(lat))), ("received only", lat)):
+        q = quantiles(np.array(x), (0.5, 0.95, 0.99, 0.999, 1.0))
+        print(f"latency {what}, ms, {label}: " + "  ".join(f"{k} {v:.1f}" for k, v in zip(names, q)))
+
+
 def paced(b: str, args, tmp: Path, broker_pid: int) -> None:
     ensure_topics(b, ["paced-in", "paced-recs", "dlq", "rewards"])
     n = int(args.rate * args.duration)
@@ -278,42 +323,18 @@ def paced(b: str, args, tmp: Path, broker_pid: int) -> None:
     produce_all(b, "paced-in", warm)
     proc = start_streamrec(b, "paced-in", "paced-recs", tmp / "state2", args, profile, tmp / "flow2.log")
     lat: list[float] = []
-
-    def on_record(m) -> None:
-        if m.value()[:200].find(b'"event_id":"p') >= 0:
-            ev_ts = sent_ms.get(orjson.loads(m.value())["event_id"])
-            if ev_ts is not None:
-                lat.append(m.timestamp()[1] - ev_ts)
-
     sent_ms: dict[str, int] = {}
-
-    def pace() -> None:
-        # linger 5 ms: fed 1 ms produce batches at thousands per second, the embedded broker
-        # stops serving a tail consumer after ~50k records (a plain confluent-kafka consumer
-        # stalls the same way); 5 and 20 ms batches are served in full
-        p = Producer({"bootstrap.servers": b, "linger.ms": 5})
-        t0, k = time.monotonic(), 0
-        while k < n:
-            due = min(n, int((time.monotonic() - t0) * args.rate) + 1)
-            while k < due:
-                ts = int(time.time() * 1000)
-                sent_ms[f"p{k + 1}"] = ts
-                p.produce("paced-in", value=live[k], timestamp=ts)
-                k += 1
-            p.poll(0)
-            time.sleep(0.001)
-        p.flush()
-
     try:
         drain(proc, b, "paced-recs", len(warm), tmp / "flow2.log")  # catalog learned, kernels warm
         open(profile, "w").close()  # batch figures of the paced part only
-        t = threading.Thread(target=pace, daemon=True)
+        t = threading.Thread(target=pace_into, args=(b, "paced-in", live, args.rate, sent_ms), daemon=True)
         cpu0, t0 = (
             (cpu_s(proc.pid), descendants_cpu(proc.pid), cpu_s(broker_pid), time.process_time()),
             time.monotonic(),
         )
         t.start()
         # a new consumer reads the warm-up's recommendations again before the paced ones
+        on_record = latency_recorder(sent_ms, lat)
         drain(proc, b, "paced-recs", len(warm) + n, tmp / "flow2.log", on_record, timeout=args.duration + args.drain)
         cpu1 = (cpu_s(proc.pid), descendants_cpu(proc.pid), cpu_s(broker_pid), time.process_time())
         wall = time.monotonic() - t0
@@ -324,13 +345,7 @@ def paced(b: str, args, tmp: Path, broker_pid: int) -> None:
         f"{args.warmup} events; recovery on, snapshot every {args.snapshot_interval:g} s"
     )
     print(f"recommendations received within {args.drain:g} s after the last event: {len(lat)} of {n}")
-    names = ("p50", "p95", "p99", "p999", "max")
-    for label, x in (("all events (missing = +inf)", lat + [np.inf] * (n - len(lat))), ("received only", lat)):
-        q = quantiles(np.array(x), (0.5, 0.95, 0.99, 0.999, 1.0))
-        print(
-            f"latency broker -> recommendation produced, ms, {label}: "
-            + "  ".join(f"{k} {v:.1f}" for k, v in zip(names, q))
-        )
+    print_latency("broker -> recommendation produced", lat, n)
     flow_cpu, worker_cpu, broker_cpu, own_cpu = (y - x for x, y in zip(cpu0, cpu1))
     print(
         f"CPU while paced ({wall:.0f} s): flow process {1e6 * flow_cpu / n:.0f} us/event ({flow_cpu / wall:.2f} "
@@ -342,6 +357,36 @@ def paced(b: str, args, tmp: Path, broker_pid: int) -> None:
         f"of {os.cpu_count()} cores"
     )
     print_batches(profile)
+    if not args.no_paced_reference:
+        paced_reference(b, args, tmp, live, broker_pid)
+
+
+def paced_reference(b: str, args, tmp: Path, live: list[bytes], broker_pid: int) -> None:
+    """The same paced events through the Bytewax passthrough (b), with the same producer and
+    latency consumer: the latency that the broker, the Kafka clients and Bytewax alone give
+    on this machine, the floor under the flow's."""
+    ensure_topics(b, ["ref-in", "ref-out"])
+    log, warm = tmp / "passthrough-paced.log", payloads(2000, 3, "r")
+    produce_all(b, "ref-in", warm)
+    proc = start_passthrough(b, "ref-in", "ref-out", args.batch_size, log)
+    lat: list[float] = []
+    sent_ms: dict[str, int] = {}
+    try:
+        drain(proc, b, "ref-out", len(warm), log)  # the flow is up
+        t = threading.Thread(target=pace_into, args=(b, "ref-in", live, args.rate, sent_ms), daemon=True)
+        cpu0, t0 = (cpu_s(proc.pid), cpu_s(broker_pid)), time.monotonic()
+        t.start()
+        on_record = latency_recorder(sent_ms, lat)
+        drain(proc, b, "ref-out", len(warm) + len(live), log, on_record, timeout=args.duration + args.drain)
+        cpu1, wall = (cpu_s(proc.pid), cpu_s(broker_pid)), time.monotonic() - t0
+    finally:
+        stop_flow(proc)
+    print(f"reference: the Bytewax passthrough paced the same way, {len(lat)} of {len(live)} answered")
+    print_latency("broker -> passthrough message produced", lat, len(live))
+    print(
+        f"  CPU while paced: the passthrough {1e6 * (cpu1[0] - cpu0[0]) / len(live):.0f} us/event, "
+        f"the broker {(cpu1[1] - cpu0[1]) / wall:.2f} cores"
+    )
 
 
 def main() -> None:
@@ -362,6 +407,9 @@ def main() -> None:
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-paced", action="store_true")
     ap.add_argument("--no-engine-split", action="store_true", help="skip timing the engine in-process")
+    ap.add_argument(
+        "--no-paced-reference", action="store_true", help="skip pacing the Bytewax passthrough the same way"
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="streamrec-bench-"))
     print(f"(logs and profiles in {tmp}; figures are noisy on a shared machine)")
