@@ -306,6 +306,22 @@ def latency_recorder(sent_ms: dict[str, int], lat: list[float]) -> Callable[[Any
     return on_record
 
 
+def paced_run(
+    b: str, proc: subprocess.Popen, src: str, dst: str, n_before: int, live: list[bytes], args, log: Path, snap
+) -> tuple[list[float], tuple, tuple, float]:
+    """Pace ``live`` into ``src`` at ``args.rate`` and read ``dst`` (``n_before`` earlier
+    records first) until every answer is in or the time is up: (latencies in ms, ``snap()``
+    before and after, wall seconds)."""
+    lat: list[float] = []
+    sent_ms: dict[str, int] = {}
+    t = threading.Thread(target=pace_into, args=(b, src, live, args.rate, sent_ms), daemon=True)
+    before, t0 = snap(), time.monotonic()
+    t.start()
+    on_record = latency_recorder(sent_ms, lat)
+    drain(proc, b, dst, n_before + len(live), log, on_record, timeout=args.duration + args.drain)
+    return lat, before, snap(), time.monotonic() - t0
+
+
 def print_latency(what: str, lat: list[float], n: int) -> None:
     """Percentiles of ``lat`` (ms), with the ``n - len(lat)`` unanswered events as +inf and without."""
     names = ("p50", "p95", "p99", "p999", "max")
@@ -322,22 +338,21 @@ def paced(b: str, args, tmp: Path, broker_pid: int) -> None:
     profile = tmp / "profile-paced.txt"
     produce_all(b, "paced-in", warm)
     proc = start_streamrec(b, "paced-in", "paced-recs", tmp / "state2", args, profile, tmp / "flow2.log")
-    lat: list[float] = []
-    sent_ms: dict[str, int] = {}
     try:
         drain(proc, b, "paced-recs", len(warm), tmp / "flow2.log")  # catalog learned, kernels warm
         open(profile, "w").close()  # batch figures of the paced part only
-        t = threading.Thread(target=pace_into, args=(b, "paced-in", live, args.rate, sent_ms), daemon=True)
-        cpu0, t0 = (
-            (cpu_s(proc.pid), descendants_cpu(proc.pid), cpu_s(broker_pid), time.process_time()),
-            time.monotonic(),
-        )
-        t.start()
         # a new consumer reads the warm-up's recommendations again before the paced ones
-        on_record = latency_recorder(sent_ms, lat)
-        drain(proc, b, "paced-recs", len(warm) + n, tmp / "flow2.log", on_record, timeout=args.duration + args.drain)
-        cpu1 = (cpu_s(proc.pid), descendants_cpu(proc.pid), cpu_s(broker_pid), time.process_time())
-        wall = time.monotonic() - t0
+        lat, cpu0, cpu1, wall = paced_run(
+            b,
+            proc,
+            "paced-in",
+            "paced-recs",
+            len(warm),
+            live,
+            args,
+            tmp / "flow2.log",
+            lambda: (cpu_s(proc.pid), descendants_cpu(proc.pid), cpu_s(broker_pid), time.process_time()),
+        )
     finally:
         stop_flow(proc)
     print(
@@ -369,16 +384,11 @@ def paced_reference(b: str, args, tmp: Path, live: list[bytes], broker_pid: int)
     log, warm = tmp / "passthrough-paced.log", payloads(2000, 3, "r")
     produce_all(b, "ref-in", warm)
     proc = start_passthrough(b, "ref-in", "ref-out", args.batch_size, log)
-    lat: list[float] = []
-    sent_ms: dict[str, int] = {}
     try:
         drain(proc, b, "ref-out", len(warm), log)  # the flow is up
-        t = threading.Thread(target=pace_into, args=(b, "ref-in", live, args.rate, sent_ms), daemon=True)
-        cpu0, t0 = (cpu_s(proc.pid), cpu_s(broker_pid)), time.monotonic()
-        t.start()
-        on_record = latency_recorder(sent_ms, lat)
-        drain(proc, b, "ref-out", len(warm) + len(live), log, on_record, timeout=args.duration + args.drain)
-        cpu1, wall = (cpu_s(proc.pid), cpu_s(broker_pid)), time.monotonic() - t0
+        lat, cpu0, cpu1, wall = paced_run(
+            b, proc, "ref-in", "ref-out", len(warm), live, args, log, lambda: (cpu_s(proc.pid), cpu_s(broker_pid))
+        )
     finally:
         stop_flow(proc)
     print(f"reference: the Bytewax passthrough paced the same way, {len(lat)} of {len(live)} answered")

@@ -165,7 +165,6 @@ class EpochCommitter:
         t0 = time.perf_counter()
         while len(self._threads) >= self.max_pending or (self._threads and not self._threads[0].is_alive()):
             self._threads.popleft().join()
-        self._raise()
         pre = self._precopied()
         self._raise()
         t1 = time.perf_counter()
