@@ -43,6 +43,7 @@ try:
 except ImportError:  # running from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from streamrec.flows.engine_step import quiet_gc
 from streamrec.online.recommender import Recommender, RecommenderConfig
 from streamrec.online.retrieval import ivf_build
 from streamrec.online.topk import topk_insert
@@ -119,9 +120,11 @@ def build_cost(rec: Recommender) -> float:
 
 
 def run(rec: Recommender, evs: list[dict], warm: int, batch: int, n_cand: int):
-    """CPU and wall seconds per batch (``[n_batches, 2]``) after ``warm`` untimed events."""
+    """CPU and wall seconds per batch (``[n_batches, 2]``) after ``warm`` untimed events,
+    with the flow's garbage-collector settings (``flows.engine_step.quiet_gc``)."""
     for s in range(0, warm, batch):
         rec.process_batch(evs[s : s + batch], n_candidates=n_cand, rank_before=False)
+    quiet_gc()  # as the flow does: no full collections of the bench's own objects in a batch
     times = []
     for s in range(warm, len(evs), batch):
         t, c = time.perf_counter(), time.process_time()
