@@ -31,9 +31,11 @@ The threads are not daemons and the worker is stopped at exit after them: a clea
 leaves every epoch in RocksDB. ``wait()`` waits explicitly and raises a commit's error.
 
 Pre-copy: :meth:`EpochCommitter.precopy`, called late in an epoch, starts a thread that
-captures the rows changed so far while events go on; the epoch's ``commit`` then captures
-only the rows changed since and writes both parts as its one redo file
-(:func:`state.capture.chain`), so the event path copies a fraction of the epoch's rows.
+captures the rows changed so far and writes them as the first part of the epoch's redo file
+while events go on; the epoch's ``commit`` then captures only the rows changed since and
+appends them as the file's last part (reading the file chains the two:
+:func:`state.capture.chain`), so the event path copies and writes a fraction of the epoch's
+rows.
 
 Guarantees: once ``commit`` returned, a kill of the process at any moment loses nothing:
 ``restore_epoch`` rebuilds the token's state bitwise from the newest checkpoint before it and
@@ -57,7 +59,7 @@ import numpy as np
 
 from streamrec.online.model_state import ModelState
 from streamrec.state import redo
-from streamrec.state.capture import Capture, Ops, chain
+from streamrec.state.capture import Ops
 from streamrec.state.commit_worker import Worker, commit_redo
 from streamrec.state.epochs import checkpoint_epoch, epoch_path, next_epoch, redo_path, token_for
 from streamrec.state.store import ParamStore
@@ -131,27 +133,33 @@ class EpochCommitter:
         self.timings: dict[str, float] = {"background": 0.0}
         self.pool = BufferPool()
         self._pre: threading.Thread | None = None
-        self._pre_cap: tuple[Capture, list[np.ndarray]] | None = None
+        self._pre_size: int | None = None
 
     def precopy(self, state: ModelState, dirty: Mapping[str, np.ndarray]) -> bool:
         """Start capturing ``dirty`` rows of ``state`` in a thread while events go on; the
-        next :meth:`commit` then captures only what changed since, and writes both (one redo
-        file, :func:`state.capture.chain`). The caller clears its dirty marks right after
-        (before the model changes again): a row written while the copy runs is dirty again,
-        so the commit diffs it against what the copy left in the store's shadow, which equals
-        what the copy captured (``state.capture``), and keeps its final bytes. ``state`` must
-        hold its own vocab lists and meta (``export_state`` gives copies). False (nothing
-        started) before the first commit (it writes everything) or while one runs."""
+        thread writes them as the first part of the epoch's redo file (``redo.start``), and
+        the next :meth:`commit` captures only what changed since and appends it. The caller
+        clears its dirty marks right after (before the model changes again): a row written
+        while the copy runs is dirty again, so the commit diffs it against what the copy left
+        in the store's shadow, which equals what the copy captured (``state.capture``), and
+        keeps its final bytes. ``state`` must hold its own vocab lists and meta
+        (``export_state`` gives copies). False (nothing started) before the first commit (it
+        writes everything) or while one runs."""
         if self._first or self._pre is not None:
             return False
         self._raise()
         used: list[np.ndarray] = []
         alloc = self.pool.allocator(used)
+        seq = self._next
+        path = redo_path(self.store.state_dir, seq)
+        path.parent.mkdir(exist_ok=True)
 
         def run() -> None:
             t = time.perf_counter()
             try:
-                self._pre_cap = (self.store.capture(state, dirty, None, alloc), used)
+                cap = self.store.capture(state, dirty, None, alloc)
+                self._pre_size = redo.start(path, cap, seq)
+                self.pool.give_back(used)
             except BaseException as exc:  # the shadow may be half updated: no more commits
                 self._error = exc
             self.timings["precopy"] = time.perf_counter() - t
@@ -165,21 +173,18 @@ class EpochCommitter:
         t0 = time.perf_counter()
         while len(self._threads) >= self.max_pending or (self._threads and not self._threads[0].is_alive()):
             self._threads.popleft().join()
-        pre = self._precopied()
+        after = self._precopied()  # the first part of the redo file, written by the pre-copy
         self._raise()
         t1 = time.perf_counter()
         used: list[np.ndarray] = []
         cap = self.store.capture(state, None if self._first else dirty, extra, self.pool.allocator(used))
-        if pre is not None:
-            cap = chain(pre[0], cap)
-            used += pre[1]
         self._first = False
         t2 = time.perf_counter()
         seq, self._next = self._next, self._next + 1
         path = redo_path(self.store.state_dir, seq)
         path.parent.mkdir(exist_ok=True)
         try:
-            size = redo.write(path, cap, seq)
+            size = redo.write(path, cap, seq, after or 0)
         except BaseException as exc:  # the shadow has moved past what is on disk: no more commits
             self._error = exc
             raise
@@ -191,13 +196,13 @@ class EpochCommitter:
         self._threads.append(th)
         return token_for(seq, cap.digest())
 
-    def _precopied(self) -> tuple[Capture, list[np.ndarray]] | None:
-        """Wait for the pre-copy in flight, if any; its capture and buffers."""
+    def _precopied(self) -> int | None:
+        """Wait for the pre-copy in flight, if any; the size of the redo file's part it wrote."""
         if self._pre is None:
             return None
         self._pre.join()
-        self._pre, pre, self._pre_cap = None, self._pre_cap, None
-        return pre
+        self._pre, size, self._pre_size = None, self._pre_size, None
+        return size
 
     def busy(self) -> bool:
         """Whether a commit's background work is running."""

@@ -1,13 +1,18 @@
 """Redo files: a :class:`state.capture.Capture` on disk, so an epoch survives before RocksDB has it.
 
-Format of ``epochs/e<seq:012d>.redo`` (written with one sequential write, never pickled)::
+Format of ``epochs/e<seq:012d>.redo`` (sequential writes, never pickled)::
 
-    b"SRREDO1\\n"  u32 header length  header (JSON)  payload  [b"SEAL" u32 crc32]
+    b"SRREDO1\\n"  part [part]  [b"SEAL" u32 crc32]
+    part = u32 header length  header (JSON)  payload
 
-The header holds the epoch, the capture's digest, whether it is ``full`` (needs no base
-state), the boot id of the machine, the layout and meta, each chunk run's prefix, chunk size
-and count, and the byte length of every payload section: range keys, put keys, put values
-(each a length table + the bytes), then per run its chunk numbers (``<i8``) and chunk bytes.
+A part is one capture. Its header holds the epoch, the capture's digest, whether it is
+``full`` (needs no base state), the boot id of the machine, the layout and meta, each chunk
+run's prefix, chunk size and count, and the byte length of every payload section: range
+keys, put keys, put values (each a length table + the bytes), then per run its chunk numbers
+(``<i8``) and chunk bytes. An epoch with a pre-copy has two parts: the pre-copy's thread
+writes the first (``start``; its header says ``"more": true``) while events go on, and the
+commit appends the second (``write(..., after=...)``); reading chains them
+(:func:`state.capture.chain`). Files of one part are as before parts existed.
 
 Recycling: an applied redo file is not deleted but kept (``recycle``, at most ``KEEP_FREE``
 of them, named ``e<seq>.redo.free``), and ``write`` overwrites one in place, as databases
@@ -31,11 +36,11 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from streamrec.state.capture import Capture, ChunkRun
+from streamrec.state.capture import Capture, ChunkRun, chain
 
 MAGIC = b"SRREDO1\n"
 SEAL = b"SEAL"
@@ -64,8 +69,36 @@ def _table(items: list[bytes]) -> list[bytes | np.ndarray]:
     return [np.fromiter(map(len, items), np.int64, len(items)), b"".join(items)]
 
 
-def write(path: Path, cap: Capture, epoch: int) -> int:
-    """Write ``cap`` as the redo file of ``epoch`` (page cache only; see ``seal``); returns its size."""
+def start(path: Path, cap: Capture, epoch: int) -> int:
+    """Write ``cap`` as the first part of ``epoch``'s redo file, into ``<name>.tmp`` (an epoch's
+    pre-copy does, in its thread); returns the bytes written, for :func:`write` to append the
+    last part after. Until then the file has no name of its own, and read whole it is torn."""
+    tmp = path.with_name(path.name + ".tmp")
+    reused = _take_free(path.parent, tmp)
+    with open(tmp, "r+b" if reused else "wb") as fh:  # large buffers go straight to the kernel
+        fh.write(MAGIC)
+        _write_part(fh, cap, epoch, more=True)
+        return fh.tell()
+
+
+def write(path: Path, cap: Capture, epoch: int, after: int = 0) -> int:
+    """Write ``cap`` as the redo file of ``epoch`` (page cache only; see ``seal``), or, with
+    ``after`` (what :func:`start` returned), as the last part after the first; returns its size."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "r+b" if after or _take_free(path.parent, tmp) else "wb") as fh:
+        if after:
+            fh.seek(after)
+        else:
+            fh.write(MAGIC)
+        _write_part(fh, cap, epoch, more=False)
+        size = fh.tell()
+        fh.truncate()  # a recycled file may have been longer
+    os.replace(tmp, path)  # a file under the final name is whole (after a process kill)
+    return size
+
+
+def _write_part(fh: BinaryIO, cap: Capture, epoch: int, more: bool) -> None:
+    """One part: its header's length, the header, the payload sections."""
     sections: list[Any] = _table([k for r in cap.ranges for k in r])
     sections += _table([k for k, _ in cap.puts]) + _table([v for _, v in cap.puts])
     for run in cap.runs:
@@ -80,18 +113,13 @@ def write(path: Path, cap: Capture, epoch: int) -> int:
         "runs": [[r.prefix.decode(), r.cb, len(r.idx)] for r in cap.runs],
         "sizes": [memoryview(s).nbytes for s in sections],
     }
+    if more:
+        header["more"] = True
     head = json.dumps(header, separators=(",", ":")).encode()
-    tmp = path.with_name(path.name + ".tmp")
-    reused = _take_free(path.parent, tmp)
-    with open(tmp, "r+b" if reused else "wb") as fh:  # large buffers go straight to the kernel
-        fh.write(MAGIC + struct.pack("<I", len(head)) + head)
-        for s in sections:
-            if memoryview(s).nbytes:
-                fh.write(memoryview(s).cast("B"))
-        size = fh.tell()
-        fh.truncate()  # a recycled file may have been longer
-    os.replace(tmp, path)  # a file under the final name is whole (after a process kill)
-    return size
+    fh.write(struct.pack("<I", len(head)) + head)
+    for s in sections:
+        if memoryview(s).nbytes:
+            fh.write(memoryview(s).cast("B"))
 
 
 def recycle(path: Path) -> None:
@@ -119,8 +147,8 @@ def seal(path: Path) -> tuple[dict[str, Any], Capture]:
     (header, capture) as :func:`read` would, from the one read of the file the CRC needs."""
     with open(path, "r+b") as fh:
         raw = fh.read()
-        header, cap = _checked(path, raw)
-        if not _is_sealed(raw, _end(raw, header)):
+        header, cap, end = _checked(path, raw)
+        if not _is_sealed(raw, end):
             fh.write(SEAL + struct.pack("<I", zlib.crc32(raw)))  # GIL released while hashing
             fh.flush()
         os.fsync(fh.fileno())
@@ -133,10 +161,11 @@ def read(path: Path) -> tuple[dict[str, Any], Capture]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise RedoMissing(f"redo file {path} is missing") from None
-    return _checked(path, raw)
+    header, cap, _ = _checked(path, raw)
+    return header, cap
 
 
-def _checked(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture]:
+def _checked(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture, int]:
     try:
         return _parse(path, raw)
     except RedoError:
@@ -145,9 +174,22 @@ def _checked(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture]:
         raise RedoError(f"redo file {path} is malformed: {str(exc)[:80]}") from None
 
 
-def _end(raw: bytes, header: dict[str, Any]) -> int:
-    """Where the payload ends (the seal, if any, follows)."""
-    return len(MAGIC) + 4 + struct.unpack_from("<I", raw, len(MAGIC))[0] + sum(int(x) for x in header["sizes"])
+def _parts(path: Path, raw: bytes) -> tuple[list[tuple[dict[str, Any], int]], int]:
+    """Each part's (header, where its payload starts), and where the last part ends (the
+    seal, if any, follows). A part whose header says ``more`` is followed by another."""
+    if not raw.startswith(MAGIC):
+        raise RedoError(f"redo file {path} is torn or not a redo file")
+    parts, pos = [], len(MAGIC)
+    while True:
+        if len(raw) < pos + 4:
+            raise RedoError(f"redo file {path} is torn or not a redo file")
+        (hlen,) = struct.unpack_from("<I", raw, pos)
+        start = pos + 4 + hlen
+        header = json.loads(raw[pos + 4 : start])
+        parts.append((header, start))
+        pos = start + sum(int(x) for x in header["sizes"])
+        if not header.get("more"):
+            return parts, pos
 
 
 def _is_sealed(raw: bytes, end: int) -> bool:
@@ -155,13 +197,10 @@ def _is_sealed(raw: bytes, end: int) -> bool:
     return len(raw) == end + 8 and raw[end : end + 4] == SEAL
 
 
-def _parse(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture]:
-    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 4:
-        raise RedoError(f"redo file {path} is torn or not a redo file")
-    (hlen,) = struct.unpack_from("<I", raw, len(MAGIC))
-    start = len(MAGIC) + 4 + hlen
-    header = json.loads(raw[len(MAGIC) + 4 : start])
-    end = _end(raw, header)
+def _parse(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture, int]:
+    """(last part's header, the parts' captures chained, where the payload ends)."""
+    parts, end = _parts(path, raw)
+    header = parts[-1][0]
     if _is_sealed(raw, end):
         if zlib.crc32(memoryview(raw)[:end]) != struct.unpack_from("<I", raw, end + 4)[0]:
             raise RedoError(f"redo file {path} is corrupt (checksum mismatch)")
@@ -169,7 +208,16 @@ def _parse(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture]:
         raise RedoError(f"redo file {path} is torn ({len(raw)} bytes, its header says {end})")
     elif not header["boot"] or header["boot"] != boot_id():
         raise RedoError(f"redo file {path} was never sealed (fsynced) and the machine restarted since: not trusted")
-    buf, pos, parts = memoryview(raw), start, []
+    caps = [_capture(path, memoryview(raw), h, start) for h, start in parts]
+    cap = caps[0]
+    for then in caps[1:]:
+        cap = chain(cap, then)
+    return header, cap, end
+
+
+def _capture(path: Path, buf: memoryview, header: dict[str, Any], pos: int) -> Capture:
+    """The capture of the part whose payload starts at ``pos``."""
+    parts = []
     for size in header["sizes"]:
         parts.append(buf[pos : pos + int(size)])
         pos += int(size)
@@ -187,7 +235,7 @@ def _parse(path: Path, raw: bytes) -> tuple[dict[str, Any], Capture]:
         )
     if cap.puts[-2:] != [(b"m/layout", cap.layout_raw), (b"m/meta", cap.meta_raw)] or cap.digest() != header["digest"]:
         raise RedoError(f"redo file {path}: layout/meta do not match its digest")
-    return header, cap
+    return cap
 
 
 def _untable(lengths: memoryview, blob: memoryview) -> list[bytes]:

@@ -280,6 +280,44 @@ def test_a_redo_file_replays_to_the_same_db_as_its_capture(tmp_path):
     replayed.close()
 
 
+def test_a_redo_file_in_two_parts_replays_as_both_in_turn_and_is_torn_without_its_last(tmp_path):
+    """An epoch with a pre-copy: its thread writes the first part, the commit appends the
+    last. Read or sealed, the file leaves a DB as the two captures applied in turn would; the
+    first part alone (a process killed before the commit) never reads as an epoch."""
+    from streamrec.online.model_state import ModelState
+    from streamrec.state.disk import raw_items
+
+    rng = np.random.default_rng(5)
+    s = ModelState({"w": rng.random((300, 8)).astype("<f4"), "c": np.zeros(3)}, {"ids": ["a"]}, {"n": 0})
+    store, in_turn = ParamStore(tmp_path / "s", diff=True), ParamStore(tmp_path / "t", diff=True)
+    base = store.capture(s)
+    early = np.r_[0:40, 260:280]
+    s.arrays["w"][early] += 1.0
+    first = store.capture(s, {"w": early})
+    s.arrays["w"][30:60] -= 3.0  # rows of both parts, and new ones
+    s.arrays["w"] = s.arrays["w"][:250].copy()  # a shrink: the last part deletes chunks the first wrote
+    s.vocab["ids"].append("b")
+    s.meta["n"] = 1
+    last = store.capture(s, {"w": np.arange(30, 60)})
+    path = tmp_path / "e2.redo"
+    after = redo.start(path, first, 2)
+    with pytest.raises(redo.RedoError, match="torn"):
+        redo.read(path.with_name(path.name + ".tmp"))
+    assert not path.exists()
+    size = redo.write(path, last, 2, after)
+    assert path.stat().st_size == size > after
+    for cap in (base, first, last):
+        in_turn.apply(cap)
+    for k, (header, back) in enumerate((redo.read(path), redo.seal(path))):
+        assert header["digest"] == back.digest() == last.digest() and "more" not in header
+        with ParamStore(tmp_path / f"r{k}", diff=True) as replayed:
+            replayed.apply(base)
+            replayed.apply(back)
+            assert list(raw_items(replayed.db)) == list(raw_items(in_turn.db))
+    store.close()
+    in_turn.close()
+
+
 def test_an_applied_redo_file_is_overwritten_in_place_by_a_later_one(tmp_path):
     """Recycling: the next write reuses the applied file's inode, a shorter capture after a
     longer one reads back exactly, and no more than ``KEEP_FREE`` applied files are kept."""
