@@ -131,18 +131,20 @@ def _reject_constant(name: str) -> float:
 _WIDE = 2.0**63
 
 
-def _wide_float(obj: Any, depth: int = 3) -> bool:
-    """Whether a float of magnitude >= 2**63 sits where a validator may read it (values of
-    the object, of its objects and lists, and of lists in those): orjson's reading of it
-    may differ from json's. Deeper values are rejected or ignored by every validator."""
-    vals = obj.values() if type(obj) is dict else obj
-    for v in vals:
-        t = type(v)
-        if t is float:
-            if abs(v) >= _WIDE:
-                return True
-        elif (t is dict or t is list) and depth > 1 and _wide_float(v, depth - 1):
-            return True
+def _wide_float(obj: Any) -> bool:
+    """Whether a float of magnitude >= 2**63 sits anywhere in the decoded object: orjson's
+    reading of it (maybe an integer beyond 64 bits) may differ from json's. A walk with a
+    stack, not recursion: orjson accepts nesting deeper than Python's recursion limit."""
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        for v in o.values() if type(o) is dict else o:
+            t = type(v)
+            if t is float:
+                if abs(v) >= _WIDE:
+                    return True
+            elif t is dict or t is list:
+                stack.append(v)
     return False
 
 
@@ -151,8 +153,8 @@ def load_json(raw: bytes | str | None) -> dict[str, Any]:
 
     Fast path ``orjson.loads``. Whatever it refuses (NaN/Infinity literals, lone
     surrogate escapes, control characters, bad UTF-8, deep nesting, overflowing
-    numbers) and objects holding a float of magnitude >= 2**63 where a validator reads
-    (maybe an integer beyond 64 bits, which orjson reads as a float: :func:`_wide_float`)
+    numbers) and objects holding a float of magnitude >= 2**63 anywhere (maybe an integer
+    beyond 64 bits, which orjson reads as a float: :func:`_wide_float`)
     go through :func:`_load_json_std`, so results and reasons equal the ``json`` module's.
     """
     if raw is None:

@@ -65,6 +65,24 @@ def test_load_json_fast_path_equals_the_json_reference(obj):
 
 
 @pytest.mark.parametrize(
+    "obj",
+    [
+        {"event_id": [[[-(2**63) - 1]]]},  # a wide integer below the depth any validator reads
+        {"x": {"a": [[{"b": [2**70, 1.5]}]]}, "ts": 1.0},
+        {"x": [[[[[[[[1, [2.0e19]]]]]]]]]},  # a wide float stays a float
+    ],
+)
+def test_load_json_reads_numbers_at_any_depth_as_json_does(obj):
+    raw = json.dumps(obj).encode()
+    assert load_json(raw) == _load_json_std(raw) == obj
+
+
+def test_load_json_walks_deep_nesting_without_recursion():
+    raw = b'{"x": ' + b"[" * 500 + b"18446744073709551616" + b"]" * 500 + b"}"
+    assert load_json(raw) == json.loads(raw)
+
+
+@pytest.mark.parametrize(
     "raw,reason",
     [
         (b'{"ts": NaN}', "non_finite_number"),
