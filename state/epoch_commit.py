@@ -133,7 +133,7 @@ class EpochCommitter:
         self.timings: dict[str, float] = {"background": 0.0}
         self.pool = BufferPool()
         self._pre: threading.Thread | None = None
-        self._pre_size: int | None = None
+        self._pre_size = 0
 
     def precopy(self, state: ModelState, dirty: Mapping[str, np.ndarray]) -> bool:
         """Start capturing ``dirty`` rows of ``state`` in a thread while events go on; the
@@ -184,7 +184,7 @@ class EpochCommitter:
         path = redo_path(self.store.state_dir, seq)
         path.parent.mkdir(exist_ok=True)
         try:
-            size = redo.write(path, cap, seq, after or 0)
+            size = redo.write(path, cap, seq, after)
         except BaseException as exc:  # the shadow has moved past what is on disk: no more commits
             self._error = exc
             raise
@@ -196,12 +196,13 @@ class EpochCommitter:
         self._threads.append(th)
         return token_for(seq, cap.digest())
 
-    def _precopied(self) -> int | None:
-        """Wait for the pre-copy in flight, if any; the size of the redo file's part it wrote."""
+    def _precopied(self) -> int:
+        """Wait for the pre-copy in flight, if any; the size of the redo file's part it wrote
+        (0: none)."""
         if self._pre is None:
-            return None
+            return 0
         self._pre.join()
-        self._pre, size, self._pre_size = None, self._pre_size, None
+        self._pre, size, self._pre_size = None, self._pre_size, 0
         return size
 
     def busy(self) -> bool:

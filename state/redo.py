@@ -73,10 +73,7 @@ def start(path: Path, cap: Capture, epoch: int) -> int:
     """Write ``cap`` as the first part of ``epoch``'s redo file, into ``<name>.tmp`` (an epoch's
     pre-copy does, in its thread); returns the bytes written, for :func:`write` to append the
     last part after. Until then the file has no name of its own, and read whole it is torn."""
-    tmp = path.with_name(path.name + ".tmp")
-    reused = _take_free(path.parent, tmp)
-    with open(tmp, "r+b" if reused else "wb") as fh:  # large buffers go straight to the kernel
-        fh.write(MAGIC)
+    with _fresh(path) as fh:
         _write_part(fh, cap, epoch, more=True)
         return fh.tell()
 
@@ -85,16 +82,22 @@ def write(path: Path, cap: Capture, epoch: int, after: int = 0) -> int:
     """Write ``cap`` as the redo file of ``epoch`` (page cache only; see ``seal``), or, with
     ``after`` (what :func:`start` returned), as the last part after the first; returns its size."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "r+b" if after or _take_free(path.parent, tmp) else "wb") as fh:
-        if after:
-            fh.seek(after)
-        else:
-            fh.write(MAGIC)
+    with open(tmp, "r+b") if after else _fresh(path) as fh:
+        fh.seek(after or len(MAGIC))
         _write_part(fh, cap, epoch, more=False)
         size = fh.tell()
         fh.truncate()  # a recycled file may have been longer
     os.replace(tmp, path)  # a file under the final name is whole (after a process kill)
     return size
+
+
+def _fresh(path: Path) -> BinaryIO:
+    """``<name>.tmp`` of the redo file ``path`` opened for writing, holding ``MAGIC``: a
+    recycled file overwritten in place if there is one, else a new file."""
+    tmp = path.with_name(path.name + ".tmp")
+    fh = open(tmp, "r+b" if _take_free(path.parent, tmp) else "wb")  # noqa: SIM115 -- the caller closes it
+    fh.write(MAGIC)
+    return fh
 
 
 def _write_part(fh: BinaryIO, cap: Capture, epoch: int, more: bool) -> None:
