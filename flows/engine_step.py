@@ -229,9 +229,10 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         if not run:
             return False
         events: list[ClickEvent] = [a.payload for a in run]  # type: ignore[misc]
-        joiner = self.joiner
+        on_event, joined = self.joiner.on_event, []
         for ev in events:
-            self._rewards(joiner.on_event(ev.rec_id, ev.user, ev.item, ev.ts, ev.event_id), out)
+            joined += on_event(ev.rec_id, ev.user, ev.item, ev.ts, ev.event_id)
+        self._rewards(joined, out)
         CLOCK.lap("reward_join")
         model = self.model
         learned_before, items_before = model.events_learned, model.n_items
@@ -288,6 +289,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             arm,
             req.context,
             scores=sl.scores[0],
+            typed=True,
         )
         metrics.STATUS.add_recommendations([msg])
         self.m(metrics.EVENTS, "request").inc()
@@ -306,7 +308,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         # no broker timestamp: the message carries the processing time of the batch so far
         own_ms = (time.perf_counter() - CLOCK.batch_t0) * 1000.0
         lat_r = np.round(np.where(latencies >= 0.0, latencies, own_ms), 3).tolist()
-        decisions = []
+        decisions, newest_msgs, newest = [], [], len(events) - 10  # the status page shows the newest few
         for i, ev in enumerate(events):
             items = sl.items[i]
             if ev.is_positive:
@@ -330,9 +332,10 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
             )
             out.append(KafkaSinkMessage(key=ev.user.encode(), value=dumps(msg), topic=topic))
             decisions.append((rec_id, ev, version, arm))
-            if i >= len(events) - 10:  # the status page shows the newest few
-                metrics.STATUS.add_recommendations([msg])
+            if i >= newest:
+                newest_msgs.append(msg)
             self.max_ts = max(self.max_ts, ev.ts)
+        metrics.STATUS.add_recommendations(newest_msgs)
         CLOCK.lap("encode")
         for i, (rec_id, ev, version, arm) in enumerate(decisions):
             record(
@@ -346,6 +349,7 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
                 arm,
                 ev.context,
                 scores=sl.scores[i],
+                typed=True,
             )
         CLOCK.lap("reward_join")
         metrics.observe_many(self.m(metrics.LATENCY), latencies[latencies >= 0.0] / 1000.0)
@@ -366,9 +370,11 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
         if not records:
             return
         topic, clicks = self.cfg.rewards_topic, 0
+        learn = self.arms.learn_reward if self.arms.learns else None
         for rec in records:
-            self.arms.learn_reward(rec)
-            clicks += bool(rec.get("reward"))
+            if learn is not None:
+                learn(rec)
+            clicks += bool(rec["reward"])
             out.append(KafkaSinkMessage(key=rec["user"].encode(), value=dumps(rec), topic=topic))
         if clicks:
             self.m(metrics.REWARDS, "click").inc(clicks)

@@ -14,11 +14,13 @@ is spread over the epoch instead of stalling its commit)::
 Entry ``i`` of a block has sequence number ``first + i``; a queue's entries below its front
 (``seq[q][0]``) are dropped on load, and a block is deleted once all its entries are. Clicks
 change a decision after it was encoded, so they are stored apart, one small key per
-clicked decision and epoch. :meth:`JoinStore.ops` returns the epoch's operations for
-:meth:`state.store.ParamStore.save` / the epoch commit: O(entries added in the epoch), and
-most of their encoding already done. :func:`load_join` rebuilds the joiner (and the store's
-bookkeeping) from the keys of a restored epoch; stores of the one-entry-per-key format
-before it load too, and are rewritten whole by the next commit.
+clicked decision and epoch, encoded by :meth:`JoinStore.encode` too (a decision that leaves
+the queue before the commit loses its key again). :meth:`JoinStore.ops` returns the epoch's
+operations for :meth:`state.store.ParamStore.save` / the epoch commit: O(entries added in
+the epoch), and their encoding already done but for what changed since the last ``encode``.
+:func:`load_join` rebuilds the joiner (and the store's bookkeeping) from the keys of a
+restored epoch; stores of the one-entry-per-key format before it load too, and are
+rewritten whole by the next commit.
 
 >>> from streamrec.flows.reward_join import RewardJoiner
 >>> j, js = RewardJoiner(window_s=60), JoinStore()
@@ -49,6 +51,7 @@ META_KEY = b"j/meta"
 FORMAT = 2  # 1: one entry per key (values: a decision's JSON object or an id's UTF-8)
 _QUEUES = ("p", "c", "s")
 _PFX = {q: b"j/" + q.encode() + b"/" for q in (*_QUEUES, "k")}
+_NO_SEQ = 1 << 62
 
 
 def _key(q: str, seq: int) -> bytes:
@@ -77,12 +80,22 @@ class JoinStore:
         self.encoded = dict(encoded) if encoded is not None else None
         self.blocks = {q: list(blocks.get(q, [])) for q in _QUEUES} if blocks else {q: [] for q in _QUEUES}
         self._puts: list[tuple[bytes, bytes]] = []
+        self._clicks: list[tuple[bytes, bytes]] = []  # j/k/ puts encoded since the last ops
+        self._clicks_min = _NO_SEQ  # the smallest decision seq among them
         self._clicks_from = clicks_from  # j/k/ keys below this decision seq are deleted
 
     def encode(self, j: RewardJoiner) -> None:
-        """Encode the entries added to ``j`` since the last call as one block per queue."""
+        """Encode the entries added to ``j`` since the last call as one block per queue, and
+        the clicks of the decisions clicked since (``j.touched``, then cleared)."""
         if self.encoded is None:
             return  # the next ops rewrites everything anyway
+        pending, clicks = j.pending, self._clicks
+        for rid in j.touched:
+            d = pending.get(rid)
+            if d is not None and d["clicked"]:
+                clicks.append((_key("k", d["seq"]), orjson.dumps(d["clicked"])))
+                self._clicks_min = min(self._clicks_min, d["seq"])
+        j.touched.clear()
         for q in _QUEUES:
             head, nxt = j.seq[q]
             first = max(self.encoded[q], head)
@@ -111,12 +124,12 @@ class JoinStore:
         if head_p > self._clicks_from:
             ranges.append((_PFX["k"], _key("k", head_p)))
             self._clicks_from = head_p
-        pending = j.pending
-        for rid in j.touched:
-            d = pending.get(rid)
-            if d is not None and d["clicked"]:
-                puts.append((_key("k", d["seq"]), orjson.dumps(d["clicked"])))
-        j.touched.clear()
+        # ranges are applied before puts: the clicks of decisions gone since are left out
+        if self._clicks_min >= head_p:
+            puts += self._clicks
+        else:
+            puts += [(key, value) for key, value in self._clicks if int(key[len(_PFX["k"]) :]) >= head_p]
+        self._clicks, self._clicks_min = [], _NO_SEQ
         meta = {
             "format": FORMAT,
             "window_s": j.window_s,

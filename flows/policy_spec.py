@@ -49,6 +49,11 @@ class Arms:
         name = self.split.arm_for(user)
         return name, self.policies[name]
 
+    @property
+    def learns(self) -> bool:
+        """Whether any arm's policy learns from rewards (else :meth:`learn_reward` does nothing)."""
+        return any(p.learns for p in self.policies.values())
+
     def learn_reward(self, record: dict[str, Any]) -> None:
         """Feed a joined reward to the policy that served it (bandit statistics)."""
         policy = self.policies.get(record.get("arm") or "") or self.policies.get(record.get("policy") or "")

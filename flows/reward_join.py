@@ -99,18 +99,21 @@ class RewardJoiner:
         arm: str | None = None,
         context: Mapping[str, Any] | None = None,
         scores: Sequence[float] | None = None,
+        typed: bool = False,
     ) -> None:
-        """Remember a shown slate until its reward window passes."""
+        """Remember a shown slate until its reward window passes. ``typed``: the caller vouches
+        that the items are ``str`` and the propensities and scores ``float`` (the flow's slates
+        are), so they are not converted one by one."""
         if rec_id in self.pending:
             self.counters["duplicate"] += 1
             return
-        items = tuple(map(str, slate_items))
+        items = tuple(slate_items) if typed else tuple(map(str, slate_items))
         d = {
             "rec_id": rec_id,
             "user": user,
             "ts": float(ts),
             "items": items,
-            "propensities": tuple(map(float, propensities)),
+            "propensities": tuple(propensities) if typed else tuple(map(float, propensities)),
             "policy": policy,
             "model_version": model_version,
             "arm": arm,
@@ -119,7 +122,7 @@ class RewardJoiner:
             "seq": self.seq["p"][1],
         }
         if scores is not None:
-            d["scores"] = tuple(map(float, scores))
+            d["scores"] = tuple(scores) if typed else tuple(map(float, scores))
         self.pending[rec_id] = d
         self.seq["p"][1] += 1
         ids = self.by_user.setdefault(user, [])

@@ -156,6 +156,8 @@ def test_serve_slates_ab_split_uses_each_users_arm():
 def test_rewards_reach_only_policies_that_learn_from_them():
     """UCB and Thompson keep per-item counts from rewards; the stateless policies skip them."""
     assert [make_policy(s).learns for s in ("greedy", "uniform", "egreedy:0.1", "softmax:1")] == [False] * 4
+    assert not Arms.parse("egreedy:0.1").learns and not Arms.parse("", "a=greedy@0.5,b=softmax:1@0.5").learns
+    assert Arms.parse("", "a=greedy@0.5,b=ucb:1@0.5").learns
     arms = Arms.parse("", "a=ucb:1@0.5,b=thompson:1@0.5")
     assert all(p.learns for p in arms.policies.values())
     record = {"arm": "a", "policy": "ucb:1", "slate": {"items": ["x", "y"]}, "clicked_item": "y"}

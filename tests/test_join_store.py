@@ -93,6 +93,22 @@ def test_a_click_on_a_decision_stored_in_an_earlier_epoch_is_stored():
     assert _load(kv, 100)[0].pending["r1"]["clicked"] == ("b",)
 
 
+def test_a_click_encoded_in_a_batch_is_stored_unless_its_decision_left_before_the_commit():
+    j, store, kv = RewardJoiner(window_s=10), JoinStore(), {}
+    j.record_decision("r1", "u", 1.0, ["a"], [1.0], "p", "v")
+    j.record_decision("r2", "u", 8.0, ["b"], [1.0], "p", "v")
+    _apply(kv, store.ops(j))  # the first commit writes everything
+    j.on_event("r1", "u", "a", 2.0, "e1")
+    j.on_event("r2", "u", "b", 9.0, "e2")
+    store.encode(j)  # a batch: both clicks encoded now, not at the commit
+    assert not j.touched
+    j.expire(12.0)  # r1's window has passed: it leaves the queue before the commit
+    _apply(kv, store.ops(j))
+    assert [k for k in kv if k.startswith(b"j/k/")] == [b"j/k/0000000000000001"]
+    back = _load(kv, 10)[0]
+    assert list(back.pending) == ["r2"] and back.pending["r2"]["clicked"] == ("b",)
+
+
 def test_unknown_stored_state_is_rewritten():
     kv = {b"j/p/0000000000000009": b"{}", b"j/meta": b"{}"}  # left by an earlier run
     j = RewardJoiner(window_s=10)

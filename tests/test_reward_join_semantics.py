@@ -118,3 +118,14 @@ def test_the_shown_item_shortcut_joins_exactly_what_a_full_scan_joins():
             assert shown is None or (live <= shown and len(shown) <= 2 * j.max_per_user * 5 + 5)
         assert set(j.shown) <= set(j.by_user)
     assert joined > 300 and unmatched > 300  # both paths ran
+
+
+def test_a_typed_slate_is_remembered_as_the_converted_one():
+    """``typed=True`` (the flow's str items and float scores) skips the per-item conversion,
+    and the decision it leaves is the one the converting path leaves."""
+    a, b = RewardJoiner(window_s=60), RewardJoiner(window_s=60)
+    a.record_decision("r1", "u", 1.0, ["x", "y"], [0.75, 0.25], "p", "v", "A", {"c": 1}, scores=[2.0, 1.0])
+    b.record_decision("r1", "u", 1.0, ["x", "y"], [0.75, 0.25], "p", "v", "A", {"c": 1}, [2.0, 1.0], typed=True)
+    assert a.pending == b.pending and isinstance(b.pending["r1"]["items"], tuple)
+    a.record_decision("r2", "u", 2.0, [7, 8], [1, 0], "p", "v")  # untyped ids and ints are converted
+    assert a.pending["r2"]["items"] == ("7", "8") and a.pending["r2"]["propensities"] == (1.0, 0.0)
