@@ -54,7 +54,8 @@ from streamrec.state.versions import current_version
 
 #: when in an epoch (a fraction of the snapshot interval) the rows changed so far start
 #: being copied for its commit, in a thread (``EngineLogic._precopy``); earlier when the last
-#: copy took more than a third of the rest of the epoch, so that it ends before the commit
+#: epoch's first copy took more than a third of the rest of the epoch, so that it ends before
+#: the commit
 PRECOPY_AT = 0.9
 
 log = logging.getLogger("streamrec.flow")
@@ -191,12 +192,13 @@ class EngineLogic(StatefulBatchLogic[Any, Out, dict]):
 
     def _precopy(self) -> None:
         """Late in an epoch (``PRECOPY_AT`` of the snapshot interval), start copying the rows
-        changed so far in a thread, so that the epoch's commit, on the event path, copies only
-        what changes after (:meth:`EpochCommitter.precopy`)."""
+        changed so far in a thread, and once that is done the rows changed meanwhile (a few
+        rounds), so that the epoch's commit, on the event path, copies only what changed
+        since the last round started (:meth:`EpochCommitter.precopy`)."""
         assert self.committer is not None
         interval = self.cfg.snapshot_interval_s
         lead = max((1.0 - PRECOPY_AT) * interval, 3.0 * self.committer.timings.get("precopy", 0.0))
-        if time.monotonic() - self._epoch_t0 < interval - lead:
+        if time.monotonic() - self._epoch_t0 < interval - lead or not self.committer.precopy_ready:
             return
         t = time.perf_counter()
         if self.committer.precopy(self.model.export_state(copy=False), self.model.dirty_rows()):

@@ -39,9 +39,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
-from itertools import islice
+from itertools import compress, islice
 from typing import Any
 
+import numpy as np
 import orjson
 
 from streamrec.flows.reward_join import _TUPLES, RewardJoiner
@@ -51,7 +52,6 @@ META_KEY = b"j/meta"
 FORMAT = 2  # 1: one entry per key (values: a decision's JSON object or an id's UTF-8)
 _QUEUES = ("p", "c", "s")
 _PFX = {q: b"j/" + q.encode() + b"/" for q in (*_QUEUES, "k")}
-_NO_SEQ = 1 << 62
 
 
 def _key(q: str, seq: int) -> bytes:
@@ -81,7 +81,7 @@ class JoinStore:
         self.blocks = {q: list(blocks.get(q, [])) for q in _QUEUES} if blocks else {q: [] for q in _QUEUES}
         self._puts: list[tuple[bytes, bytes]] = []
         self._clicks: list[tuple[bytes, bytes]] = []  # j/k/ puts encoded since the last ops
-        self._clicks_min = _NO_SEQ  # the smallest decision seq among them
+        self._click_seqs: list[int] = []  # the decision seq of each
         self._clicks_from = clicks_from  # j/k/ keys below this decision seq are deleted
 
     def encode(self, j: RewardJoiner) -> None:
@@ -89,12 +89,12 @@ class JoinStore:
         the clicks of the decisions clicked since (``j.touched``, then cleared)."""
         if self.encoded is None:
             return  # the next ops rewrites everything anyway
-        pending, clicks = j.pending, self._clicks
+        pending, clicks, seqs = j.pending, self._clicks, self._click_seqs
         for rid in j.touched:
             d = pending.get(rid)
             if d is not None and d["clicked"]:
                 clicks.append((_key("k", d["seq"]), orjson.dumps(d["clicked"])))
-                self._clicks_min = min(self._clicks_min, d["seq"])
+                seqs.append(d["seq"])
         j.touched.clear()
         for q in _QUEUES:
             head, nxt = j.seq[q]
@@ -125,11 +125,10 @@ class JoinStore:
             ranges.append((_PFX["k"], _key("k", head_p)))
             self._clicks_from = head_p
         # ranges are applied before puts: the clicks of decisions gone since are left out
-        if self._clicks_min >= head_p:
-            puts += self._clicks
-        else:
-            puts += [(key, value) for key, value in self._clicks if int(key[len(_PFX["k"]) :]) >= head_p]
-        self._clicks, self._clicks_min = [], _NO_SEQ
+        puts += compress(
+            self._clicks, (np.fromiter(self._click_seqs, np.int64, len(self._click_seqs)) >= head_p).tolist()
+        )
+        self._clicks, self._click_seqs = [], []
         meta = {
             "format": FORMAT,
             "window_s": j.window_s,

@@ -32,8 +32,10 @@ leaves every epoch in RocksDB. ``wait()`` waits explicitly and raises a commit's
 
 Pre-copy: :meth:`EpochCommitter.precopy`, called late in an epoch, starts a thread that
 captures the rows changed so far and writes them as the first part of the epoch's redo file
-while events go on; the epoch's ``commit`` then captures only the rows changed since and
-appends them as the file's last part (reading the file chains the two:
+while events go on. Called again once that copy is done, it starts the next round: the rows
+changed while the round before ran, as the next part (``PRECOPY_ROUNDS`` rounds at most). The
+epoch's ``commit`` then captures only the rows changed since the last round started and
+appends them as the file's last part (reading the file chains the parts:
 :func:`state.capture.chain`), so the event path copies and writes a fraction of the epoch's
 rows.
 
@@ -65,6 +67,8 @@ from streamrec.state.epochs import checkpoint_epoch, epoch_path, next_epoch, red
 from streamrec.state.store import ParamStore
 
 log = logging.getLogger("streamrec.state")
+#: pre-copy rounds per epoch at most (each after the first copies what changed during the last)
+PRECOPY_ROUNDS = 3
 
 
 class BufferPool:
@@ -134,19 +138,26 @@ class EpochCommitter:
         self.pool = BufferPool()
         self._pre: threading.Thread | None = None
         self._pre_size = 0
+        self._rounds = 0  # pre-copies started in this epoch
+
+    @property
+    def precopy_ready(self) -> bool:
+        """Whether :meth:`precopy` would start a round now."""
+        return not (self._first or self._rounds >= PRECOPY_ROUNDS or (self._pre is not None and self._pre.is_alive()))
 
     def precopy(self, state: ModelState, dirty: Mapping[str, np.ndarray]) -> bool:
         """Start capturing ``dirty`` rows of ``state`` in a thread while events go on; the
-        thread writes them as the first part of the epoch's redo file (``redo.start``), and
+        thread writes them as the next part of the epoch's redo file (``redo.start``), and
         the next :meth:`commit` captures only what changed since and appends it. The caller
         clears its dirty marks right after (before the model changes again): a row written
-        while the copy runs is dirty again, so the commit diffs it against what the copy left
-        in the store's shadow, which equals what the copy captured (``state.capture``), and
-        keeps its final bytes. ``state`` must hold its own vocab lists and meta
-        (``export_state`` gives copies). False (nothing started) before the first commit (it
-        writes everything) or while one runs."""
-        if self._first or self._pre is not None:
+        while the copy runs is dirty again, so the next round or the commit diffs it against
+        what the copy left in the store's shadow, which equals what the copy captured
+        (``state.capture``), and keeps its final bytes. ``state`` must hold its own vocab
+        lists and meta (``export_state`` gives copies). False (nothing started) before the
+        first commit (it writes everything), while a round runs, or after ``PRECOPY_ROUNDS``."""
+        if not self.precopy_ready:
             return False
+        after = self._precopied()  # where the round before ended its part (0: none)
         self._raise()
         used: list[np.ndarray] = []
         alloc = self.pool.allocator(used)
@@ -158,14 +169,15 @@ class EpochCommitter:
             t = time.perf_counter()
             try:
                 cap = self.store.capture(state, dirty, None, alloc)
-                self._pre_size = redo.start(path, cap, seq)
+                self._pre_size = redo.start(path, cap, seq, after)
                 self.pool.give_back(used)
             except BaseException as exc:  # the shadow may be half updated: no more commits
                 self._error = exc
-            self.timings["precopy"] = time.perf_counter() - t
+            self.timings["precopy_more" if after else "precopy"] = time.perf_counter() - t
 
         self._pre = threading.Thread(target=run, name="epoch-precopy")
         self._pre.start()
+        self._rounds += 1
         return True
 
     def commit(self, state: ModelState, dirty: Mapping[str, np.ndarray] | None, extra: Ops | None = None) -> dict:
@@ -173,7 +185,8 @@ class EpochCommitter:
         t0 = time.perf_counter()
         while len(self._threads) >= self.max_pending or (self._threads and not self._threads[0].is_alive()):
             self._threads.popleft().join()
-        after = self._precopied()  # the first part of the redo file, written by the pre-copy
+        after = self._precopied()  # where the pre-copies' parts of the redo file end
+        self._rounds = 0
         self._raise()
         t1 = time.perf_counter()
         used: list[np.ndarray] = []
@@ -197,7 +210,7 @@ class EpochCommitter:
         return token_for(seq, cap.digest())
 
     def _precopied(self) -> int:
-        """Wait for the pre-copy in flight, if any; the size of the redo file's part it wrote
+        """Wait for the pre-copy in flight, if any; where the redo file's part it wrote ends
         (0: none)."""
         if self._pre is None:
             return 0

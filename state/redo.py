@@ -9,10 +9,10 @@ A part is one capture. Its header holds the epoch, the capture's digest, whether
 ``full`` (needs no base state), the boot id of the machine, the layout and meta, each chunk
 run's prefix, chunk size and count, and the byte length of every payload section: range
 keys, put keys, put values (each a length table + the bytes), then per run its chunk numbers
-(``<i8``) and chunk bytes. An epoch with a pre-copy has two parts: the pre-copy's thread
-writes the first (``start``; its header says ``"more": true``) while events go on, and the
-commit appends the second (``write(..., after=...)``); reading chains them
-(:func:`state.capture.chain`). Files of one part are as before parts existed.
+(``<i8``) and chunk bytes. An epoch with pre-copies has a part per pre-copy and one more:
+the pre-copies' thread writes theirs (``start``; each header says ``"more": true``) while
+events go on, and the commit appends the last (``write(..., after=...)``); reading chains
+them in order (:func:`state.capture.chain`). Files of one part are as before parts existed.
 
 Recycling: an applied redo file is not deleted but kept (``recycle``, at most ``KEEP_FREE``
 of them, named ``e<seq>.redo.free``), and ``write`` overwrites one in place, as databases
@@ -69,11 +69,16 @@ def _table(items: list[bytes]) -> list[bytes | np.ndarray]:
     return [np.fromiter(map(len, items), np.int64, len(items)), b"".join(items)]
 
 
-def start(path: Path, cap: Capture, epoch: int) -> int:
-    """Write ``cap`` as the first part of ``epoch``'s redo file, into ``<name>.tmp`` (an epoch's
-    pre-copy does, in its thread); returns the bytes written, for :func:`write` to append the
-    last part after. Until then the file has no name of its own, and read whole it is torn."""
-    with _fresh(path) as fh:
+def start(path: Path, cap: Capture, epoch: int, after: int = 0) -> int:
+    """Write ``cap`` as a part of ``epoch``'s redo file that more parts follow, into
+    ``<name>.tmp`` (an epoch's pre-copies do, in their thread): the first part, or with
+    ``after`` (what the call before returned) the next one. Returns where the part ends, for
+    the next part or :func:`write`'s last one. Until then the file has no name of its own,
+    and read whole it is torn."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "r+b") if after else _fresh(path) as fh:
+        if after:
+            fh.seek(after)
         _write_part(fh, cap, epoch, more=True)
         return fh.tell()
 
