@@ -89,7 +89,7 @@ def print_batches(path: Path) -> None:
         )
     else:
         print("index refreshes: 0")
-    for stage, what in (("commit", "epoch commits"), ("precopy", "pre-copies started")):
+    for stage, what in (("commit", "epoch commits"), ("precopy", "pre-copy rounds started")):
         on_path = stages[stage][stages[stage] > 0] * 1000.0
         if on_path.size:
             print(
