@@ -476,11 +476,13 @@ def test_a_precopy_racing_with_writes_and_the_commit_after_it_restore_the_epoch_
         s.arrays["w"][early] += 1.0
         racing = early[:50]
         pool_alloc = committer.pool.allocator
+        checked = threading.Event()
 
         def alloc_and_write(used):
             alloc = pool_alloc(used)
 
             def inner(n, dtype):
+                checked.wait(10.0)  # the first round runs until the test has asked for another
                 if n < 16:  # ``c``'s one chunk: ``w`` is copied already
                     s.arrays["w"][racing] -= 0.5  # the engine, meanwhile
                 return alloc(n, dtype)
@@ -490,6 +492,7 @@ def test_a_precopy_racing_with_writes_and_the_commit_after_it_restore_the_epoch_
         committer.pool.allocator = alloc_and_write
         assert committer.precopy(s, {"w": early, "c": np.array([0])})
         assert not committer.precopy(s, {"w": early})  # one round at a time
+        checked.set()
         committer._pre.join()
         committer.pool.allocator = pool_alloc
         between = rng.choice(20000, 500, replace=False)  # changed during and after the first round
