@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -87,8 +87,8 @@ class RecommenderConfig:
     seed: int = 42
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready echo of the configuration."""
-        return asdict(self)
+        """JSON-ready echo of the configuration (every field is a scalar: no deep copy)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def validate(self) -> None:
         """Raise ValueError on values the engine cannot run with."""

@@ -30,6 +30,7 @@ turn (an epoch's pre-copy and its rest).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -306,4 +307,4 @@ def _raw(arr: np.ndarray) -> np.ndarray:
 
 
 def _row_bytes(arr: np.ndarray) -> int:
-    return arr.dtype.itemsize * int(np.prod(arr.shape[1:], dtype=np.int64))
+    return arr.dtype.itemsize * math.prod(arr.shape[1:])

@@ -37,6 +37,7 @@ incremental save rewrites only its chunks from the old length onwards.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -161,7 +162,7 @@ def loads(raw: bytes | None, what: str) -> Any:
 def array_spec(arr: np.ndarray, chunk_rows: int | None = None, row_parts: int = 1) -> dict[str, Any]:
     """The ``m/layout`` entry of one array (``row_parts`` > 1 requires ``chunk_rows`` 1)."""
     dt = check_dtype(arr.dtype)
-    row_bytes = dt.itemsize * int(np.prod(arr.shape[1:], dtype=np.int64)) if arr.ndim else 0
+    row_bytes = dt.itemsize * math.prod(arr.shape[1:]) if arr.ndim else 0
     spec: dict[str, Any] = {
         "dtype": dt.str,
         "shape": [int(s) for s in arr.shape],
@@ -187,7 +188,7 @@ def parse_layout(raw: bytes | None) -> dict[str, Any]:
             if not isinstance(chunk, int) or not 1 <= chunk <= MAX_CHUNK_ROWS:
                 raise StateCorrupt(f"bad chunk_rows for {name}: {chunk!r}")
             parts = spec.get("row_parts", 1)
-            row_bytes = np.dtype(spec["dtype"]).itemsize * int(np.prod(shape[1:], dtype=np.int64))
+            row_bytes = np.dtype(spec["dtype"]).itemsize * math.prod(shape[1:])
             if not isinstance(parts, int) or parts < 1 or (parts > 1 and (chunk != 1 or row_bytes % parts)):
                 raise StateCorrupt(f"bad row_parts for {name}: {parts!r}")
         for name, n in lay["vocab"].items():
