@@ -75,10 +75,7 @@ def start(path: Path, cap: Capture, epoch: int, after: int = 0) -> int:
     ``after`` (what the call before returned) the next one. Returns where the part ends, for
     the next part or :func:`write`'s last one. Until then the file has no name of its own,
     and read whole it is torn."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "r+b") if after else _fresh(path) as fh:
-        if after:
-            fh.seek(after)
+    with _part_file(path, after) as fh:
         _write_part(fh, cap, epoch, more=True)
         return fh.tell()
 
@@ -86,22 +83,29 @@ def start(path: Path, cap: Capture, epoch: int, after: int = 0) -> int:
 def write(path: Path, cap: Capture, epoch: int, after: int = 0) -> int:
     """Write ``cap`` as the redo file of ``epoch`` (page cache only; see ``seal``), or, with
     ``after`` (what :func:`start` returned), as the last part after the first; returns its size."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "r+b") if after else _fresh(path) as fh:
-        fh.seek(after or len(MAGIC))
+    with _part_file(path, after) as fh:
         _write_part(fh, cap, epoch, more=False)
         size = fh.tell()
         fh.truncate()  # a recycled file may have been longer
-    os.replace(tmp, path)  # a file under the final name is whole (after a process kill)
+    os.replace(_tmp(path), path)  # a file under the final name is whole (after a process kill)
     return size
 
 
-def _fresh(path: Path) -> BinaryIO:
-    """``<name>.tmp`` of the redo file ``path`` opened for writing, holding ``MAGIC``: a
+def _tmp(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+def _part_file(path: Path, after: int) -> BinaryIO:
+    """``<name>.tmp`` of the redo file ``path`` opened for writing its next part: at ``after``
+    (where the part before ended), or with ``after`` 0 fresh -- holding just ``MAGIC``, in a
     recycled file overwritten in place if there is one, else a new file."""
-    tmp = path.with_name(path.name + ".tmp")
-    fh = open(tmp, "r+b" if _take_free(path.parent, tmp) else "wb")  # noqa: SIM115 -- the caller closes it
-    fh.write(MAGIC)
+    tmp = _tmp(path)
+    if after:
+        fh: BinaryIO = open(tmp, "r+b")  # noqa: SIM115 -- the caller closes it
+        fh.seek(after)
+    else:
+        fh = open(tmp, "r+b" if _take_free(path.parent, tmp) else "wb")  # noqa: SIM115
+        fh.write(MAGIC)
     return fh
 
 
